@@ -1,0 +1,27 @@
+"""bess-size: size and design battery storage for AI factories, and prove the design by replay.
+
+The public API mirrors the CLI. Names resolve lazily so `import bess_size` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_API = {
+    "load_site": "bess_size.site_spec:load_site",
+    "Site": "bess_size.site_spec:Site",
+    "Design": "bess_size.site_spec:Design",
+    "SiteSpecError": "bess_size.site_spec:SiteSpecError",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name):
+    target = _API.get(name)
+    if target is None:
+        raise AttributeError(f"module 'bess_size' has no attribute {name!r}")
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)

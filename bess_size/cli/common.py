@@ -1,0 +1,43 @@
+"""What every command shares: the error edge, exit codes, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..site_spec import SiteSpecError
+from ..solvers.errors import InfeasibleError
+
+EXIT_OK, EXIT_REQUIREMENT_FAILED, EXIT_BAD_INPUT, EXIT_INFEASIBLE = 0, 1, 2, 3
+
+
+def say(message: str = "", **style) -> None:
+    """Human output: always stderr, so stdout stays machine-readable."""
+    click.secho(message, err=True, **style)
+
+
+def emit_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, default=float))
+
+
+def run_cli(group: click.Group, argv=None) -> int:
+    """Run the group; turn errors a user can cause into a message and an exit code."""
+    try:
+        rv = group.main(args=argv, prog_name="bess-size", standalone_mode=False)
+    except SiteSpecError as err:
+        say(f"error: {err}", fg="red")
+        sys.exit(EXIT_BAD_INPUT)
+    except InfeasibleError as err:
+        say(f"error: {err}", fg="red")
+        sys.exit(EXIT_INFEASIBLE)
+    except click.exceptions.Abort:
+        say("aborted")
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(EXIT_BAD_INPUT if err.exit_code == 2 else err.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(rv if isinstance(rv, int) else EXIT_OK)

@@ -1,0 +1,1 @@
+"""bess_size.report"""

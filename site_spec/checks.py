@@ -1,0 +1,182 @@
+"""Cross-field rules, one ``check_*`` function each, explained in the site's own terms.
+
+Each returns a list of ``Problem``s (empty when the rule holds); ``cross_field_problems`` runs all.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import Problem
+from .models import PV, Site
+
+DAY_S = 86400.0
+
+
+def check_workload_shares(site: Site) -> list[Problem]:
+    total = sum(w.share for w in site.load.workloads)
+    if site.load.trace is None and abs(total - 1.0) > 1e-6:
+        return [Problem("load.workloads[*].share", round(total, 6), "shares of IT capacity must sum to 1 [fraction]")]
+    return []
+
+
+def check_min_load(site: Site) -> list[Problem]:
+    peak = site.load.peak_mw
+    if site.load.min_load_mw > peak:
+        return [Problem("load.min_load_mw", site.load.min_load_mw,
+                        f"must be at most the site peak it_capacity_mw x pue = {peak:g} [MW]")]
+    return []
+
+
+def check_soc_window(site: Site) -> list[Problem]:
+    b = site.bess
+    if b.soc_min_fraction >= b.soc_max_fraction:
+        return [Problem("bess.soc_min_fraction", b.soc_min_fraction,
+                        f"must be below bess.soc_max_fraction = {b.soc_max_fraction:g} [fraction]")]
+    return []
+
+
+def check_container(site: Site) -> list[Problem]:
+    b = site.bess
+    if b.container_mwh is not None and b.max_energy_mwh > 0 and b.container_mwh > b.max_energy_mwh:
+        return [Problem("bess.container_mwh", b.container_mwh,
+                        f"one container must fit within bess.max_energy_mwh = {b.max_energy_mwh:g} [MWh]")]
+    return []
+
+
+def check_supply_covers_min_load(site: Site) -> list[Problem]:
+    """With no BESS and no generation allowed, firm import must cover the site minimum."""
+    gen_mw = sum((g.existing_units + g.max_new_units) * g.unit_mw for g in site.thermal)
+    if site.bess.max_energy_mwh == 0 and gen_mw == 0 and site.grid.firm_import_mw < site.load.min_load_mw:
+        return [Problem("grid.firm_import_mw", site.grid.firm_import_mw,
+                        f"with no BESS (bess.max_energy_mwh = 0) and no onsite generation, firm import must cover "
+                        f"load.min_load_mw = {site.load.min_load_mw:g} [MW]")]
+    return []
+
+
+def check_islanding_has_generation(site: Site) -> list[Problem]:
+    gen_units = sum(g.existing_units + g.max_new_units for g in site.thermal)
+    if site.reliability.islanding.required and gen_units == 0:
+        return [Problem("reliability.islanding.required", True,
+                        "islanding needs onsite generation to carry the island, but no generation section allows any "
+                        "units (add a gas_engine, gas_turbine or fuel_cell, or set required: false)")]
+    return []
+
+
+def check_events_fit_trace(site: Site) -> list[Problem]:
+    horizon_s = site.scenarios.trace_days * DAY_S
+    out = []
+    for i, e in enumerate(site.grid.events):
+        if e.start_s + e.duration_s > horizon_s:
+            out.append(Problem(f"grid.events[{i}].start_s", e.start_s,
+                               f"the event (start_s + duration_s = {e.start_s + e.duration_s:g} s) must end within "
+                               f"scenarios.trace_days x 86400 = {horizon_s:g} [s]"))
+    return out
+
+
+def check_resolution(site: Site) -> list[Problem]:
+    s = site.scenarios
+    out = []
+    if not math.isclose(60.0 / s.transient_resolution_s, round(60.0 / s.transient_resolution_s)):
+        out.append(Problem("scenarios.transient_resolution_s", s.transient_resolution_s,
+                           "must divide 60 s evenly (e.g. 0.5, 1, 2, 5, 10) [s]"))
+    if s.window_length_s < 10 * s.transient_resolution_s:
+        out.append(Problem("scenarios.window_length_s", s.window_length_s,
+                           f"must hold at least 10 steps of scenarios.transient_resolution_s = {s.transient_resolution_s:g} [s]"))
+    if s.window_length_s > s.trace_days * DAY_S:
+        out.append(Problem("scenarios.window_length_s", s.window_length_s,
+                           f"must fit within the trace, scenarios.trace_days x 86400 = {s.trace_days * DAY_S:g} [s]"))
+    return out
+
+
+def _check_csv(path_field: str, raw: str, base_dir: Path, value_col: str) -> tuple[list[Problem], str]:
+    """A CSV with columns ``time_s,<value_col>``: present, numeric, time strictly increasing."""
+    p = Path(raw)
+    if not p.is_absolute():
+        p = (base_dir / p).resolve()
+    expected = f"a CSV file with header time_s,{value_col}, numeric values, time_s strictly increasing"
+    if not p.exists():
+        return [Problem(path_field, raw, f"file not found ({p}); expected {expected}")], str(p)
+    if p.is_dir():
+        return [Problem(path_field, raw, f"is a directory; expected {expected}")], str(p)
+    try:
+        df = pd.read_csv(p)
+    except Exception as exc:  # pandas raises many types for unreadable files
+        return [Problem(path_field, raw, f"could not be read as CSV ({type(exc).__name__}: {exc}); expected {expected}")], str(p)
+    cols = [str(c).strip() for c in df.columns]
+    if cols != ["time_s", value_col]:
+        return [Problem(path_field, raw, f"has columns {cols}; expected {expected}")], str(p)
+    if len(df) == 0:
+        return [Problem(path_field, raw, f"has no rows; expected {expected}")], str(p)
+    for c in df.columns:
+        vals = pd.to_numeric(df[c], errors="coerce")
+        bad = np.flatnonzero(vals.isna().to_numpy() | ~np.isfinite(vals.to_numpy(dtype=float, na_value=np.nan)))
+        if len(bad):
+            row = int(bad[0])
+            return [Problem(path_field, raw, f"row {row + 2} column {str(c).strip()} is {df[c].iloc[row]!r}, not a finite number; "
+                                             f"expected {expected}")], str(p)
+    t = df.iloc[:, 0].to_numpy(dtype=float)
+    if len(t) > 1 and not np.all(np.diff(t) > 0):
+        row = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 3
+        return [Problem(path_field, raw, f"time_s does not increase at row {row}; expected {expected}")], str(p)
+    if value_col == "load_mw" and (df.iloc[:, 1] < 0).any():
+        return [Problem(path_field, raw, f"has negative load; expected {expected}, load_mw >= 0")], str(p)
+    return [], str(p)
+
+
+def check_and_resolve_files(site: Site, base_dir: Path) -> tuple[list[Problem], Site]:
+    """Validate every CSV the spec names and return a copy with absolute paths."""
+    problems: list[Problem] = []
+    load_update, grid_update, gens = {}, {}, list(site.generation)
+    if site.load.trace is not None:
+        pr, p = _check_csv("load.trace", site.load.trace, base_dir, "load_mw")
+        problems += pr
+        load_update["trace"] = p
+    if isinstance(site.grid.energy_price_usd_per_mwh, str):
+        pr, p = _check_csv("grid.energy_price_usd_per_mwh", site.grid.energy_price_usd_per_mwh, base_dir, "usd_per_mwh")
+        problems += pr
+        grid_update["energy_price_usd_per_mwh"] = p
+    for i, g in enumerate(site.generation):
+        if isinstance(g, PV) and g.profile != "clear_sky":
+            pr, p = _check_csv(f"generation[{i}].profile", g.profile, base_dir, "pv_mw")
+            problems += pr
+            gens[i] = g.model_copy(update={"profile": p})
+    resolved = site.model_copy(update={
+        "load": site.load.model_copy(update=load_update),
+        "grid": site.grid.model_copy(update=grid_update),
+        "generation": gens,
+    })
+    return problems, resolved
+
+
+CHECKS = [
+    check_workload_shares,
+    check_min_load,
+    check_soc_window,
+    check_container,
+    check_supply_covers_min_load,
+    check_islanding_has_generation,
+    check_events_fit_trace,
+    check_resolution,
+]
+
+
+def cross_field_problems(site: Site) -> list[Problem]:
+    return [p for check in CHECKS for p in check(site)]
+
+
+def notes(site: Site) -> list[str]:
+    """Things that are allowed but worth knowing (printed by ``check``, never fatal)."""
+    out = []
+    dt = site.scenarios.transient_resolution_s
+    for i, w in enumerate(site.load.workloads):
+        if w.kind == "training" and w.swing_period_s[0] < 4 * dt:
+            out.append(f"load.workloads[{i}].swing_period_s starts at {w.swing_period_s[0]:g} s, under four "
+                       f"{dt:g}-s steps: such swings are carried by each bin's min/max, not resolved in time")
+    if site.grid.ramp_limit_mw_per_min > 60 * site.grid.ramp_limit_mw_per_s:
+        out.append("grid.ramp_limit_mw_per_min exceeds 60 x ramp_limit_mw_per_s, so the per-second limit always binds first")
+    return out

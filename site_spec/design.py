@@ -1,0 +1,101 @@
+"""The Design: what the optimizer decides and the simulator replays (design.json, DESIGN section 9).
+
+It lives with the site spec because it is input too: ``bess-size simulate DESIGN SITE`` validates a
+design.json from any source with the same error machinery. Stages after the optimizer read it;
+they never import the optimizer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import Problem, SiteSpecError
+
+
+class _Part(BaseModel):
+    # a design.json written by a newer version may carry keys we do not know: keep reading
+    model_config = ConfigDict(extra="ignore")
+
+
+class Headroom(_Part):
+    up: float = Field(..., ge=0, description="PCS power kept free for upward transients [MW]")
+    down: float = Field(..., ge=0, description="PCS power kept free for downward transients [MW]")
+
+
+class Bands(_Part):
+    """SoC bands stacked from the floor soc_min x E: ride-through, up-ramp, curtailment, operating, down-ramp."""
+
+    ride_through_reserve: float = Field(..., ge=0)
+    up_ramp_buffer: float = Field(..., ge=0)
+    curtailment_reserve: float = Field(..., ge=0)
+    down_ramp_headroom: float = Field(..., ge=0)
+    operating: tuple[float, float] = Field(..., description="[low, high] of the operating band")
+
+
+class BessDesign(_Part):
+    energy_mwh: float = Field(..., ge=0, description="Nameplate stored energy E [MWh]")
+    containers: int | None = Field(None, ge=0)
+    pcs_power_mw: float = Field(..., ge=0, description="PCS real-power rating P [MW]")
+    inverters: int = Field(..., ge=0)
+    inverter_rating_mva: float = Field(..., gt=0)
+    headroom_mw: Headroom
+    bands_mwh: Bands = Field(..., description="Band sizes [MWh]; operating = [low, high] stored energy [MWh]")
+    bands_fraction: Bands = Field(..., description="The same as fractions of nameplate E")
+
+
+class GenerationDesign(_Part):
+    kind: str
+    existing_units: int = Field(..., ge=0)
+    new_units: int = Field(..., ge=0)
+    unit_mw: float = Field(..., gt=0)
+
+    @property
+    def units(self) -> int:
+        return self.existing_units + self.new_units
+
+
+class SolverInfo(_Part):
+    name: str
+    status: str
+    mip_gap: float | None = None
+    build_s: float | None = None
+    solve_s: float | None = None
+
+
+class Cost(_Part):
+    annualized_capex_usd: float
+    expected_annual_opex_usd: float
+    grid_only_bill_usd: float
+    total_annualized_usd: float
+    breakdown: dict[str, float] = Field(default_factory=dict)
+
+
+class Design(_Part):
+    site: str
+    solver: SolverInfo | None = None
+    bess: BessDesign
+    generation: list[GenerationDesign] = Field(default_factory=list)
+    cost: Cost | None = None
+    promises: dict[str, float] = Field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2)
+
+    @classmethod
+    def from_json_file(cls, path: str | Path) -> "Design":
+        p = Path(path)
+        if not p.is_file():
+            raise SiteSpecError(str(path), [Problem("<file>", str(path), "not a file; expected a design.json")])
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SiteSpecError(str(path), [Problem("<file>", str(path), f"not valid JSON ({exc})")]) from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise SiteSpecError(str(path), [
+                Problem(".".join(str(x) for x in e["loc"]), e.get("input"), e["msg"]) for e in exc.errors()
+            ]) from None

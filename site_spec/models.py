@@ -1,0 +1,291 @@
+"""The site spec as pydantic models (DESIGN section 3): the contract users write against.
+
+Every field carries its unit in its name and in ``json_schema_extra["unit"]``, a documented
+default and a range. A two-element list ``[a, b]`` means "uniformly between a and b"; a single
+number ``x`` is read as ``[x, x]``. Cross-field rules live in ``checks.py``; loading and error
+formatting in ``load.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic_core import PydanticCustomError
+
+
+class SpecModel(BaseModel):
+    """Base of every spec section: unknown keys are errors (with a did-you-mean in load.py)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def F(default, unit: str, description: str, **bounds):
+    """A spec field with its unit recorded for error messages and the JSON Schema."""
+    return Field(default, description=f"{description} [{unit}]", json_schema_extra={"unit": unit}, **bounds)
+
+
+def _span(lo: float, hi: float, unit: str):
+    """A uniform range ``[a, b]`` (or one number) whose ends lie in ``[lo, hi]``."""
+
+    def before(v):
+        if isinstance(v, bool):
+            raise PydanticCustomError("span", "expected a number or a list [low, high]")
+        if isinstance(v, (int, float)):
+            return (float(v), float(v))
+        if isinstance(v, (list, tuple)) and len(v) == 2:
+            return tuple(v)
+        raise PydanticCustomError("span", "expected a number or a two-element list [low, high]")
+
+    def after(v: tuple[float, float]):
+        a, b = v
+        if a > b:
+            raise PydanticCustomError("span", "the low end {a} is above the high end {b}", {"a": a, "b": b})
+        if a < lo or b > hi:
+            raise PydanticCustomError("span", "ends must lie within [{lo}, {hi}]", {"lo": lo, "hi": hi})
+        return v
+
+    return Annotated[
+        tuple[float, float],
+        BeforeValidator(before),
+        AfterValidator(after),
+        PlainSerializer(lambda v: [v[0], v[1]], return_type=list),
+    ]
+
+
+def SpanF(default, lo: float, hi: float, unit: str, description: str):
+    return Field(
+        default,
+        description=f"{description}; a number or [low, high] drawn uniformly, within [{lo}, {hi}] [{unit}]",
+        json_schema_extra={"unit": unit, "range": [lo, hi]},
+    )
+
+
+# --------------------------------------------------------------------------- load
+
+
+class TrainingWorkload(SpecModel):
+    """Synchronous training jobs (datasheet section 1a, 1b, 5.2)."""
+
+    kind: Literal["training"] = "training"
+    share: float = F(0.7, "fraction", "Share of IT capacity", ge=0, le=1)
+    jobs: int = F(2, "count", "Concurrent large jobs sharing this workload (datasheet 5.2: 1-4)", ge=1, le=16)
+    swing_fraction: float = F(0.35, "fraction", "Peak-to-trough of iteration-level swing, fraction of job power", ge=0, le=1)
+    swing_period_s: _span(0.05, 600, "s") = SpanF((1.0, 10.0), 0.05, 600, "s", "Iteration period")
+    checkpoint_interval_min: float = F(60, "min", "Time between checkpoints of a job", gt=0, le=1440)
+    checkpoint_depth_fraction: float = F(0.6, "fraction", "A checkpoint lowers the job's power by this fraction", ge=0, le=1)
+    checkpoint_duration_s: float = F(20, "s", "Length of a checkpoint dip", ge=0, le=3600)
+    job_ramp_s: float = F(10, "s", "Start/stop ramp of a whole job", ge=0, le=3600)
+    stalls_per_day: float = F(8, "1/day", "Sudden whole-job drops (faults, hangs), then restart", ge=0, le=1000)
+    stall_duration_min: _span(0, 240, "min") = SpanF((2.0, 30.0), 0, 240, "min", "Time a stalled job stays idle before restarting")
+    idle_fraction: float = F(0.25, "fraction", "Job power while stalled or between jobs, fraction of job peak (datasheet 5.1)", ge=0, le=1)
+
+
+class InferenceWorkload(SpecModel):
+    """Inference serving (datasheet section 5.3)."""
+
+    kind: Literal["inference"] = "inference"
+    share: float = F(0.3, "fraction", "Share of IT capacity", ge=0, le=1)
+    diurnal_peak_to_trough: float = F(1.8, "ratio", "Daily peak over daily trough of served load", ge=1, le=20)
+    peak_hour: float = F(14, "h", "Local hour of the diurnal peak", ge=0, lt=24)
+    noise_fraction: float = F(0.03, "fraction", "Std-dev of fast AR(1) noise, fraction of workload peak", ge=0, le=0.5)
+    bursts_per_day: float = F(4, "1/day", "Traffic bursts per day", ge=0, le=1000)
+    burst_fraction: float = F(0.1, "fraction", "Burst height, fraction of workload peak", ge=0, le=1)
+    burst_duration_s: _span(1, 7200, "s") = SpanF((30.0, 300.0), 1, 7200, "s", "Burst length")
+    weekend_factor: float = F(0.85, "fraction", "Weekend mean over weekday mean", gt=0, le=1.5)
+
+
+Workload = Annotated[Union[TrainingWorkload, InferenceWorkload], Field(discriminator="kind")]
+
+
+class Flexible(SpecModel):
+    max_fraction: float = F(0.2, "fraction", "Largest share of site load the site may curtail itself", ge=0, le=1)
+    cost_usd_per_mwh: float = F(500, "USD/MWh", "Cost of curtailed load", ge=0)
+
+
+class Load(SpecModel):
+    it_capacity_mw: float = F(300, "MW", "IT nameplate", gt=0, le=20000)
+    pue: float = F(1.15, "ratio", "Power usage effectiveness; non-IT = (pue - 1) x IT", ge=1, le=3)
+    cooling_lag_s: float = F(600, "s", "First-order lag of non-IT load behind IT load", ge=0, le=86400)
+    power_factor: float = F(0.95, "ratio", "Site load power factor (lagging)", gt=0.5, le=1)
+    min_load_mw: float = F(60, "MW", "Site minimum (idle cluster + house load)", ge=0)
+    workloads: list[Workload] = Field(
+        default_factory=lambda: [TrainingWorkload(), InferenceWorkload()],
+        description="Workload mix; shares sum to 1",
+        min_length=1,
+    )
+    flexible: Flexible | None = Field(None, description="Optional: the site may curtail load itself, at a cost")
+    trace: str | None = Field(None, description="Optional CSV (time_s,load_mw) of measured total site power")
+    trace_mode: Literal["as_given", "bootstrap"] = Field(
+        "as_given", description="as_given = one deterministic scenario; bootstrap = block-resampled into scenarios.count"
+    )
+
+    @property
+    def peak_mw(self) -> float:
+        """Largest site power: IT capacity times PUE."""
+        return self.it_capacity_mw * self.pue
+
+
+# --------------------------------------------------------------------------- grid
+
+
+class Curtailment(SpecModel):
+    events_per_year: float = F(25, "1/year", "Curtailment calls per year (datasheet 5.4)", ge=0, le=365)
+    duration_h: _span(0, 24, "h") = SpanF((1.0, 4.0), 0, 24, "h", "Event length")
+    notice_min: float = F(30, "min", "Notice before an event starts", ge=0, le=1440)
+    recovery_h: float = F(6, "h", "After an event, the curtailment reserve may be refilled this long", ge=0, le=48)
+
+
+class LossOfGrid(SpecModel):
+    events_per_year: float = F(0.5, "1/year", "Loss-of-grid events per year", ge=0, le=365)
+    duration_s: _span(0, 86400, "s") = SpanF((1.0, 3600.0), 0, 86400, "s", "Outage length")
+
+
+class VoltageSags(SpecModel):
+    events_per_year: float = F(4, "1/year", "Reclose sequences per year (datasheet 5.4)", ge=0, le=365)
+    dips_per_event: _span(1, 20, "count") = SpanF((1.0, 6.0), 1, 20, "count", "Dips in one sequence")
+    dip_duration_s: _span(0.01, 10, "s") = SpanF((0.1, 0.5), 0.01, 10, "s", "Length of one dip")
+    sequence_duration_s: float = F(82, "s", "Span of a reclose sequence (NERC 2024: 6 dips in 82 s)", gt=0, le=3600)
+
+
+class GridEvent(SpecModel):
+    kind: Literal["curtailment", "loss_of_grid", "voltage_sag"] = Field(..., description="Event kind")
+    start_s: float = F(..., "s", "Start, seconds from the trace start", ge=0)
+    duration_s: float = F(..., "s", "Length", gt=0)
+    occurrences_per_year: float = F(1, "1/year", "How often a year this event is costed", ge=0, le=8760)
+
+
+class Grid(SpecModel):
+    firm_import_mw: float = F(200, "MW", "Firm import capacity at the POI", ge=0)
+    nonfirm_import_mw: float = F(150, "MW", "Curtailable import, available except during curtailment events", ge=0)
+    curtailment: Curtailment = Field(default_factory=Curtailment)
+    loss_of_grid: LossOfGrid = Field(default_factory=LossOfGrid)
+    voltage_sags: VoltageSags = Field(default_factory=VoltageSags)
+    events: list[GridEvent] = Field(default_factory=list, description="Explicit events: hard requirements, once per scenario")
+    ramp_limit_mw_per_s: float = F(2, "MW/s", "Largest POI change in one second", gt=0)
+    ramp_limit_mw_per_min: float = F(20, "MW/min", "Largest POI change within any 60 s window", gt=0)
+    reconnect_ramp_mw_per_min: float = F(20, "MW/min", "How fast import may return after a loss of grid", gt=0)
+    smoothing_time_constant_s: float = F(30, "s", "Time constant of the causal low-pass POI target (0: none)", ge=0, le=86400)
+    poi_power_factor_min: float = F(0.95, "ratio", "Power factor to hold at the POI; the BESS supplies the rest", gt=0, le=1)
+    export_allowed: bool = Field(False, description="May the site export to the grid")
+    energy_price_usd_per_mwh: float | str = Field(
+        60, description="A number, or a CSV (time_s,usd_per_mwh) repeated over the horizon [USD/MWh]", json_schema_extra={"unit": "USD/MWh"}
+    )
+    demand_charge_usd_per_mw_month: float = F(0, "USD/MW-month", "Demand charge on the monthly peak import", ge=0)
+
+    @property
+    def total_import_mw(self) -> float:
+        return self.firm_import_mw + self.nonfirm_import_mw
+
+
+# --------------------------------------------------------------------------- generation
+
+
+class ThermalUnit(SpecModel):
+    """Dispatchable onsite generation counted in whole units (datasheet 5.6)."""
+
+    kind: Literal["gas_engine", "gas_turbine", "fuel_cell"] = "gas_engine"
+    unit_mw: float = F(18, "MW", "Rating of one unit", gt=0, le=1000)
+    existing_units: int = F(0, "count", "Units already on site", ge=0, le=1000)
+    max_new_units: int = F(10, "count", "Most new units the optimizer may add", ge=0, le=1000)
+    capex_usd_per_mw: float = F(1_200_000, "USD/MW", "Installed cost of new units", ge=0)
+    fuel_usd_per_mwh: float = F(45, "USD/MWh", "Fuel and variable O&M per MWh generated", ge=0)
+    start_cost_usd: float = F(500, "USD", "Cost of one unit start", ge=0)
+    min_load_fraction: float = F(0.3, "fraction", "Minimum stable load of a committed unit", ge=0, le=1)
+    ramp_mw_per_s: float = F(0.5, "MW/s", "Ramp of one running unit", gt=0)
+    start_time_s: float = F(300, "s", "Cold start to synchronised (then ramping at ramp_mw_per_s)", ge=0, le=86400)
+
+
+class PV(SpecModel):
+    kind: Literal["pv"] = "pv"
+    capacity_mw: float = F(40, "MW", "AC capacity", ge=0)
+    profile: str = Field("clear_sky", description="clear_sky (with cloud noise) or a CSV path (time_s,pv_mw)")
+    latitude_deg: float = F(31.0, "deg", "Site latitude for the clear-sky shape", ge=-66, le=66)
+    cloud_variability: float = F(0.2, "fraction", "Depth of cloud noise on the clear-sky shape", ge=0, le=1)
+
+
+Generator = Annotated[Union[ThermalUnit, PV], Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------- BESS
+
+
+class BESS(SpecModel):
+    energy_cost_usd_per_mwh: float = F(200_000, "USD/MWh", "Installed cost per MWh nameplate", ge=0)
+    pcs_cost_usd_per_mw: float = F(60_000, "USD/MW", "Power conversion cost per MW", ge=0)
+    inverter_rating_mva: float = F(4.2, "MVA", "Apparent power of one inverter block", gt=0, le=100)
+    inverter_cost_usd: float = F(150_000, "USD", "Cost of one inverter block", ge=0)
+    container_mwh: float | None = F(None, "MWh", "Optional: energy in whole containers of this size", gt=0)
+    charge_efficiency: float = F(0.94, "fraction", "AC-to-stored efficiency", gt=0, le=1)
+    discharge_efficiency: float = F(0.94, "fraction", "Stored-to-AC efficiency", gt=0, le=1)
+    soc_min_fraction: float = F(0.05, "fraction", "Lowest allowed state of charge", ge=0, lt=1)
+    soc_max_fraction: float = F(0.95, "fraction", "Highest allowed state of charge", gt=0, le=1)
+    end_of_life_fraction: float = F(0.8, "fraction", "Capacity left at end of life; bands must fit it", gt=0, le=1)
+    max_c_rate: float = F(2.0, "1/h", "PCS power over nameplate energy", gt=0, le=20)
+    throughput_cost_usd_per_mwh: float = F(8, "USD/MWh", "Degradation cost per MWh discharged", ge=0)
+    max_energy_mwh: float = F(2000, "MWh", "Largest energy the optimizer may build (0: no BESS)", ge=0)
+    max_power_mw: float = F(600, "MW", "Largest PCS power the optimizer may build", ge=0)
+    soc_recovery_time_s: float = F(900, "s", "The POI policy steers stored energy back to its setpoint over this time", gt=0, le=86400)
+
+
+# --------------------------------------------------------------------------- reliability, economics, scenarios
+
+
+class RideThrough(SpecModel):
+    duration_s: float = F(30, "s", "BESS carries load_fraction of the site this long after grid loss", ge=0, le=86400)
+    load_fraction: float = F(1.0, "fraction", "Share of site load to ride through", ge=0, le=1)
+
+
+class Islanding(SpecModel):
+    required: bool = Field(False, description="Bridge until onsite generation carries the island (needs onsite generation)")
+
+
+class Reliability(SpecModel):
+    ride_through: RideThrough = Field(default_factory=RideThrough)
+    islanding: Islanding = Field(default_factory=Islanding)
+    voll_usd_per_mwh: float = F(10_000, "USD/MWh", "Value of lost load", ge=0)
+    poi_violation_penalty_usd_per_mw: float = F(100_000, "USD/MW", "Prices POI violations in diagnosis and replay", ge=0)
+    target_success_rate: float = F(0.95, "fraction", "A check passes when its held-out success rate's lower bound reaches it", gt=0, le=1)
+
+
+class Economics(SpecModel):
+    discount_rate: float = F(0.08, "fraction", "Real discount rate", ge=0, le=1)
+    lifetime_years: float = F(15, "years", "Economic life for the capital recovery factor", gt=0, le=100)
+
+    @property
+    def capital_recovery_factor(self) -> float:
+        r, n = self.discount_rate, self.lifetime_years
+        return 1.0 / n if r == 0 else r * (1 + r) ** n / ((1 + r) ** n - 1)
+
+
+class Scenarios(SpecModel):
+    count: int = F(20, "count", "Scenarios the optimizer sees", ge=1, le=10000)
+    held_out: int = F(100, "count", "Scenarios only the simulator sees", ge=1, le=100000)
+    seed: int = F(42, "count", "Seed of every random stream", ge=0)
+    trace_days: float = F(2, "days", "Length of each second-resolution trace", gt=0, le=366)
+    representative_days: int = F(8, "count", "Representative days of the energy layer", ge=1, le=366)
+    transient_windows: int = F(24, "count", "Windows in total, allocated across window kinds", ge=0, le=10000)
+    transient_resolution_s: float = F(1, "s", "Time step of the second-resolution traces", gt=0, le=60)
+    window_length_s: float = F(600, "s", "Length of one transient window", gt=0, le=86400)
+    energy_resolution_min: Literal[15, 30, 60] = Field(60, description="Step of the energy layer [min]", json_schema_extra={"unit": "min"})
+
+
+class Site(SpecModel):
+    """A whole site: the input of every command."""
+
+    name: str = Field("site", description="Site name, used in outputs", min_length=1, max_length=200)
+    load: Load = Field(default_factory=Load)
+    grid: Grid = Field(default_factory=Grid)
+    generation: list[Generator] = Field(default_factory=list, description="Onsite generation")
+    bess: BESS = Field(default_factory=BESS)
+    reliability: Reliability = Field(default_factory=Reliability)
+    economics: Economics = Field(default_factory=Economics)
+    scenarios: Scenarios = Field(default_factory=Scenarios)
+
+    @property
+    def thermal(self) -> list[ThermalUnit]:
+        return [g for g in self.generation if isinstance(g, ThermalUnit)]
+
+    @property
+    def pv(self) -> list[PV]:
+        return [g for g in self.generation if isinstance(g, PV)]
