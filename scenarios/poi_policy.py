@@ -1,0 +1,370 @@
+"""The shared POI policy (DESIGN section 4): the one causal rule for the grid import.
+
+Written once here, compiled with numba, and imported by the scenario screening (transient
+requirements), the optimizer's requirement extraction and the simulator's controller. Never copy it.
+
+With net load ``L_t`` (load minus PV) [MW], step ``dt`` [s]::
+
+    f_t  = f_{t-1} + (1 - exp(-dt/tau)) * (L_t - f_{t-1})          (f_t = L_t when tau = 0)
+    c_t  = -d_{t-1} / eta_ch  * 3600 / T_rec     if d_{t-1} < 0       (deficit: import more)
+         = -d_{t-1} * eta_dis * 3600 / T_rec     if d_{t-1} >= 0      (surplus: import less)
+    x_t  = f_t + c_t
+    hi_t = min(limit_t, p_{t-1} + r_s*dt, min_{t-60s <= k < t} p_k + r_m)
+    lo_t = max(0 unless export allowed, p_{t-1} - r_s*dt, max_{t-60s <= k < t} p_k - r_m)
+    p_t  = clip(x_t, lo_t, hi_t);   if lo_t > hi_t: p_t = hi_t
+
+``d`` [MWh] is the battery's stored-energy deviation from its setpoint; ``T_rec`` is
+``bess.soc_recovery_time_s``. ``c_t`` is the AC power that would refill (or drain) the deviation
+in ``T_rec``: a deficit of ``|d|`` stored MWh needs ``|d| / eta_ch`` MWh from the AC side, a
+surplus of ``d`` delivers ``d * eta_dis``. The battery residual is ``L_t - p_t`` (positive =
+discharge). No lag: ``p_t`` answers ``L_t`` in the same step.
+
+When ``lo_t > hi_t`` the rules cannot all hold and ``hi_t`` wins. With a consistent history that
+happens only when the import limit falls below ``lo_t``, and then ``hi_t = limit_t``: the import
+limit is physical, so it wins (``p_t = limit_t``). The forced drop leaves a history whose spread
+exceeds ``r_m``; when the limit returns, the window's lower bound (``max p_k - r_m``) may still
+exceed ``hi_t``, and ``p_t = hi_t`` then climbs back at the up-ramp limits instead of jumping.
+
+Window convention: the rolling window holds the ``W = floor(60/dt)`` previous values
+``p_{t-W} .. p_{t-1}``, so any two POI values 60 s apart or closer differ by at most ``r_m``.
+Before the first step the history is taken as constant at the first net load (the site was in
+steady state): ``p_{-1} = f_{-1} = L_0``.
+
+The rolling minimum and maximum are monotonic deques kept in ring buffers inside the state
+array, so a step costs amortised O(1) whatever ``W`` is.
+
+Arrays (float64, so the simulator's njit kernel can hold them):
+
+* ``params`` from :func:`poi_params` / :func:`make_poi_params`, indexed by the ``P_*`` constants.
+* ``state`` from :func:`new_poi_state`: p_prev, f_prev, step counter, and the two deques.
+
+Functions callable from other njit code: :func:`poi_step`, :func:`poi_bounds`,
+:func:`poi_commit`, :func:`poi_reset`, :func:`deviation_update`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# --- params layout (float64 array) ---------------------------------------------------------
+P_DT_S = 0  # time step [s]
+P_TAU_S = 1  # low-pass time constant [s] (0: none)
+P_RAMP_MW_PER_S = 2  # r_s [MW/s]
+P_RAMP_MW_PER_MIN = 3  # r_m: largest change within any 60 s window [MW]
+P_EXPORT_ALLOWED = 4  # 1.0 if the site may export
+P_ETA_CH = 5  # charge efficiency (AC -> stored)
+P_ETA_DIS = 6  # discharge efficiency (stored -> AC)
+P_RECOVERY_S = 7  # soc_recovery_time_s [s]
+P_ALPHA = 8  # 1 - exp(-dt/tau), precomputed so a step has no exp()
+P_WINDOW_STEPS = 9  # W = floor(60/dt): past values in the rolling window
+# Derived gains, precomputed so the loop-carried chain d -> c -> p -> d has no division:
+P_DEFICIT_GAIN = 10  # 3600 / (eta_ch * T_rec)   [MW per MWh]
+P_SURPLUS_GAIN = 11  # 3600 * eta_dis / T_rec    [MW per MWh]
+P_DIS_MWH_PER_MW = 12  # dt / 3600 / eta_dis    [MWh stored per MW discharged for one step]
+P_CH_MWH_PER_MW = 13  # dt / 3600 * eta_ch      [MWh stored per MW charged for one step]
+N_PARAMS = 14
+
+# --- state layout (float64 array) ----------------------------------------------------------
+S_P_PREV = 0  # p_{t-1} [MW]
+S_F_PREV = 1  # f_{t-1} [MW]
+S_STEP = 2  # index t of the next step
+S_STARTED = 3  # 0 until the first step set p and f from the first net load
+S_MIN_FRONT = 4  # absolute positions (front inclusive, back exclusive) of the min-deque
+S_MIN_BACK = 5
+S_MAX_FRONT = 6
+S_MAX_BACK = 7
+S_MASK = 8  # ring capacity - 1 (capacity a power of two >= W + 2, so a position wraps by `&`)
+S_HEADER = 9
+# After the header: four rings of `capacity` floats: min values, min step indices, max values,
+# max step indices.
+
+WINDOW_S = 60.0
+
+
+def make_poi_params(
+    *,
+    dt_s: float = 1.0,
+    tau_s: float = 30.0,
+    ramp_mw_per_s: float = 2.0,
+    ramp_mw_per_min: float = 20.0,
+    export_allowed: bool = False,
+    eta_ch: float = 0.94,
+    eta_dis: float = 0.94,
+    soc_recovery_time_s: float = 900.0,
+) -> np.ndarray:
+    """Pack the policy's parameters into the float64 array the compiled functions take."""
+    if dt_s <= 0 or dt_s > WINDOW_S:
+        raise ValueError(f"dt_s must lie in (0, 60] s, got {dt_s}")
+    p = np.zeros(N_PARAMS)
+    p[P_DT_S] = dt_s
+    p[P_TAU_S] = tau_s
+    p[P_RAMP_MW_PER_S] = ramp_mw_per_s
+    p[P_RAMP_MW_PER_MIN] = ramp_mw_per_min
+    p[P_EXPORT_ALLOWED] = 1.0 if export_allowed else 0.0
+    p[P_ETA_CH] = eta_ch
+    p[P_ETA_DIS] = eta_dis
+    p[P_RECOVERY_S] = soc_recovery_time_s
+    p[P_ALPHA] = 1.0 if tau_s <= 0 else -math.expm1(-dt_s / tau_s)
+    p[P_WINDOW_STEPS] = math.floor(WINDOW_S / dt_s + 1e-9)
+    p[P_DEFICIT_GAIN] = 3600.0 / (eta_ch * soc_recovery_time_s)
+    p[P_SURPLUS_GAIN] = 3600.0 * eta_dis / soc_recovery_time_s
+    p[P_DIS_MWH_PER_MW] = dt_s / 3600.0 / eta_dis
+    p[P_CH_MWH_PER_MW] = dt_s / 3600.0 * eta_ch
+    return p
+
+
+def poi_params(site) -> np.ndarray:
+    """The policy's parameters from a Site (grid ramp limits and smoothing, BESS efficiencies)."""
+    g, b = site.grid, site.bess
+    return make_poi_params(
+        dt_s=site.scenarios.transient_resolution_s,
+        tau_s=g.smoothing_time_constant_s,
+        ramp_mw_per_s=g.ramp_limit_mw_per_s,
+        ramp_mw_per_min=g.ramp_limit_mw_per_min,
+        export_allowed=g.export_allowed,
+        eta_ch=b.charge_efficiency,
+        eta_dis=b.discharge_efficiency,
+        soc_recovery_time_s=b.soc_recovery_time_s,
+    )
+
+
+@njit(cache=True)
+def new_poi_state(params):
+    """A fresh state; the first :func:`poi_step` (or :func:`poi_commit`) starts it at that load."""
+    need = int(params[P_WINDOW_STEPS]) + 2
+    cap = 1
+    while cap < need:
+        cap *= 2
+    s = np.zeros(S_HEADER + 4 * cap)
+    s[S_MASK] = cap - 1
+    return s
+
+
+@njit(cache=True)
+def _deques_restart(s, p, t_index):
+    """Empty both deques and hold one value ``p`` at step ``t_index`` (steady history)."""
+    cap = int(s[S_MASK]) + 1
+    s[S_MIN_FRONT] = 0.0
+    s[S_MIN_BACK] = 1.0
+    s[S_MAX_FRONT] = 0.0
+    s[S_MAX_BACK] = 1.0
+    s[S_HEADER] = p
+    s[S_HEADER + cap] = t_index
+    s[S_HEADER + 2 * cap] = p
+    s[S_HEADER + 3 * cap] = t_index
+
+
+@njit(cache=True)
+def _start(s, load_mw):
+    s[S_P_PREV] = load_mw
+    s[S_F_PREV] = load_mw
+    s[S_STARTED] = 1.0
+    # The steady history p = L_0 over the past window is one deque entry at index -1: it leaves
+    # the window exactly when the last of those W equal values would.
+    _deques_restart(s, load_mw, s[S_STEP] - 1.0)
+
+
+@njit(cache=True)
+def _window_min_max(s, t, window_steps):
+    """Evict entries older than the window [t - W, t - 1]; return (min, max) of what is left."""
+    mask = int(s[S_MASK])
+    cap = mask + 1
+    oldest = t - window_steps
+    front, back = int(s[S_MIN_FRONT]), int(s[S_MIN_BACK])
+    while front < back and s[S_HEADER + cap + (front & mask)] < oldest:
+        front += 1
+    s[S_MIN_FRONT] = front
+    wmin = s[S_HEADER + (front & mask)] if front < back else np.inf
+    front, back = int(s[S_MAX_FRONT]), int(s[S_MAX_BACK])
+    while front < back and s[S_HEADER + 3 * cap + (front & mask)] < oldest:
+        front += 1
+    s[S_MAX_FRONT] = front
+    wmax = s[S_HEADER + 2 * cap + (front & mask)] if front < back else -np.inf
+    return wmin, wmax
+
+
+@njit(cache=True)
+def _push(s, p, t):
+    """Append p at step t, keeping the min-deque increasing and the max-deque decreasing."""
+    mask = int(s[S_MASK])
+    cap = mask + 1
+    front, back = int(s[S_MIN_FRONT]), int(s[S_MIN_BACK])
+    while back > front and s[S_HEADER + ((back - 1) & mask)] >= p:
+        back -= 1
+    s[S_HEADER + (back & mask)] = p
+    s[S_HEADER + cap + (back & mask)] = t
+    s[S_MIN_BACK] = back + 1
+    front, back = int(s[S_MAX_FRONT]), int(s[S_MAX_BACK])
+    while back > front and s[S_HEADER + 2 * cap + ((back - 1) & mask)] <= p:
+        back -= 1
+    s[S_HEADER + 2 * cap + (back & mask)] = p
+    s[S_HEADER + 3 * cap + (back & mask)] = t
+    s[S_MAX_BACK] = back + 1
+
+
+@njit(cache=True)
+def poi_bounds(state, params, import_limit_mw):
+    """``(lo, hi)`` [MW] the next POI value must respect, from the history only.
+
+    Call after the state has started (after at least one :func:`poi_step`/:func:`poi_commit`);
+    evicts window entries that are too old for the coming step. A controller that picks its
+    own POI inside these bounds (e.g. pre-ramping for a curtailment notice) records it with
+    :func:`poi_commit`.
+    """
+    s = state
+    wmin, wmax = _window_min_max(s, s[S_STEP], params[P_WINDOW_STEPS])
+    p_prev = s[S_P_PREV]
+    r_step = params[P_RAMP_MW_PER_S] * params[P_DT_S]
+    r_m = params[P_RAMP_MW_PER_MIN]
+    hi = min(import_limit_mw, p_prev + r_step, wmin + r_m)
+    lo = max(p_prev - r_step, wmax - r_m)
+    if params[P_EXPORT_ALLOWED] == 0.0:
+        lo = max(lo, 0.0)
+    return lo, hi
+
+
+@njit(cache=True)
+def poi_commit(state, params, load_mw, poi_mw):
+    """Record ``poi_mw`` as this step's POI and advance the filter with net load ``load_mw``."""
+    s = state
+    if s[S_STARTED] == 0.0:
+        _start(s, load_mw)
+    s[S_F_PREV] = s[S_F_PREV] + params[P_ALPHA] * (load_mw - s[S_F_PREV])
+    t = s[S_STEP]
+    _window_min_max(s, t, params[P_WINDOW_STEPS])
+    _push(s, poi_mw, t)
+    s[S_P_PREV] = poi_mw
+    s[S_STEP] = t + 1.0
+
+
+@njit(cache=True)
+def poi_reset(state, params, load_mw, poi_mw):
+    """Restart the policy from ``poi_mw`` as a steady history (e.g. after an outage, when the
+    POI was not under the policy's control); the filter restarts at ``load_mw``."""
+    s = state
+    s[S_STARTED] = 1.0
+    s[S_P_PREV] = poi_mw
+    s[S_F_PREV] = load_mw
+    _deques_restart(s, poi_mw, s[S_STEP] - 1.0)
+
+
+@njit(cache=True)
+def recovery_term_mw(params, deviation_mwh):
+    """``c_t`` [MW]: AC power that steers a stored-energy deviation back to zero in T_rec."""
+    if deviation_mwh < 0.0:
+        return -deviation_mwh * params[P_DEFICIT_GAIN]
+    return -deviation_mwh * params[P_SURPLUS_GAIN]
+
+
+@njit(cache=True)
+def poi_step(state, params, load_mw, import_limit_mw, deviation_mwh):
+    """One step of the policy: the POI [MW] for net load ``load_mw`` [MW] at this step.
+
+    ``deviation_mwh`` is the stored-energy deviation from setpoint before this step.
+    Updates ``state`` in place. Written as one flat function (the same arithmetic as
+    :func:`poi_bounds` + :func:`_push`) because the simulator calls it 31.5 million times a
+    simulated year: locals instead of state round-trips halve its cost.
+    """
+    s = state
+    if s[S_STARTED] == 0.0:
+        _start(s, load_mw)
+    mask = int(s[S_MASK])
+    cap = mask + 1
+    t = s[S_STEP]
+    f = s[S_F_PREV] + params[P_ALPHA] * (load_mw - s[S_F_PREV])
+    x = f + recovery_term_mw(params, deviation_mwh)
+    # rolling window [t - W, t - 1]: evict the too old, read the extremes at the fronts
+    oldest = t - params[P_WINDOW_STEPS]
+    mnf, mnb = int(s[S_MIN_FRONT]), int(s[S_MIN_BACK])
+    mxf, mxb = int(s[S_MAX_FRONT]), int(s[S_MAX_BACK])
+    while mnf < mnb and s[S_HEADER + cap + (mnf & mask)] < oldest:
+        mnf += 1
+    while mxf < mxb and s[S_HEADER + 3 * cap + (mxf & mask)] < oldest:
+        mxf += 1
+    wmin = s[S_HEADER + (mnf & mask)] if mnf < mnb else np.inf
+    wmax = s[S_HEADER + 2 * cap + (mxf & mask)] if mxf < mxb else -np.inf
+    p_prev = s[S_P_PREV]
+    r_step = params[P_RAMP_MW_PER_S] * params[P_DT_S]
+    r_m = params[P_RAMP_MW_PER_MIN]
+    hi = min(import_limit_mw, p_prev + r_step, wmin + r_m)
+    lo = max(p_prev - r_step, wmax - r_m)
+    if params[P_EXPORT_ALLOWED] == 0.0:
+        lo = max(lo, 0.0)
+    if lo > hi:
+        p = hi  # the import limit (or, after a forced drop, the up-ramp rule) wins
+    elif x > hi:
+        p = hi
+    elif x < lo:
+        p = lo
+    else:
+        p = x
+    # push p: the min-deque stays increasing, the max-deque decreasing
+    while mnb > mnf and s[S_HEADER + ((mnb - 1) & mask)] >= p:
+        mnb -= 1
+    s[S_HEADER + (mnb & mask)] = p
+    s[S_HEADER + cap + (mnb & mask)] = t
+    mnb += 1
+    while mxb > mxf and s[S_HEADER + 2 * cap + ((mxb - 1) & mask)] <= p:
+        mxb -= 1
+    s[S_HEADER + 2 * cap + (mxb & mask)] = p
+    s[S_HEADER + 3 * cap + (mxb & mask)] = t
+    mxb += 1
+    s[S_MIN_FRONT] = mnf
+    s[S_MIN_BACK] = mnb
+    s[S_MAX_FRONT] = mxf
+    s[S_MAX_BACK] = mxb
+    s[S_P_PREV] = p
+    s[S_F_PREV] = f
+    s[S_STEP] = t + 1.0
+    return p
+
+
+@njit(cache=True)
+def deviation_update(params, deviation_mwh, residual_mw):
+    """Stored-energy deviation after one step with battery residual ``residual_mw`` [MW]
+    (positive = discharge): ``d - r*dt/eta_dis`` when discharging, ``d + eta_ch*|r|*dt``
+    when charging (dt in hours)."""
+    if residual_mw > 0.0:
+        return deviation_mwh - residual_mw * params[P_DIS_MWH_PER_MW]
+    return deviation_mwh - residual_mw * params[P_CH_MWH_PER_MW]
+
+
+@njit(cache=True)
+def _poi_policy(load_mw, import_limit_mw, params, poi_mw, residual_mw, deviation_mwh):
+    state = new_poi_state(params)
+    d = 0.0
+    for t in range(load_mw.shape[0]):
+        p = poi_step(state, params, load_mw[t], import_limit_mw[t], d)
+        r = load_mw[t] - p
+        d = deviation_update(params, d, r)
+        poi_mw[t] = p
+        residual_mw[t] = r
+        deviation_mwh[t] = d
+
+
+def poi_policy(load_mw, import_limit_mw, params):
+    """Run the policy over a whole trace.
+
+    Parameters
+    ----------
+    load_mw : array [MW], net load (load minus PV) per step
+    import_limit_mw : array [MW] or scalar, import limit per step
+    params : array from :func:`poi_params`
+
+    Returns
+    -------
+    poi_mw, residual_mw, deviation_mwh : arrays of the trace's length. ``residual_mw = load - poi``
+        (positive: the battery discharges); ``deviation_mwh[t]`` is the stored-energy deviation
+        from setpoint after step t, starting from 0, tracked with the efficiencies (no design).
+    """
+    load = np.ascontiguousarray(load_mw, dtype=np.float64)
+    limit = np.broadcast_to(np.asarray(import_limit_mw, dtype=np.float64), load.shape)
+    limit = np.ascontiguousarray(limit)
+    poi = np.empty_like(load)
+    res = np.empty_like(load)
+    dev = np.empty_like(load)
+    _poi_policy(load, limit, np.asarray(params, dtype=np.float64), poi, res, dev)
+    return poi, res, dev
