@@ -6,25 +6,25 @@
 * ``poi_policy`` - the shared, compiled POI policy (``poi_params``, ``new_poi_state``,
   ``poi_step``, ``poi_policy``), imported by the optimizer and the simulator.
 
-Names resolve lazily so importing the package does not compile anything.
+Other names resolve lazily; importing the package loads numba (the policy is cached compiled).
 """
 
 from __future__ import annotations
 
 import importlib
 
+# Bound eagerly so `bess_size.scenarios.poi_policy` is the function (the interface's name), not
+# the submodule of the same name; `from bess_size.scenarios.poi_policy import ...` still works.
+from .poi_policy import new_poi_state, poi_params, poi_policy, poi_step  # noqa: E402
+
 _API = {
-    "poi_params": "bess_size.scenarios.poi_policy:poi_params",
     "make_poi_params": "bess_size.scenarios.poi_policy:make_poi_params",
-    "new_poi_state": "bess_size.scenarios.poi_policy:new_poi_state",
-    "poi_step": "bess_size.scenarios.poi_policy:poi_step",
-    "poi_policy": "bess_size.scenarios.poi_policy:poi_policy",
     "scenario_trace": "bess_size.scenarios.trace:scenario_trace",
     "generate_scenarios": "bess_size.scenarios.generate:generate_scenarios",
     "ScenarioSet": "bess_size.scenarios.dataset:ScenarioSet",
 }
 
-__all__ = sorted(_API)
+__all__ = sorted([*_API, "new_poi_state", "poi_params", "poi_policy", "poi_step"])
 
 
 def __getattr__(name):
