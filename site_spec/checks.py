@@ -17,13 +17,28 @@ from .models import PV, Site
 DAY_S = 86400.0
 
 
+def uses(*sections: str):
+    """Record which top-level sections a check reads, so it can still run when another section is invalid."""
+
+    def mark(check):
+        check.sections = frozenset(sections)
+        return check
+
+    return mark
+
+
+@uses("load")
 def check_workload_shares(site: Site) -> list[Problem]:
-    total = sum(w.share for w in site.load.workloads)
+    shares = [w.share for w in site.load.workloads]
+    total = sum(shares)
     if site.load.trace is None and abs(total - 1.0) > 1e-6:
-        return [Problem("load.workloads[*].share", round(total, 6), "shares of IT capacity must sum to 1 [fraction]")]
+        terms = " + ".join(f"{x:g}" for x in shares)
+        return [Problem("load.workloads[*].share", round(total, 6),
+                        f"the workloads' shares of IT capacity must sum to 1 [fraction]; here {terms} = {total:g}")]
     return []
 
 
+@uses("load")
 def check_min_load(site: Site) -> list[Problem]:
     peak = site.load.peak_mw
     if site.load.min_load_mw > peak:
@@ -32,6 +47,7 @@ def check_min_load(site: Site) -> list[Problem]:
     return []
 
 
+@uses("bess")
 def check_soc_window(site: Site) -> list[Problem]:
     b = site.bess
     if b.soc_min_fraction >= b.soc_max_fraction:
@@ -40,6 +56,7 @@ def check_soc_window(site: Site) -> list[Problem]:
     return []
 
 
+@uses("bess")
 def check_container(site: Site) -> list[Problem]:
     b = site.bess
     if b.container_mwh is not None and b.max_energy_mwh > 0 and b.container_mwh > b.max_energy_mwh:
@@ -48,6 +65,7 @@ def check_container(site: Site) -> list[Problem]:
     return []
 
 
+@uses("load", "grid", "generation", "bess")
 def check_supply_covers_min_load(site: Site) -> list[Problem]:
     """With no BESS and no generation allowed, firm import must cover the site minimum."""
     gen_mw = sum((g.existing_units + g.max_new_units) * g.unit_mw for g in site.thermal)
@@ -58,6 +76,7 @@ def check_supply_covers_min_load(site: Site) -> list[Problem]:
     return []
 
 
+@uses("reliability", "generation")
 def check_islanding_has_generation(site: Site) -> list[Problem]:
     gen_units = sum(g.existing_units + g.max_new_units for g in site.thermal)
     if site.reliability.islanding.required and gen_units == 0:
@@ -67,6 +86,24 @@ def check_islanding_has_generation(site: Site) -> list[Problem]:
     return []
 
 
+@uses("reliability", "generation", "load")
+def check_island_capacity(site: Site) -> list[Problem]:
+    """An island must be carried by generation: sum over kinds of (existing + max_new) x unit_mw must
+    reach peak x (1 - flexible.max_fraction); PV counts as zero (it may be dark when the grid is lost)."""
+    if not site.reliability.islanding.required or not site.thermal:
+        return []
+    most_mw = sum((g.existing_units + g.max_new_units) * g.unit_mw for g in site.thermal)
+    flex = site.load.flexible.max_fraction if site.load.flexible is not None else 0.0
+    need_mw = site.load.peak_mw * (1 - flex)
+    if most_mw + 1e-9 >= need_mw:
+        return []
+    return [Problem("reliability.islanding.required", True,
+                    f"islanding needs generation of at least peak x (1 - load.flexible.max_fraction) = {need_mw:g} MW, "
+                    f"but the generation section allows at most {most_mw:g} MW (existing_units + max_new_units) x unit_mw; "
+                    "raise max_new_units, add generation, or set required: false [MW]")]
+
+
+@uses("grid", "scenarios")
 def check_events_fit_trace(site: Site) -> list[Problem]:
     horizon_s = site.scenarios.trace_days * DAY_S
     out = []
@@ -78,6 +115,7 @@ def check_events_fit_trace(site: Site) -> list[Problem]:
     return out
 
 
+@uses("scenarios")
 def check_resolution(site: Site) -> list[Problem]:
     s = site.scenarios
     out = []
@@ -160,13 +198,15 @@ CHECKS = [
     check_container,
     check_supply_covers_min_load,
     check_islanding_has_generation,
+    check_island_capacity,
     check_events_fit_trace,
     check_resolution,
 ]
 
 
-def cross_field_problems(site: Site) -> list[Problem]:
-    return [p for check in CHECKS for p in check(site)]
+def cross_field_problems(site: Site, valid_sections: set[str] | None = None) -> list[Problem]:
+    """Run every rule; with ``valid_sections``, only the rules that read nothing but those sections."""
+    return [p for check in CHECKS if valid_sections is None or check.sections <= valid_sections for p in check(site)]
 
 
 def notes(site: Site) -> list[str]:
@@ -177,6 +217,24 @@ def notes(site: Site) -> list[str]:
         if w.kind == "training" and w.swing_period_s[0] < 4 * dt:
             out.append(f"load.workloads[{i}].swing_period_s starts at {w.swing_period_s[0]:g} s, under four "
                        f"{dt:g}-s steps: such swings are carried by each bin's min/max, not resolved in time")
-    if site.grid.ramp_limit_mw_per_min > 60 * site.grid.ramp_limit_mw_per_s:
+    g = site.grid
+    if g.ramp_limit_mw_per_min > 60 * g.ramp_limit_mw_per_s:
         out.append("grid.ramp_limit_mw_per_min exceeds 60 x ramp_limit_mw_per_s, so the per-second limit always binds first")
+    peak = site.load.peak_mw
+    thermal_mw = sum((u.existing_units + u.max_new_units) * u.unit_mw for u in site.thermal)
+    flex_mw = peak * site.load.flexible.max_fraction if site.load.flexible is not None else 0.0
+    if g.total_import_mw + thermal_mw + flex_mw < peak:
+        out.append(f"firm + non-firm import ({g.total_import_mw:g} MW), all generation allowed ({thermal_mw:g} MW) and "
+                   f"flexible load ({flex_mw:g} MW) stay below the peak site load {peak:g} MW: a battery cannot carry that gap "
+                   f"for hours, so expect load shed at reliability.voll_usd_per_mwh")
+    elif g.firm_import_mw + thermal_mw + flex_mw < peak and g.curtailment.events_per_year > 0:
+        out.append(f"during curtailment, firm import ({g.firm_import_mw:g} MW) plus all generation allowed ({thermal_mw:g} MW) "
+                   f"and flexible load ({flex_mw:g} MW) stay below the peak {peak:g} MW: the battery must carry the rest "
+                   f"for up to {g.curtailment.duration_h[1]:g} h")
+    if site.load.trace is not None:
+        out.append("load.trace is set: the measured trace replaces the workload model (load.workloads and pue are not applied)")
+    if site.pv and site.reliability.islanding.required:
+        out.append("PV counts as zero when sizing generation for the island (it may be dark when the grid is lost)")
+    if site.bess.max_energy_mwh == 0:
+        out.append("bess.max_energy_mwh = 0: no battery may be built; the site must meet its requirements with generation alone")
     return out

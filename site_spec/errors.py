@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+
+
+def show_value(value: object, limit: int = 80) -> str:
+    """The value as the user wrote it (YAML/JSON spelling: true, null, "text", [1, 2]), shortened."""
+    try:
+        shown = json.dumps(value, default=str)
+    except (TypeError, ValueError):  # e.g. a float nan in a list; never fail while reporting a failure
+        shown = str(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the input: where, what was given, what is expected."""
+    """One thing wrong with the input: where, what was given, what is expected.
+
+    ``reason`` (optional) says what is wrong with the value; ``expected`` says what would be right,
+    with range and unit. Either may span several lines.
+    """
 
     path: str  # dotted YAML path, e.g. "grid.firm_import_mw" or "load.workloads[0].share"
     value: object
     expected: str
+    reason: str = ""
 
     def render(self) -> str:
-        shown = repr(self.value) if isinstance(self.value, str) else str(self.value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        return f"  {self.path} = {shown}\n      {self.expected}"
+        raw = isinstance(self.value, str) and self.value.startswith("<") and self.value.endswith(">")
+        shown = self.value if raw else show_value(self.value)  # "<missing>" etc. are markers, not values
+        lines = [f"  {self.path} = {shown}"]
+        for text in (self.reason, self.expected):
+            lines += [f"      {line}" for line in text.splitlines() if line.strip()]
+        return "\n".join(lines)
 
 
 class SiteSpecError(ValueError):

@@ -7,7 +7,7 @@ import json
 import types
 import typing
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -17,50 +17,144 @@ from .checks import check_and_resolve_files, cross_field_problems
 from .errors import Problem, SiteSpecError
 from .models import Site
 
+FILE = "<file>"
+
+
+# --------------------------------------------------------------------------- reading text
+
 
 def read_document(path: str | Path) -> dict:
     """Parse a YAML or JSON file into a mapping; syntax errors name line and column."""
     p = Path(path)
     src = str(path)
     if not p.exists():
-        raise SiteSpecError(src, [Problem("<file>", src, "file not found; expected a YAML or JSON site spec")])
+        raise SiteSpecError(src, [Problem(FILE, src, "expected the path of a YAML or JSON site spec (see `bess-size example`)",
+                                          reason="file not found")])
     if p.is_dir():
-        raise SiteSpecError(src, [Problem("<file>", src, "is a directory; expected a YAML or JSON site spec file")])
+        raise SiteSpecError(src, [Problem(FILE, src, "expected a YAML or JSON site spec file, not a folder", reason="is a directory")])
     try:
         text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SiteSpecError(src, [Problem("<file>", src, f"could not be read ({exc}); expected a UTF-8 text file")]) from None
+    except UnicodeDecodeError as exc:
+        raise SiteSpecError(src, [Problem(FILE, src, "expected a UTF-8 text file (YAML or JSON)",
+                                          reason=f"not text: byte {exc.start} cannot be decoded as UTF-8")]) from None
+    except OSError as exc:
+        raise SiteSpecError(src, [Problem(FILE, src, "expected a readable YAML or JSON site spec file",
+                                          reason=f"could not be read ({exc.strerror or exc})")]) from None
     return parse_document(text, src, json_syntax=p.suffix.lower() == ".json")
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and non-text keys instead of silently keeping one."""
+
+
+def _construct_mapping(loader: _SpecLoader, node: yaml.MappingNode) -> dict:
+    loader.flatten_mapping(node)  # resolve `<<: *anchor` merges first
+    out: dict = {}
+    first_line: dict = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            # YAML 1.1 reads bare on/off/yes/no as booleans, and numbers as numbers
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {key!r} is not a name; keys are names such as firm_import_mw "
+                            "(quote it if you meant text)", key_node.start_mark)
+        if key in out:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key '{key}' appears twice in the same section (first on line {first_line[key]})",
+                key_node.start_mark)
+        first_line[key] = key_node.start_mark.line + 1
+        out[key] = loader.construct_object(value_node, deep=True)
+    return out
+
+
+_SpecLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key '{key}' appears twice in the same object")
+        out[key] = value
+    return out
+
+
 def parse_document(text: str, source: str = "<spec>", json_syntax: bool = False) -> dict:
+    """Parse YAML (or JSON when ``json_syntax``) text into a mapping of sections."""
     if not text.strip():
-        raise SiteSpecError(source, [Problem("<file>", "", "the file is empty; expected a site spec (see `bess-size example`)")])
+        raise SiteSpecError(source, [Problem(FILE, "<empty>", "expected a site spec (see `bess-size example`)", reason="the file is empty")])
     try:
-        data = json.loads(text) if json_syntax else yaml.safe_load(text)
+        data = json.loads(text, object_pairs_hook=_json_pairs) if json_syntax else yaml.load(text, Loader=_SpecLoader)
     except json.JSONDecodeError as exc:
-        raise SiteSpecError(source, [Problem(f"<line {exc.lineno}, column {exc.colno}>", "", f"JSON syntax error: {exc.msg}")]) from None
+        raise SiteSpecError(source, [Problem(f"<line {exc.lineno}, column {exc.colno}>", _line(text, exc.lineno),
+                                             "expected valid JSON", reason=f"JSON syntax error: {exc.msg}")]) from None
+    except ValueError as exc:  # duplicate JSON key from _json_pairs
+        raise SiteSpecError(source, [Problem(FILE, "<json>", "expected each key once per object", reason=str(exc))]) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"<line {mark.line + 1}, column {mark.column + 1}>" if mark else "<file>"
-        what = getattr(exc, "problem", None) or str(exc)
-        raise SiteSpecError(source, [Problem(where, "", f"YAML syntax error: {what}")]) from None
+        raise SiteSpecError(source, [_yaml_problem(exc, text)]) from None
+    except RecursionError:
+        raise SiteSpecError(source, [Problem(FILE, "<document>", "expected a site spec a few levels deep",
+                                             reason="nested too deeply to read")]) from None
+    if data is None:  # only comments
+        raise SiteSpecError(source, [Problem(FILE, "<empty>", "expected a site spec (see `bess-size example`)",
+                                             reason="the file holds no settings, only comments or blank lines")])
     if not isinstance(data, dict):
-        raise SiteSpecError(source, [Problem("<document>", data, "expected a mapping of sections (name, load, grid, ...) at the top")])
+        kind = "a list" if isinstance(data, list) else f"a single {type(data).__name__} value"
+        raise SiteSpecError(source, [Problem("<document>", data, "expected a mapping of sections at the top level "
+                                             "(name:, load:, grid:, generation:, bess:, ...)", reason=f"the document is {kind}")])
     return data
+
+
+def _line(text: str, lineno: int) -> str:
+    lines = text.splitlines()
+    return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> Problem:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    if mark is None:
+        return Problem(FILE, "<yaml>", "expected valid YAML", reason=f"YAML syntax error: {problem}")
+    where = f"<line {mark.line + 1}, column {mark.column + 1}>"
+    reason = f"YAML syntax error: {problem}"
+    ctx_mark = getattr(exc, "context_mark", None)
+    if context:
+        reason += f" ({context}" + (f" on line {ctx_mark.line + 1}" if ctx_mark is not None else "") + ")"
+    hint = "expected valid YAML: `key: value` pairs, two-space indentation, lists as `- item` or [a, b]"
+    return Problem(where, _line(text, mark.line + 1), hint, reason=reason)
+
+
+# --------------------------------------------------------------------------- validating
 
 
 def validate_site(data: dict, source: str = "<spec>", base_dir: str | Path = ".") -> Site:
     """Validate a parsed mapping; raise ``SiteSpecError`` with every problem found."""
+    if not isinstance(data, dict):
+        raise SiteSpecError(source, [Problem("<document>", data, "expected a mapping of sections (name, load, grid, ...)")])
     try:
         site = Site.model_validate(data)
     except ValidationError as exc:
-        raise SiteSpecError(source, [_problem_from_pydantic(err, data) for err in exc.errors()]) from None
+        raise SiteSpecError(source, _problems_from_pydantic(exc.errors()) + _partial_problems(data, exc, Path(base_dir))) from None
     problems, site = check_and_resolve_files(site, Path(base_dir))
     problems += cross_field_problems(site)
     if problems:
         raise SiteSpecError(source, problems)
     return site
+
+
+def _partial_problems(data: dict, exc: ValidationError, base_dir: Path) -> list[Problem]:
+    """The file and cross-field problems of the sections that did validate, so one run reports everything.
+
+    Invalid sections are left at their defaults and every rule that reads one of them is skipped.
+    """
+    bad = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    try:
+        site = Site.model_validate({k: v for k, v in data.items() if k not in bad})
+    except ValidationError:
+        return []
+    problems, site = check_and_resolve_files(site, base_dir)
+    return problems + cross_field_problems(site, valid_sections=set(Site.model_fields) - bad)
 
 
 def load_site(path: str | Path) -> Site:
@@ -103,11 +197,13 @@ def _union_member(tp, tag: str):
     return None
 
 
-def _walk(loc: tuple) -> tuple[str, type | None, FieldInfo | None]:
+def _walk(loc: tuple) -> tuple[str, type | None, FieldInfo | None, bool]:
     """Follow a pydantic error location through the models.
 
     Returns the user-facing dotted path (union tags removed), the model class that holds the last
-    key, and that key's FieldInfo (None for unknown keys or list items).
+    key, that key's FieldInfo (also for an element of a ``[low, high]`` pair; None for unknown keys
+    and list items), and whether the location ended inside a plain union member (e.g. ``float`` of
+    ``float | str``), where pydantic reports one error per member.
     """
     parts: list[str] = []
     tp: Any = Site
@@ -118,6 +214,9 @@ def _walk(loc: tuple) -> tuple[str, type | None, FieldInfo | None]:
         origin = typing.get_origin(tp)
         if isinstance(elem, int):
             parts.append(f"[{elem}]")
+            if origin is tuple:  # an end of a [low, high] pair: keep the pair's field for its range and unit
+                tp = Any
+                continue
             tp = typing.get_args(tp)[0] if origin is list else Any
             field = None
             continue
@@ -126,7 +225,7 @@ def _walk(loc: tuple) -> tuple[str, type | None, FieldInfo | None]:
             if member is not None:  # a discriminator tag, not a key the user wrote
                 tp = member
                 continue
-            break  # a plain union member name such as "float"
+            return "".join(parts) or "<document>", parent, field, True
         parts.append(("." if parts else "") + str(elem))
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             parent = tp
@@ -135,51 +234,139 @@ def _walk(loc: tuple) -> tuple[str, type | None, FieldInfo | None]:
         else:
             parent, field = None, None
             tp = Any
-    return "".join(parts) or "<document>", parent, field
+    return "".join(parts) or "<document>", parent, field, False
+
+
+def _kind_of(annotation) -> str | None:
+    """How a value of this annotation is spelled in YAML, for 'expected ...' texts."""
+    tp = _unwrap(annotation)
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(json.dumps(a) for a in typing.get_args(tp))
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "a whole number"
+    if tp is float:
+        return "a number"
+    if tp is str:
+        return "text"
+    if typing.get_origin(tp) is list:
+        return "a list"
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return "a section of keys: " + ", ".join(tp.model_fields)
+    return None
+
+
+def _extra(field: FieldInfo) -> dict:
+    return field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
 
 
 def expected_text(field: FieldInfo | None) -> str:
-    """'a number in [0, 1] [fraction]'-style description of what a field accepts."""
+    """'expected a number > 0 and <= 20000 [MW] (IT nameplate)': what a field accepts, with range and unit."""
     if field is None:
         return ""
-    unit = (field.json_schema_extra or {}).get("unit") if isinstance(field.json_schema_extra, dict) else None
+    extra = _extra(field)
+    unit = extra.get("unit")
+    rng = extra.get("range")
     bounds = []
     for m in field.metadata:
         for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
             v = getattr(m, attr, None)
             if v is not None:
                 bounds.append(f"{sym} {v:g}" if isinstance(v, (int, float)) else f"{sym} {v}")
-    rng = (field.json_schema_extra or {}).get("range") if isinstance(field.json_schema_extra, dict) else None
     desc = (field.description or "").rsplit(" [", 1)[0]
-    text = "expected"
     if rng:
-        text += f" a number or [low, high] within [{rng[0]:g}, {rng[1]:g}]"
-    elif bounds:
-        text += " a value " + " and ".join(bounds)
+        text = f"expected a number or [low, high] with both ends within [{rng[0]:g}, {rng[1]:g}]"
     else:
-        text = ""
-    if unit and text:
+        members = [a for a in typing.get_args(field.annotation) if a is not type(None)]
+        bare = _unwrap(field.annotation)
+        if typing.get_origin(bare) in (Union, types.UnionType):  # e.g. float | str
+            kind = " or ".join(k for k in (_kind_of(a) for a in typing.get_args(bare)) if k)
+        else:
+            kind = _kind_of(bare) or "a value"
+        text = "expected " + kind
+        if len(members) < len(typing.get_args(field.annotation)):  # Optional: null is allowed
+            text += " or null"
+        if bounds:
+            text += " " + " and ".join(bounds)
+    if unit and unit != "-":
         text += f" [{unit}]"
-    return f"{text} ({desc})" if text and desc else (text or desc)
+    return f"{text} ({desc})" if desc else text
 
 
-def _problem_from_pydantic(err: dict, data: dict) -> Problem:
-    loc = tuple(err["loc"])
-    path, parent, field = _walk(loc)
+def _fields_by_name() -> dict[str, list[str]]:
+    """Every key the spec knows, with the dotted section paths where it is allowed."""
+    out: dict[str, list[str]] = {}
+
+    def visit(model: type[BaseModel], prefix: str, depth: int = 0):
+        for name, f in model.model_fields.items():
+            out.setdefault(name, []).append(f"{prefix}{name}")
+            tp = _unwrap(f.annotation)
+            members = typing.get_args(tp) if typing.get_origin(tp) is list else (tp,)
+            for m in members:
+                m = _unwrap(m)
+                subs = [_unwrap(a) for a in typing.get_args(m)] if typing.get_origin(m) in (Union, types.UnionType) else [m]
+                for sub in subs:
+                    if isinstance(sub, type) and issubclass(sub, BaseModel) and depth < 4:
+                        visit(sub, f"{prefix}{name}{'[]' if typing.get_origin(tp) is list else ''}.", depth + 1)
+
+    visit(Site, "")
+    return out
+
+
+def _unknown_key(path: str, key: str, value, parent: type | None) -> Problem:
+    allowed = list(parent.model_fields) if parent is not None else []
+    elsewhere = [p for p in _fields_by_name().get(key, []) if p != path]
+    guess = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if guess:
+        reason = f"unknown key; did you mean '{guess[0]}'?"
+    elif elsewhere:
+        reason = f"unknown key in this section; '{key}' belongs under " + " or ".join(elsewhere)
+    else:
+        reason = "unknown key"
+    return Problem(path, value, f"allowed here: {', '.join(allowed)}" if allowed else "", reason=reason)
+
+
+def _problems_from_pydantic(errors: list[dict]) -> list[Problem]:
+    out: list[Problem] = []
+    union_seen: set[str] = set()
+    for err in errors:
+        path, parent, field, in_union = _walk(tuple(err["loc"]))
+        if in_union:  # pydantic reports each member of `float | str`; the user gets one message
+            if path in union_seen:
+                continue
+            union_seen.add(path)
+            out.append(Problem(path, err.get("input"), expected_text(field), reason="not a number and not a file path"))
+            continue
+        out.append(_problem_from_pydantic(err, path, parent, field))
+    return out
+
+
+def _problem_from_pydantic(err: dict, path: str, parent, field) -> Problem:
     value = err.get("input")
-    if err["type"] == "extra_forbidden":
-        key = str(loc[-1])
-        allowed = list(parent.model_fields) if parent is not None else []
-        guess = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        hint = f"; did you mean '{guess[0]}'?" if guess else ""
-        return Problem(path, value, f"unknown key{hint} Allowed here: {', '.join(allowed)}")
-    if err["type"] == "missing":
-        return Problem(path, "<missing>", ("required; " + expected_text(field)).rstrip("; "))
-    if err["type"] == "union_tag_invalid":
+    etype = err["type"]
+    if etype == "extra_forbidden":
+        return _unknown_key(path, str(err["loc"][-1]), value, parent)
+    if etype == "missing":
+        return Problem(path, "<missing>", expected_text(field), reason="required")
+    if etype == "union_tag_invalid":
         ctx = err.get("ctx", {})
-        return Problem(path + ".kind", ctx.get("tag"), f"unknown kind; expected one of {ctx.get('expected_tags')}")
-    if err["type"] == "union_tag_not_found":
-        return Problem(path + ".kind", "<missing>", "each entry needs a kind; " + str(err.get("ctx", {}).get("discriminator", "")))
+        return Problem(path + ".kind", ctx.get("tag"), f"expected one of {ctx.get('expected_tags')}", reason="unknown kind")
+    if etype == "union_tag_not_found":
+        kinds = _kinds_at(path)
+        return Problem(path + ".kind", "<missing>", f"expected one of {kinds}" if kinds else "", reason="each entry needs a kind")
+    if etype in ("model_type", "model_attributes_type", "dict_type"):
+        what = _kind_of(field.annotation) if field is not None else None
+        return Problem(path, value, f"expected {what}" if what else "expected a section of keys", reason="not a section (a mapping of keys)")
     msg = err["msg"]
-    exp = expected_text(field)
-    return Problem(path, value, f"{msg}; {exp}" if exp else msg)
+    return Problem(path, value, expected_text(field), reason=msg)
+
+
+def _kinds_at(path: str) -> str:
+    from .models import Generator, Workload
+
+    union = Workload if path.startswith("load.workloads") else Generator if path.startswith("generation") else None
+    if union is None:
+        return ""
+    tags = [t for m in typing.get_args(_unwrap(union)) for t in typing.get_args(_unwrap(m).model_fields["kind"].annotation)]
+    return ", ".join(repr(t) for t in tags)

@@ -8,16 +8,19 @@ formatting in ``load.py``.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 
 class SpecModel(BaseModel):
     """Base of every spec section: unknown keys are errors (with a did-you-mean in load.py)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # strict: YAML already types its scalars, so `pue: yes` (a bool) or `"300"` (quoted text) is a
+    # mistake to report, not to coerce; inf/nan are never a meaningful MW or USD figure.
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True, allow_inf_nan=False)
 
 
 def F(default, unit: str, description: str, **bounds):
@@ -28,21 +31,22 @@ def F(default, unit: str, description: str, **bounds):
 def _span(lo: float, hi: float, unit: str):
     """A uniform range ``[a, b]`` (or one number) whose ends lie in ``[lo, hi]``."""
 
+    def is_number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
     def before(v):
-        if isinstance(v, bool):
-            raise PydanticCustomError("span", "expected a number or a list [low, high]")
-        if isinstance(v, (int, float)):
+        if is_number(v):
             return (float(v), float(v))
-        if isinstance(v, (list, tuple)) and len(v) == 2:
-            return tuple(v)
-        raise PydanticCustomError("span", "expected a number or a two-element list [low, high]")
+        if isinstance(v, (list, tuple)) and len(v) == 2 and all(is_number(x) for x in v):
+            return (float(v[0]), float(v[1]))
+        raise PydanticCustomError("span", "not a number or a two-element list [low, high] of numbers")
 
     def after(v: tuple[float, float]):
         a, b = v
         if a > b:
-            raise PydanticCustomError("span", "the low end {a} is above the high end {b}", {"a": a, "b": b})
+            raise PydanticCustomError("span", f"the low end {a:g} is above the high end {b:g}")
         if a < lo or b > hi:
-            raise PydanticCustomError("span", "ends must lie within [{lo}, {hi}]", {"lo": lo, "hi": hi})
+            raise PydanticCustomError("span", f"ends must lie within [{lo:g}, {hi:g}] {unit}")
         return v
 
     return Annotated[
@@ -50,6 +54,11 @@ def _span(lo: float, hi: float, unit: str):
         BeforeValidator(before),
         AfterValidator(after),
         PlainSerializer(lambda v: [v[0], v[1]], return_type=list),
+        # the schema says what a user may write (one number or [low, high]), not the internal tuple
+        WithJsonSchema({"anyOf": [
+            {"type": "number", "minimum": lo, "maximum": hi},
+            {"type": "array", "items": {"type": "number", "minimum": lo, "maximum": hi}, "minItems": 2, "maxItems": 2},
+        ]}),
     ]
 
 
@@ -261,7 +270,7 @@ class Economics(SpecModel):
 class Scenarios(SpecModel):
     count: int = F(20, "count", "Scenarios the optimizer sees", ge=1, le=10000)
     held_out: int = F(100, "count", "Scenarios only the simulator sees", ge=1, le=100000)
-    seed: int = F(42, "count", "Seed of every random stream", ge=0)
+    seed: int = F(42, "-", "Seed of every random stream", ge=0)
     trace_days: float = F(2, "days", "Length of each second-resolution trace", gt=0, le=366)
     representative_days: int = F(8, "count", "Representative days of the energy layer", ge=1, le=366)
     transient_windows: int = F(24, "count", "Windows in total, allocated across window kinds", ge=0, le=10000)

@@ -41,12 +41,15 @@ def cli():
 
     \b
     Typical use:
-      bess-size example default > site.yaml     # start from a bundled site
-      bess-size check site.yaml                 # validate it, see derived figures
-      bess-size run site.yaml -o out            # scenarios -> optimize -> replay -> report
+      bess-size example > site.yaml     # start from the bundled default site
+      bess-size check site.yaml         # validate it, see derived figures
+      bess-size run site.yaml -o out    # scenarios -> optimize -> replay -> report
 
+    \b
     Human output goes to stderr; --json prints a machine summary on stdout.
-    Exit codes: 0 ok, 1 a requirement failed, 2 bad input, 3 infeasible site or solver failure.
+    Exit codes: 0 ok, 1 ran but a requirement failed, 2 bad input,
+                3 infeasible site or solver failure.
+    Run `bess-size COMMAND --help` for a command's options.
     """
 
 

@@ -40,4 +40,19 @@ def run_cli(group: click.Group, argv=None) -> int:
         sys.exit(EXIT_BAD_INPUT if err.exit_code == 2 else err.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        # the reader went away (`bess-size example | head -1`): stop quietly, as cat does
+        _silence_stdout()
+        sys.exit(EXIT_OK)
     sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail on the closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
