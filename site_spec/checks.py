@@ -131,38 +131,52 @@ def check_resolution(site: Site) -> list[Problem]:
     return out
 
 
+_CSV_UNITS = {"load_mw": ("MW", 0.0), "pv_mw": ("MW", 0.0), "usd_per_mwh": ("USD/MWh", None)}
+
+
 def _check_csv(path_field: str, raw: str, base_dir: Path, value_col: str) -> tuple[list[Problem], str]:
     """A CSV with columns ``time_s,<value_col>``: present, numeric, time strictly increasing."""
     p = Path(raw)
     if not p.is_absolute():
         p = (base_dir / p).resolve()
-    expected = f"a CSV file with header time_s,{value_col}, numeric values, time_s strictly increasing"
+    unit, floor = _CSV_UNITS[value_col]
+    expected = (f"expected a CSV file with the header time_s,{value_col} and one row per time: time_s in s, strictly "
+                f"increasing; {value_col} in {unit}" + (f", >= {floor:g}" if floor is not None else "") + "; numbers only")
+
+    def problem(reason: str) -> tuple[list[Problem], str]:
+        return [Problem(path_field, raw, expected, reason=reason)], str(p)
+
     if not p.exists():
-        return [Problem(path_field, raw, f"file not found ({p}); expected {expected}")], str(p)
+        return problem(f"file not found (looked for {p}; relative paths are relative to the spec file)")
     if p.is_dir():
-        return [Problem(path_field, raw, f"is a directory; expected {expected}")], str(p)
+        return problem(f"is a directory ({p})")
     try:
-        df = pd.read_csv(p)
-    except Exception as exc:  # pandas raises many types for unreadable files
-        return [Problem(path_field, raw, f"could not be read as CSV ({type(exc).__name__}: {exc}); expected {expected}")], str(p)
+        df = pd.read_csv(p, skipinitialspace=True)
+    except UnicodeDecodeError:
+        return problem("not a text file")
+    except pd.errors.EmptyDataError:
+        return problem("the file is empty")
+    except Exception as exc:  # pandas raises many types for malformed files
+        return problem(f"could not be read as CSV ({exc})".replace("\n", " "))
     cols = [str(c).strip() for c in df.columns]
     if cols != ["time_s", value_col]:
-        return [Problem(path_field, raw, f"has columns {cols}; expected {expected}")], str(p)
+        return problem(f"the columns are {', '.join(cols)}")
     if len(df) == 0:
-        return [Problem(path_field, raw, f"has no rows; expected {expected}")], str(p)
+        return problem("has a header but no rows")
     for c in df.columns:
-        vals = pd.to_numeric(df[c], errors="coerce")
-        bad = np.flatnonzero(vals.isna().to_numpy() | ~np.isfinite(vals.to_numpy(dtype=float, na_value=np.nan)))
+        vals = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = np.flatnonzero(~np.isfinite(vals))
         if len(bad):
             row = int(bad[0])
-            return [Problem(path_field, raw, f"row {row + 2} column {str(c).strip()} is {df[c].iloc[row]!r}, not a finite number; "
-                                             f"expected {expected}")], str(p)
+            return problem(f"line {row + 2}: {str(c).strip()} is {str(df[c].iloc[row])!r}, not a finite number")
     t = df.iloc[:, 0].to_numpy(dtype=float)
     if len(t) > 1 and not np.all(np.diff(t) > 0):
-        row = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 3
-        return [Problem(path_field, raw, f"time_s does not increase at row {row}; expected {expected}")], str(p)
-    if value_col == "load_mw" and (df.iloc[:, 1] < 0).any():
-        return [Problem(path_field, raw, f"has negative load; expected {expected}, load_mw >= 0")], str(p)
+        i = int(np.flatnonzero(np.diff(t) <= 0)[0])
+        return problem(f"line {i + 3}: time_s = {t[i + 1]:g} does not increase (previous line: {t[i]:g})")
+    v = df.iloc[:, 1].to_numpy(dtype=float)
+    if floor is not None and (v < floor).any():
+        i = int(np.flatnonzero(v < floor)[0])
+        return problem(f"line {i + 2}: {value_col} = {v[i]:g} is below {floor:g}")
     return [], str(p)
 
 

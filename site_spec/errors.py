@@ -27,11 +27,12 @@ class Problem:
     value: object
     expected: str
     reason: str = ""
+    line: int | None = None  # line in the spec file, when known
 
     def render(self) -> str:
         raw = isinstance(self.value, str) and self.value.startswith("<") and self.value.endswith(">")
         shown = self.value if raw else show_value(self.value)  # "<missing>" etc. are markers, not values
-        lines = [f"  {self.path} = {shown}"]
+        lines = [f"  {self.path} = {shown}" + (f"    (line {self.line})" if self.line else "")]
         for text in (self.reason, self.expected):
             lines += [f"      {line}" for line in text.splitlines() if line.strip()]
         return "\n".join(lines)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
+import re
 import types
 import typing
 from pathlib import Path
@@ -47,22 +49,32 @@ class _SpecLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys and non-text keys instead of silently keeping one."""
 
 
+class _KeyProblem(yaml.constructor.ConstructorError):
+    """A key YAML can parse but a spec cannot use (duplicate, not a name): not a syntax error."""
+
+
+class _Section(dict):
+    """A parsed mapping that remembers the line of each key, so problems can point into the file."""
+
+    key_lines: dict[str, int]
+
+
 def _construct_mapping(loader: _SpecLoader, node: yaml.MappingNode) -> dict:
     loader.flatten_mapping(node)  # resolve `<<: *anchor` merges first
-    out: dict = {}
-    first_line: dict = {}
+    out = _Section()
+    out.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):
             # YAML 1.1 reads bare on/off/yes/no as booleans, and numbers as numbers
-            raise yaml.constructor.ConstructorError(
-                None, None, f"the key {key!r} is not a name; keys are names such as firm_import_mw "
-                            "(quote it if you meant text)", key_node.start_mark)
+            raise _KeyProblem(None, None, f"the key {json.dumps(key, default=str)} is not a name (YAML reads a bare "
+                                          "on/off/yes/no/number as a value); quote it or use a key such as firm_import_mw",
+                              key_node.start_mark)
         if key in out:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"the key '{key}' appears twice in the same section (first on line {first_line[key]})",
-                key_node.start_mark)
-        first_line[key] = key_node.start_mark.line + 1
+            raise _KeyProblem(None, None, f"the key '{key}' appears twice in this section (first on line "
+                                          f"{out.key_lines[key]}); YAML would silently keep only the last",
+                              key_node.start_mark)
+        out.key_lines[key] = key_node.start_mark.line + 1
         out[key] = loader.construct_object(value_node, deep=True)
     return out
 
@@ -86,8 +98,9 @@ def parse_document(text: str, source: str = "<spec>", json_syntax: bool = False)
     try:
         data = json.loads(text, object_pairs_hook=_json_pairs) if json_syntax else yaml.load(text, Loader=_SpecLoader)
     except json.JSONDecodeError as exc:
-        raise SiteSpecError(source, [Problem(f"<line {exc.lineno}, column {exc.colno}>", _line(text, exc.lineno),
-                                             "expected valid JSON", reason=f"JSON syntax error: {exc.msg}")]) from None
+        raise SiteSpecError(source, [Problem(f"<line {exc.lineno}, column {exc.colno}>", "<syntax error>",
+                                             _caret(text, exc.lineno - 1, exc.colno - 1) + "\nexpected valid JSON",
+                                             reason=f"JSON syntax error: {exc.msg}")]) from None
     except ValueError as exc:  # duplicate JSON key from _json_pairs
         raise SiteSpecError(source, [Problem(FILE, "<json>", "expected each key once per object", reason=str(exc))]) from None
     except yaml.YAMLError as exc:
@@ -105,24 +118,30 @@ def parse_document(text: str, source: str = "<spec>", json_syntax: bool = False)
     return data
 
 
-def _line(text: str, lineno: int) -> str:
-    lines = text.splitlines()
-    return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
-
-
 def _yaml_problem(exc: yaml.YAMLError, text: str) -> Problem:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
     if mark is None:
         return Problem(FILE, "<yaml>", "expected valid YAML", reason=f"YAML syntax error: {problem}")
     where = f"<line {mark.line + 1}, column {mark.column + 1}>"
+    snippet = _caret(text, mark.line, mark.column)
+    if isinstance(exc, _KeyProblem):
+        return Problem(where, "<key>", f"{snippet}\nexpected each key once per section, written as a name", reason=problem)
     reason = f"YAML syntax error: {problem}"
-    ctx_mark = getattr(exc, "context_mark", None)
+    context, ctx_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
     if context:
         reason += f" ({context}" + (f" on line {ctx_mark.line + 1}" if ctx_mark is not None else "") + ")"
-    hint = "expected valid YAML: `key: value` pairs, two-space indentation, lists as `- item` or [a, b]"
-    return Problem(where, _line(text, mark.line + 1), hint, reason=reason)
+    hint = "expected YAML: `key: value` pairs, nested sections indented by two spaces, lists as `- item` or [a, b]"
+    return Problem(where, "<syntax error>", f"{snippet}\n{hint}", reason=reason)
+
+
+def _caret(text: str, line0: int, col0: int) -> str:
+    """The offending line and a caret under the column, as YAML's own error marks show it."""
+    lines = text.splitlines()
+    if not 0 <= line0 < len(lines):
+        return ""
+    src = lines[line0].rstrip()[:100]
+    return f"| {src}\n| {' ' * min(col0, len(src))}^"
 
 
 # --------------------------------------------------------------------------- validating
@@ -135,12 +154,34 @@ def validate_site(data: dict, source: str = "<spec>", base_dir: str | Path = "."
     try:
         site = Site.model_validate(data)
     except ValidationError as exc:
-        raise SiteSpecError(source, _problems_from_pydantic(exc.errors()) + _partial_problems(data, exc, Path(base_dir))) from None
+        problems = _problems_from_pydantic(exc.errors()) + _partial_problems(data, exc, Path(base_dir))
+        raise SiteSpecError(source, [_with_line(p, data) for p in problems]) from None
     problems, site = check_and_resolve_files(site, Path(base_dir))
     problems += cross_field_problems(site)
     if problems:
-        raise SiteSpecError(source, problems)
+        raise SiteSpecError(source, [_with_line(p, data) for p in problems])
     return site
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _with_line(problem: Problem, data: dict) -> Problem:
+    """Attach the file line of the deepest key of ``problem.path`` that the YAML document has."""
+    if problem.line is not None:
+        return problem
+    line, node = None, data
+    for name, index in _PATH_TOKEN.findall(problem.path):
+        if index:
+            if not isinstance(node, list) or int(index) >= len(node):
+                break
+            node = node[int(index)]
+        else:
+            if not isinstance(node, dict) or name not in node:
+                break
+            line = getattr(node, "key_lines", {}).get(name, line)
+            node = node[name]
+    return dataclasses.replace(problem, line=line) if line else problem
 
 
 def _partial_problems(data: dict, exc: ValidationError, base_dir: Path) -> list[Problem]:
@@ -276,12 +317,14 @@ def expected_text(field: FieldInfo | None) -> str:
                 bounds.append(f"{sym} {v:g}" if isinstance(v, (int, float)) else f"{sym} {v}")
     desc = (field.description or "").rsplit(" [", 1)[0]
     if rng:
+        desc = desc.split("; a number or [low, high]")[0]
         text = f"expected a number or [low, high] with both ends within [{rng[0]:g}, {rng[1]:g}]"
     else:
         members = [a for a in typing.get_args(field.annotation) if a is not type(None)]
         bare = _unwrap(field.annotation)
-        if typing.get_origin(bare) in (Union, types.UnionType):  # e.g. float | str
-            kind = " or ".join(k for k in (_kind_of(a) for a in typing.get_args(bare)) if k)
+        if typing.get_origin(bare) in (Union, types.UnionType):  # float | str: a figure or a CSV of figures over time
+            kinds = [_kind_of(a) for a in typing.get_args(bare)]
+            kind = " or ".join("the path of a CSV file" if k == "text" else k for k in kinds if k)
         else:
             kind = _kind_of(bare) or "a value"
         text = "expected " + kind

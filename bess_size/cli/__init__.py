@@ -17,6 +17,8 @@ COMMANDS = {
     "check": "bess_size.cli.spec:check",
     "schema": "bess_size.cli.spec:schema",
     "example": "bess_size.cli.spec:example",
+    "batch": "bess_size.cli.batch:batch",
+    "sweep": "bess_size.cli.batch:sweep",
 }
 
 

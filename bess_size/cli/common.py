@@ -8,7 +8,6 @@ import sys
 import click
 
 from ..site_spec import SiteSpecError
-from ..solvers.errors import InfeasibleError
 
 EXIT_OK, EXIT_REQUIREMENT_FAILED, EXIT_BAD_INPUT, EXIT_INFEASIBLE = 0, 1, 2, 3
 
@@ -29,9 +28,6 @@ def run_cli(group: click.Group, argv=None) -> int:
     except SiteSpecError as err:
         say(f"error: {err}", fg="red")
         sys.exit(EXIT_BAD_INPUT)
-    except InfeasibleError as err:
-        say(f"error: {err}", fg="red")
-        sys.exit(EXIT_INFEASIBLE)
     except click.exceptions.Abort:
         say("aborted")
         sys.exit(130)
@@ -44,6 +40,14 @@ def run_cli(group: click.Group, argv=None) -> int:
         # the reader went away (`bess-size example | head -1`): stop quietly, as cat does
         _silence_stdout()
         sys.exit(EXIT_OK)
+    except Exception as err:
+        # InfeasibleError is looked up only if its module was loaded: importing bess_size.solvers here
+        # would make every command (even `check`) pay for Pyomo
+        solver_errors = sys.modules.get("bess_size.solvers.errors")
+        if solver_errors is not None and isinstance(err, solver_errors.InfeasibleError):
+            say(f"error: {err}", fg="red")
+            sys.exit(EXIT_INFEASIBLE)
+        raise
     sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
