@@ -14,6 +14,8 @@ _API = {
     "Site": "bess_size.site_spec:Site",
     "Design": "bess_size.site_spec:Design",
     "SiteSpecError": "bess_size.site_spec:SiteSpecError",
+    "batch": "bess_size.batch:batch",
+    "sweep": "bess_size.sweep:sweep",
 }
 
 __all__ = sorted(_API)
