@@ -1,0 +1,120 @@
+"""Why a site is infeasible, in the site's own terms.
+
+The model is rebuilt in elastic mode (every site limit gets a labeled slack, see limits.py) and
+solved for the least violation; each limit that had to move is explained by the requirement that
+pushed it, e.g. "ride-through needs 345 MW of PCS but bess.max_power_mw is 300".
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pyomo.environ as pyo
+
+from bess_size.solvers import solve
+
+from .bands import usable_fraction
+from .data import ModelData
+from .generation import islanding_load_mw
+from .model import ModelOptions, build_model
+
+TOL = 1e-4
+
+
+def _v(x) -> float:
+    val = pyo.value(x, exception=False)
+    return 0.0 if val is None else float(val)
+
+
+def diagnose(d: ModelData, options: ModelOptions, *, solver: str = "highs", time_limit_s: float | None = None) -> str:
+    """Re-solve with labeled elastic slacks; return the explanation (one line per violated limit)."""
+    m = build_model(d, replace(options, elastic=True, strict_dispatch=False))
+    res = solve(m, solver=solver, time_limit_s=time_limit_s, mip_gap=1e-4)
+    if not res.has_solution:
+        return ("the site's requirements cannot all be met, and relaxing its limits (bess.max_power_mw, "
+                "bess.max_energy_mwh, bess.max_c_rate, generation[*].max_new_units, explicit grid.events) "
+                f"does not help either ({res.message}); check the load against the import limits")
+    lines = []
+    for name, lim in m.limits.items():
+        s = _v(m.slack[name])
+        if s <= TOL * max(1.0, abs(lim.value)):
+            continue
+        lines.append(_explain(m, d, name, lim, s))
+    if not lines:
+        return "the solver reported the model infeasible, but no site limit had to be relaxed (a numerical problem?)"
+    return "the site's requirements cannot be met:\n  - " + "\n  - ".join(lines)
+
+
+def _power_requirements(m, d: ModelData) -> dict[str, float]:
+    """PCS power each requirement asks for, at the elastic solution [MW]."""
+    rel = d.site.reliability
+    out = {}
+    if d.windows:
+        need = max(max([w.fixed_max_mw for w in d.windows] + [0.0]),
+                   max([_v(x) for x in m.contingency_residual_mw.values()] + [0.0]) if hasattr(m, "contingency_residual_mw") else 0.0)
+        what = "islanding bridge" if rel.islanding.required else "ride-through"
+        lf = rel.ride_through.load_fraction
+        out[f"{what} ({lf:.0%} of the {d.peak_load_mw:.0f} MW peak load for {rel.ride_through.duration_s:g} s, "
+            f"reliability.ride_through)"] = need
+    tr = d.transient
+    out["POI ramp buffering (largest screened battery residual under grid.ramp_limit_mw_per_s / _per_min)"] = max(
+        tr["discharge_residual_mw"] + tr["charge_residual_mw"] + [0.0])
+    disp = max([_v(m.discharge_mw[i]) - _v(m.charge_mw[i]) + _v(m.headroom_up_mw) for i in range(d.n)]
+               + [_v(m.charge_mw[i]) - _v(m.discharge_mw[i]) + _v(m.headroom_down_mw) for i in range(d.n)] + [0.0])
+    out["the energy layer's dispatch plus transient headroom (import limits, curtailment events)"] = disp
+    return out
+
+
+def _energy_requirements(m, d: ModelData) -> dict[str, float]:
+    """Nameplate energy each requirement asks for, at the elastic solution [MWh]."""
+    uf = usable_fraction(d)
+    names = {"ride-through reserve (reliability.ride_through)": m.ride_through_reserve_mwh,
+             "up-ramp buffer (screened POI deficit)": m.up_ramp_buffer_mwh,
+             "curtailment reserve (curtailment events)": m.curtailment_reserve_mwh,
+             "down-ramp headroom (screened POI surplus)": m.down_ramp_headroom_mwh}
+    out = {k: _v(x) / uf for k, x in names.items()}
+    out["the bands together"] = sum(_v(x) for x in names.values()) / uf
+    c = d.site.bess.max_c_rate
+    out[f"the PCS power at bess.max_c_rate = {c:g}"] = _v(m.pcs_power_mw) / c
+    return out
+
+
+def _largest(reqs: dict[str, float]) -> tuple[str, float]:
+    return max(reqs.items(), key=lambda kv: kv[1])
+
+
+def _explain(m, d: ModelData, name: str, lim, slack: float) -> str:
+    b = d.site.bess
+    if name == "max_power":
+        req, need = _largest(_power_requirements(m, d))
+        return f"{req} needs {need:.1f} MW of PCS but {lim.field} is {lim.value:g}"
+    if name == "max_energy":
+        reqs = _energy_requirements(m, d)
+        req, need = _largest(reqs)
+        uf = usable_fraction(d)
+        return (f"{req} needs {need:.1f} MWh of nameplate energy (bands must fit the end-of-life usable span, "
+                f"{uf:.0%} of nameplate) but {lim.field} is {lim.value:g}")
+    if name == "c_rate":
+        P, E = _v(m.pcs_power_mw), _v(m.energy_mwh)
+        req, _ = _largest(_power_requirements(m, d))
+        return (f"{req} needs {P:.1f} MW of PCS on at most {E:.1f} MWh of energy, a C-rate of "
+                f"{P / max(E, 1e-9):.2f} 1/h, but {lim.field} is {lim.value:g}")
+    if name.startswith("max_new_units"):
+        g = int(name.rsplit("_", 1)[1])
+        u = d.site.thermal[g]
+        need_units = lim.value + slack
+        why = (f"islanding (reliability.islanding.required) needs {islanding_load_mw(d):.1f} MW of onsite generation "
+               f"(peak load x (1 - load.flexible.max_fraction))" if d.site.reliability.islanding.required
+               else "the requirements need more onsite generation")
+        return (f"{why}: {u.existing_units + need_units:.0f} units of {u.unit_mw:g} MW, "
+                f"but {lim.field} is {lim.value:g} (with {u.existing_units} existing)")
+    if name.startswith("explicit_event"):
+        _, _, s, p = name.rsplit("_", 3)
+        mwh = slack * d.step_h
+        return (f"an explicit event of grid.events (scenario {s}, period {p}) leaves {mwh:.1f} MWh of load unserved: "
+                f"grid.firm_import_mw = {d.site.grid.firm_import_mw:g} plus the BESS (bess.max_power_mw = "
+                f"{b.max_power_mw:g}, bess.max_energy_mwh = {b.max_energy_mwh:g}) and onsite generation cannot carry it")
+    if name == "import_ramp":
+        return (f"following the load between energy-layer steps needs {lim.value:g} + {slack:.1f} MW per step of import "
+                f"change but {lim.field} is {d.site.grid.ramp_limit_mw_per_min:g}")
+    return f"{lim.what} must exceed {lim.field} = {lim.value:g} by {slack:.2f} {lim.unit}"

@@ -1,0 +1,97 @@
+"""From a solved model to the Design (design.json, DESIGN section 9) and the optimizer's promises."""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from bess_size.site_spec.design import Bands, BessDesign, Cost, Design, GenerationDesign, Headroom, SolverInfo
+
+from .bands import usable_fraction
+from .data import ModelData
+from .generation import islanding_load_mw
+from .objective import CAPEX_PARTS, OPEX_PARTS
+
+
+def _v(x) -> float:
+    """Value of a Pyomo component as a float, tiny solver noise below zero clipped."""
+    val = pyo.value(x, exception=False)
+    val = 0.0 if val is None else float(val)
+    return 0.0 if abs(val) < 1e-9 else val
+
+
+def _r(x: float, nd: int = 6) -> float:
+    return max(0.0, round(x, nd))
+
+
+def extract_design(m, d: ModelData, solver_info: SolverInfo | None) -> Design:
+    """Round integers, recompute E from whole containers, express bands as MWh and fractions of E."""
+    b = d.site.bess
+    if hasattr(m, "containers"):
+        containers = int(round(_v(m.containers)))
+        E = containers * b.container_mwh
+    else:
+        containers, E = None, _r(_v(m.energy_mwh))
+    F = b.soc_min_fraction * E
+    U = usable_fraction(d) * E
+    x = {"ride_through_reserve": _r(_v(m.ride_through_reserve_mwh)), "up_ramp_buffer": _r(_v(m.up_ramp_buffer_mwh)),
+         "curtailment_reserve": _r(_v(m.curtailment_reserve_mwh)),
+         "down_ramp_headroom": _r(_v(m.down_ramp_headroom_mwh))}
+    low = F + x["ride_through_reserve"] + x["up_ramp_buffer"] + x["curtailment_reserve"]
+    high = max(low, F + U - x["down_ramp_headroom"])
+    bands_mwh = Bands(**x, operating=(round(low, 6), round(high, 6)))
+    frac = (lambda v: round(v / E, 6)) if E > 0 else (lambda v: 0.0)
+    bands_fraction = Bands(**{k: frac(v) for k, v in x.items()}, operating=(frac(low), frac(high)))
+    bess = BessDesign(
+        energy_mwh=round(E, 6), containers=containers, pcs_power_mw=_r(_v(m.pcs_power_mw)),
+        inverters=int(round(_v(m.inverters))), inverter_rating_mva=b.inverter_rating_mva,
+        headroom_mw=Headroom(up=_r(_v(m.headroom_up_mw)), down=_r(_v(m.headroom_down_mw))),
+        bands_mwh=bands_mwh, bands_fraction=bands_fraction)
+    gens = [GenerationDesign(kind=u.kind, existing_units=u.existing_units, new_units=int(round(_v(m.new_units[g]))),
+                             unit_mw=u.unit_mw) for g, u in enumerate(d.site.thermal)]
+    return Design(site=d.site.name, solver=solver_info, bess=bess, generation=gens, cost=extract_cost(m),
+                  promises=extract_promises(m, d, gens))
+
+
+def extract_cost(m) -> Cost:
+    capex = {k: _v(getattr(m, k)) for k in CAPEX_PARTS}
+    opex = {k: _v(getattr(m, k)) for k in OPEX_PARTS}
+    total_capex, total_opex = sum(capex.values()), sum(opex.values())
+    total = total_capex + total_opex
+    breakdown = {**{f"annualized_{k}": round(v, 2) for k, v in capex.items()}, **{k: round(v, 2) for k, v in opex.items()},
+                 "grid_only_bill_usd": round(m.grid_only_bill_usd, 2), "total_annualized_usd": round(total, 2),
+                 "decision_objective_usd": round(total - m.grid_only_bill_usd, 2)}
+    return Cost(annualized_capex_usd=round(total_capex, 2), expected_annual_opex_usd=round(total_opex, 2),
+                grid_only_bill_usd=round(m.grid_only_bill_usd, 2), total_annualized_usd=round(total, 2),
+                breakdown=breakdown)
+
+
+def extract_promises(m, d: ModelData, gens: list[GenerationDesign]) -> dict[str, float]:
+    """What the optimizer claims, in the units the simulator's checks measure (annual expectations)."""
+    wdt = [w * d.step_h for w in d.annual_weight]
+    steps = range(d.n)
+    shed = sum(wdt[i] * _v(m.shed_mw[i]) for i in steps)
+    dis = sum(wdt[i] * _v(m.discharge_mw[i]) for i in steps)
+    flex = sum(wdt[i] * _v(m.flexible_mw[i]) for i in steps) if hasattr(m, "flexible_mw") else 0.0
+    gen = sum(wdt[i] * _v(m.gen_mw[g, i]) for g in m.thermal_types for i in steps)
+    rel = d.site.reliability
+    usable = usable_fraction(d) * _v(m.energy_mwh)
+    tr = d.transient
+    out = {
+        # the screened residuals are covered in every optimizer scenario, so none is planned
+        "poi_ramp_violation_mw_s_per_year": 0.0,
+        "unserved_energy_mwh_per_year": round(shed, 6),
+        "ride_through_mw": round(max((w.peak_covered_mw for w in d.windows), default=0.0), 6),
+        "ride_through_s": rel.ride_through.duration_s,
+        "islanding_capacity_mw": round(sum(g.units * g.unit_mw for g in gens), 6),
+        "islanding_required_mw": round(islanding_load_mw(d), 6) if rel.islanding.required else 0.0,
+        "curtailment_reserve_mwh": round(_v(m.curtailment_reserve_mwh), 6),
+        "discharge_residual_mw": round(max(tr["discharge_residual_mw"], default=0.0), 6),
+        "charge_residual_mw": round(max(tr["charge_residual_mw"], default=0.0), 6),
+        "deficit_mwh": round(max(tr["deficit_mwh"], default=0.0), 6),
+        "surplus_mwh": round(max(tr["surplus_mwh"], default=0.0), 6),
+        "flexible_load_mwh_per_year": round(flex, 6),
+        "generation_mwh_per_year": round(gen, 6),
+        "bess_discharge_mwh_per_year": round(dis + d.fast_throughput_mwh_per_year, 6),
+        "equivalent_full_cycles_per_year": round((dis + d.fast_throughput_mwh_per_year) / usable, 6) if usable > 0 else 0.0,
+    }
+    return out

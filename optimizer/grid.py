@@ -1,0 +1,91 @@
+"""Second stage, the grid side: import within its limits, the power balance, ramps, demand charge,
+flexible load and shedding."""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from .data import ModelData
+from .limits import Limit, relaxed
+
+
+def add_grid_variables(m, d: ModelData) -> None:
+    """g(i) [MW] net import, 0 <= g(i) <= import_limit(i) (firm only during curtailment; >= -limit with
+    export allowed); shed(i) >= 0 unserved load (0 in explicit-event periods: they are hard);
+    flex(i) <= max_fraction L(i) curtailed flexible load; pvc(i) <= pv(i) curtailed PV."""
+    limit, load, pv = d.import_limit_mw, d.load_mw, d.pv_mw
+    export = d.site.grid.export_allowed
+    m.import_mw = pyo.Var(m.steps, bounds=lambda m, i: (-limit[i] if export else 0.0, limit[i]))
+    hard = d.explicit_event
+    elastic = m.elastic
+    m.shed_mw = pyo.Var(m.steps, bounds=lambda m, i: (0.0, load[i] if (elastic or not hard[i]) else 0.0))
+    fl = d.site.load.flexible
+    if fl is not None and fl.max_fraction > 0:
+        m.flexible_mw = pyo.Var(m.steps, bounds=lambda m, i: (0.0, fl.max_fraction * load[i]))
+    m.pv_curtailed_mw = pyo.Var(m.steps, bounds=lambda m, i: (0.0, pv[i]))
+
+
+def add_power_balance_constraints(m, d: ModelData) -> None:
+    """g(i) + p_dis(i) - p_ch(i) + sum_g gen_g(i) + shed(i) + flex(i) - pvc(i) = L(i) - pv(i)."""
+    net = [a - b for a, b in zip(d.load_mw, d.pv_mw)]
+    G = list(m.thermal_types)
+    has_flex = hasattr(m, "flexible_mw")
+
+    def rule(m, i):
+        lhs = m.import_mw[i] + m.discharge_mw[i] - m.charge_mw[i] + m.shed_mw[i] - m.pv_curtailed_mw[i]
+        for g in G:
+            lhs = lhs + m.gen_mw[g, i]
+        if has_flex:
+            lhs = lhs + m.flexible_mw[i]
+        return lhs == net[i]
+
+    m.power_balance = pyo.Constraint(m.steps, rule=rule)
+
+
+def add_explicit_event_constraints(m, d: ModelData) -> None:
+    """Elastic mode only: sum over an explicit event's steps of shed(i) <= slack_event (normally shed = 0 there)."""
+    if not m.elastic or not any(d.explicit_event):
+        return
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, hard in enumerate(d.explicit_event):
+        if hard:
+            groups.setdefault((d.scenario_of[i], d.period_of[i]), []).append(i)
+    m.explicit_event_keys = pyo.Set(initialize=sorted(groups), dimen=2, ordered=True)
+
+    def rule(m, s, p):
+        lim = Limit(f"explicit_event_{s}_{p}", "grid.events", 0.0, "MW",
+                    f"load left unserved in the explicit event of scenario {s}, period {p}")
+        return sum(m.shed_mw[i] for i in groups[s, p]) <= relaxed(m, lim, 0.0)
+
+    m.explicit_event_served = pyo.Constraint(m.explicit_event_keys, rule=rule)
+
+
+def add_import_ramp_constraints(m, d: ModelData) -> None:
+    """|g(i) - g(prev(i))| <= r dt_min, r = min(60 ramp_limit_mw_per_s, ramp_limit_mw_per_min) [MW/min].
+
+    Hourly averages of a signal that moves at most r per minute differ by at most r x 60 min.
+    Skipped when no change within the limits could reach it.
+    """
+    gr = d.site.grid
+    r = min(60.0 * gr.ramp_limit_mw_per_s, gr.ramp_limit_mw_per_min)
+    step = r * d.step_h * 60.0
+    span = max(d.import_limit_mw) + (max(d.import_limit_mw) if gr.export_allowed else 0.0)
+    if step >= span:
+        return
+    prev = d.prev
+    lim = Limit("import_ramp", "grid.ramp_limit_mw_per_min", gr.ramp_limit_mw_per_min, "MW per step",
+                "change of import between energy-layer steps")
+    m.import_ramp_up = pyo.Constraint(
+        m.steps, rule=lambda m, i: m.import_mw[i] - m.import_mw[prev[i]] <= relaxed(m, lim, step))
+    m.import_ramp_down = pyo.Constraint(
+        m.steps, rule=lambda m, i: m.import_mw[prev[i]] - m.import_mw[i] <= relaxed(m, lim, step))
+
+
+def add_demand_charge_constraints(m, d: ModelData) -> None:
+    """g_peak(s) >= g(i) for every step i of scenario s (only with a demand charge)."""
+    if d.site.grid.demand_charge_usd_per_mw_month <= 0:
+        return
+    sc = d.scenario_of
+    m.scenarios = pyo.RangeSet(0, d.n_scenarios - 1)
+    m.peak_import_mw = pyo.Var(m.scenarios, domain=pyo.NonNegativeReals)
+    m.peak_import = pyo.Constraint(m.steps, rule=lambda m, i: m.peak_import_mw[sc[i]] - m.import_mw[i] >= 0)
