@@ -1,1 +1,33 @@
-"""bess_size.report"""
+"""bess_size.report: the self-contained HTML report of a run, its figures and the colour palette.
+
+``write_report(out_dir)`` reads what `bess-size run` wrote into ``out_dir`` and writes
+``out_dir/report.html`` atomically: one file, figures embedded, nothing fetched from the network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .data import ReportData, ReportInputError, load_outputs
+
+__all__ = ["ReportData", "ReportInputError", "load_outputs", "render_report", "write_report"]
+
+
+def render_report(out_dir: str | Path, *, site=None) -> str:
+    """The report of ``out_dir`` as an HTML string (``site``: the validated Site, else site.json)."""
+    from .page import render
+
+    return render(load_outputs(out_dir, site=site))
+
+
+def write_report(out_dir: str | Path, *, site=None) -> Path:
+    """Write ``out_dir/report.html`` from the outputs in ``out_dir``; return its path.
+
+    Raises ``ReportInputError`` (a ValueError naming the file) when the folder is missing or incomplete.
+    """
+    from bess_size.io import write_atomic
+
+    text = render_report(out_dir, site=site)
+    target = Path(out_dir) / "report.html"
+    write_atomic(target, text)
+    return target

@@ -1,0 +1,474 @@
+"""The HTML page: one self-contained file (inline CSS, figures as data: URIs, no network).
+
+A Content-Security-Policy forbids every network fetch, so a figure that is not embedded shows up
+as broken in any browser instead of silently loading from somewhere. A tiny inline script marks
+``<body data-figures="loaded/total">`` once the page has loaded, which the browser test reads.
+Same inputs give the same bytes: no timestamps, figures without creation-time metadata.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import traceback
+
+from .. import __version__
+from . import figures as figs
+from . import palette as pal
+from .conventions import BAND_ORDER, BAND_PURPOSE, band_slices, battery_figures
+from .data import ReportData
+
+# evidence anchor -> blocks that may carry it, best first (docs/interfaces.md lists the anchors)
+ANCHOR_TARGETS = {
+    "poi-ramp": ["fig-poi-ramp", "windows"],
+    "poi-ramp-minute": ["fig-poi-ramp", "windows"],
+    "import-limit": ["windows-curtailment", "windows"],
+    "ride-through": ["windows-loss_of_grid", "windows-voltage_sag", "windows"],
+    "islanding": ["windows-loss_of_grid", "windows"],
+    "unserved-energy": ["windows-loss_of_grid", "windows"],
+    "soc-bands": ["fig-soc-fan", "bands"],
+    "curtailment": ["windows-curtailment", "windows"],
+}
+
+WINDOW_KIND_TITLES = {
+    "loss_of_grid": "Loss of grid: ride-through and islanding",
+    "voltage_sag": "Voltage-sag sequences",
+    "ramp_up": "Steepest load rises",
+    "ramp_down": "Steepest load drops",
+    "curtailment": "Curtailment calls",
+}
+
+MAX_WINDOWS_PER_KIND = 3
+
+UNIT_SUFFIXES = (
+    ("_mw_s_per_year", "MW·s/year"), ("_mwh_per_year", "MWh/year"), ("_usd_per_year", "USD/year"),
+    ("_per_year", "1/year"), ("_mw_per_s", "MW/s"), ("_mw_per_min", "MW/min"), ("_mw_s", "MW·s"),
+    ("_mwh", "MWh"), ("_mw", "MW"), ("_usd", "USD"), ("_fraction", "fraction"), ("_count", "count"),
+    ("_s", "s"), ("_h", "h"),
+)
+
+
+def split_unit(key: str) -> tuple[str, str]:
+    """('poi ramp violation', 'MW·s/year') from 'poi_ramp_violation_mw_s_per_year'."""
+    for suffix, unit in UNIT_SUFFIXES:
+        if key.endswith(suffix):
+            return key[: -len(suffix)].replace("_", " "), unit
+    return key.replace("_", " "), ""
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Two-sided Wilson score interval of a success rate (95% for the default z).
+
+    centre = (k + z²/2) / (n + z²), half = z·sqrt(k(n-k)/n + z²/4) / (n + z²).
+    n = 100, k = 100 gives [0.963, 1.0] (DESIGN section 9's example).
+    """
+    if n <= 0:
+        return (math.nan, math.nan)
+    z2 = z * z
+    centre = (successes + z2 / 2) / (n + z2)
+    half = z * math.sqrt(max(successes * (n - successes) / n, 0.0) + z2 / 4) / (n + z2)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _e(x) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _num(x, digits: int = 3) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, (int, float)):
+        if isinstance(x, float) and not math.isfinite(x):
+            return _e(x)
+        if x == int(x) and abs(x) < 1e15:
+            return f"{int(x):,}"
+        return f"{x:,.{digits}g}" if abs(x) < 1e4 else f"{x:,.0f}"
+    return _e(x)
+
+
+def _musd(x) -> str:
+    return "–" if x is None else f"{x / 1e6:,.2f}"
+
+
+def _table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+class Page:
+    """Collects sections and figures; figures that fail to draw become a visible note, not a crash."""
+
+    def __init__(self, data: ReportData):
+        self.data = data
+        self.sections: list[str] = []
+        self.toc: list[tuple[str, str]] = []
+        self.notes: list[str] = list(data.notes)
+        self.blocks: set[str] = set()
+        self.anchors: dict[str, str] = {}   # evidence anchor -> block id carrying it
+
+    def plan_anchors(self, available_blocks: set[str]) -> None:
+        """Give each evidence anchor of validation.json the best block that exists."""
+        for check in self.data.checks:
+            anchor = evidence_anchor(check)
+            if not anchor or anchor in self.anchors:
+                continue
+            for block in ANCHOR_TARGETS.get(anchor, []):
+                if block in available_blocks:
+                    self.anchors[anchor] = block
+                    break
+            else:
+                self.anchors[anchor] = f"note-{anchor}"
+
+    def spans(self, block: str) -> str:
+        """The evidence anchors that land on ``block``, as empty elements carrying the ids."""
+        self.blocks.add(block)
+        return "".join(f'<span class="anchor" id="{_e(a)}"></span>' for a, b in self.anchors.items() if b == block and a != block)
+
+    def figure(self, block: str, draw, caption: str, alt: str) -> str:
+        try:
+            fig = draw()
+        except Exception as exc:  # a figure must never take the whole report down; say what happened
+            self.notes.append(f"figure '{block}' could not be drawn: {type(exc).__name__}: {exc}")
+            self.data.notes.append(traceback.format_exc(limit=3))
+            return f'<div id="{_e(block)}">{self.spans(block)}<p class="missing">Figure not drawn: {_e(exc)}</p></div>'
+        if fig is None:
+            return f'<div id="{_e(block)}">{self.spans(block)}<p class="missing">{_e(caption)}: no data in this output folder.</p></div>'
+        uri = figs.to_data_uri(fig)
+        return (f'<figure id="{_e(block)}">{self.spans(block)}<img src="{uri}" alt="{_e(alt)}">'
+                f"<figcaption>{caption}</figcaption></figure>")
+
+    def section(self, sid: str, title: str, body: str) -> None:
+        self.toc.append((sid, title))
+        self.sections.append(f'<section id="{sid}"><h2>{_e(title)}</h2>{body}</section>')
+
+
+def evidence_anchor(check: dict) -> str:
+    ev = str(check.get("evidence") or "")
+    return ev.split("#", 1)[1] if "#" in ev else ""
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _summary(p: Page) -> str:
+    d, site = p.data.design, p.data.site
+    f = battery_figures(d, site)
+    checks = p.data.checks
+    failed = [c for c in checks if not c.get("passed")]
+    passed = p.data.validation.get("passed", not failed)
+    verdict = (f'<div class="verdict {"pass" if passed else "fail"}">'
+               + ("All " + str(len(checks)) + " requirement checks held on held-out scenarios" if passed
+                  else f"{len(failed)} of {len(checks)} requirement checks failed: "
+                  + ", ".join(_e(c.get("requirement")) for c in failed))
+               + "</div>")
+    gen_new = sum(g.new_units * g.unit_mw for g in d.generation)
+    cards = [
+        ("BESS energy (nameplate E)", f"{f.energy_mwh:,.1f} MWh"),
+        ("PCS power P", f"{f.power_mw:,.1f} MW"),
+        ("inverters", f"{d.bess.inverters} × {d.bess.inverter_rating_mva:g} MVA"),
+        ("duration (usable delivered / P)", f"{f.duration_bol_h:,.2f} h BOL · {f.duration_eol_h:,.2f} h EOL"),
+        ("new onsite generation", f"{gen_new:,.0f} MW"),
+    ]
+    if d.cost is not None:
+        cards.append(("total annualized cost", f"{d.cost.total_annualized_usd / 1e6:,.2f} M USD/yr"))
+        cards.append(("grid-only bill", f"{d.cost.grid_only_bill_usd / 1e6:,.2f} M USD/yr"))
+    card_html = "".join(f'<div class="card"><div class="k">{_e(k)}</div><div class="v">{_e(v)}</div></div>' for k, v in cards)
+    rows = [["energy E", f"{d.bess.energy_mwh:,.2f} MWh"],
+            ["containers", _num(d.bess.containers)],
+            ["PCS power P", f"{d.bess.pcs_power_mw:,.2f} MW (C-rate {d.bess.pcs_power_mw / d.bess.energy_mwh if d.bess.energy_mwh else math.nan:,.2f} /h)"],
+            ["inverters", f"{d.bess.inverters} × {d.bess.inverter_rating_mva:g} MVA = {d.bess.inverters * d.bess.inverter_rating_mva:,.1f} MVA"],
+            ["power headroom kept free", f"up {d.bess.headroom_mw.up:,.2f} MW, down {d.bess.headroom_mw.down:,.2f} MW"],
+            ["ride-through reserve at full P", f"{f.ride_through_at_full_power_s:,.0f} s (required: {site.reliability.ride_through.duration_s:g} s at "
+             f"{site.reliability.ride_through.load_fraction:.0%} of the load)"]]
+    gen_rows = [[_e(g.kind), str(g.existing_units), str(g.new_units), f"{g.unit_mw:g}", f"{g.units * g.unit_mw:,.0f}"] for g in d.generation]
+    gen = _table(["kind", "existing units", "new units", "unit [MW]", "installed [MW]"], gen_rows) if gen_rows else "<p>No onsite thermal generation.</p>"
+    held = p.data.validation.get("held_out_scenarios")
+    return (verdict + f'<div class="cards">{card_html}</div>'
+            + f"<p>Site <b>{_e(site.name)}</b>: peak load {site.load.peak_mw:,.0f} MW, firm import {site.grid.firm_import_mw:,.0f} MW "
+            f"+ non-firm {site.grid.nonfirm_import_mw:,.0f} MW, POI ramp limits {site.grid.ramp_limit_mw_per_s:g} MW/s and "
+            f"{site.grid.ramp_limit_mw_per_min:g} MW/min. Validated by replay on {_e(held if held is not None else '?')} held-out scenarios "
+            f"of {site.scenarios.trace_days:g} days at {site.scenarios.transient_resolution_s:g} s.</p>"
+            + "<h3>Battery</h3>" + _table(["", "value"], rows, "kv") + "<h3>Onsite generation</h3>" + gen)
+
+
+def _cost(p: Page) -> str:
+    c = p.data.design.cost
+    if c is None:
+        return '<p class="missing">design.json carries no cost.</p>'
+    fig = p.figure("fig-cost", lambda: figs.cost_breakdown(p.data.design),
+                   "Annual cost with this design (annualized capital plus expected operating cost) beside the bill of "
+                   "serving the same load from the grid alone. The optimizer minimises the difference, so its MIP gap "
+                   "measures the decision, not the large constant bill.", "cost breakdown bar chart")
+    rows = [["annualized capital", _musd(c.annualized_capex_usd)],
+            ["expected annual operating", _musd(c.expected_annual_opex_usd)],
+            ["<b>total annualized</b>", f"<b>{_musd(c.total_annualized_usd)}</b>"],
+            ["grid-only bill (same load, grid alone)", _musd(c.grid_only_bill_usd)],
+            ["total minus grid-only bill", _musd(c.total_annualized_usd - c.grid_only_bill_usd)]]
+    rows += [[_e(k.removesuffix("_usd").replace("_", " ")), _musd(v)] for k, v in c.breakdown.items()]
+    crf = p.data.site.economics.capital_recovery_factor
+    return (fig + _table(["item", "million USD / year"], rows, "kv num")
+            + f"<p>Capital is annualized with the capital recovery factor {crf:.4f} "
+            f"({p.data.site.economics.discount_rate:.1%} over {p.data.site.economics.lifetime_years:g} years).</p>")
+
+
+def _bands(p: Page) -> str:
+    d, site = p.data.design, p.data.site
+    E = d.bess.energy_mwh
+    fig = p.figure("fig-bands", lambda: figs.band_diagram(d, site),
+                   "Stored energy from empty to nameplate, at beginning (BOL) and end of life (EOL). The bands are "
+                   "sized to fit the end-of-life usable span, so they hold for the whole life of the battery.",
+                   "SoC band diagram")
+    rows = []
+    for name, lo, hi in band_slices(d, site)["bol"]:
+        rows.append([f'<span class="swatch" style="background:{pal.BANDS.get(name, "#fff")}"></span>{_e(pal.BAND_LABELS.get(name, name))}',
+                     f"{lo:,.2f} – {hi:,.2f}", f"{hi - lo:,.2f}", f"{(hi - lo) / E:.1%}" if E else "–", _e(BAND_PURPOSE.get(name, ""))])
+    return p.spans("bands") + fig + _table(["slice (bottom to top)", "stored energy [MWh]", "size [MWh]", "of E", "reserved for"], rows)
+
+
+def _validation(p: Page) -> str:
+    v = p.data.validation
+    n = v.get("held_out_scenarios")
+    target = v.get("target_success_rate", p.data.site.reliability.target_success_rate)
+    rows = []
+    for c in p.data.checks:
+        ok = bool(c.get("passed"))
+        rate = c.get("success_rate")
+        lower = c.get("success_rate_lower_95")
+        interval = "–"
+        if rate is not None and isinstance(n, int) and n > 0:
+            lo, hi = wilson_interval(rate * n, n)
+            interval = f"[{lower if lower is not None else lo:.3f}, {hi:.3f}]"
+        elif lower is not None:
+            interval = f"≥ {lower:.3f}"
+        anchor = evidence_anchor(c)
+        link = f'<a href="#{_e(anchor)}">evidence</a>' if anchor else "–"
+        rows.append([_e(str(c.get("requirement", "?")).replace("_", " ")),
+                     f'<span class="badge {"pass" if ok else "fail"}">{"PASS" if ok else "FAIL"}</span>',
+                     _num(c.get("measured")), _num(c.get("limit")), _e(c.get("unit", "")),
+                     "–" if rate is None else f"{rate:.3f}", interval, link])
+    table = _table(["requirement", "result", "measured", "limit", "unit", "success rate", "Wilson 95% interval", "figure"], rows, "checks")
+    return (f"<p>Each requirement of the site is checked by replaying the design, with a controller that has no "
+            f"foresight, on {_e(n)} held-out scenarios the optimizer never saw. A check passes when the lower end of "
+            f"the two-sided 95% Wilson interval of its success rate reaches the target {_num(target)}. "
+            f"<em>Measured</em> is the worst figure over all held-out scenarios.</p>" + table)
+
+
+def _promises(p: Page) -> str:
+    promises = dict(p.data.design.promises)
+    results = p.data.validation.get("results") or p.data.validation.get("metrics") or {}
+    for c in p.data.checks:
+        if "promise" in c and c.get("requirement"):
+            promises.setdefault(str(c["requirement"]), c["promise"])
+            results.setdefault(str(c["requirement"]), c.get("measured"))
+    if not promises:
+        return '<p class="missing">design.json carries no promises.</p>'
+    rows = []
+    for key, promised in promises.items():
+        name, unit = split_unit(key)
+        got = results.get(key) if isinstance(results, dict) else None
+        rows.append([_e(name), _e(unit), _num(promised), _num(got) if got is not None else "not reported"])
+    return ("<p>The optimizer's expectations for a year of operation, beside what the no-foresight replay measured on "
+            "held-out scenarios (scaled to a year). A replay figure far above its promise means the optimizer's "
+            "scenarios missed something the held-out ones contain.</p>"
+            + _table(["quantity", "unit", "optimizer promise", "simulator result"], rows, "num"))
+
+
+def _windows(p: Page) -> str:
+    win = p.data.windows
+    if win is None or "window" not in win.dims:
+        return p.spans("windows") + '<p class="missing">timeseries.nc holds no full-resolution windows.</p>'
+    kinds = [str(k) for k in win["kind"].values] if "kind" in win.variables else ["window"] * win.sizes["window"]
+    out = [p.spans("windows"),
+           "<p>The worst held-out windows at full resolution. Top: site load, POI import with its ramp envelope (the band the "
+           "60-second limit lets it move in, given its own last minute), the import limit, onsite generation and PV; red "
+           "crosses mark seconds where the POI broke the per-second or the 60-second limit. Middle: battery power against "
+           "the PCS rating. Bottom: SoC on the end-of-life bands.</p>"]
+    order = list(WINDOW_KIND_TITLES) + sorted(set(kinds) - set(WINDOW_KIND_TITLES))
+    for kind in order:
+        idx = [i for i, k in enumerate(kinds) if k == kind]
+        if not idx:
+            continue
+        block = f"windows-{kind}"
+        out.append(f'<h3 id="{_e(block)}">{p.spans(block)}{_e(WINDOW_KIND_TITLES.get(kind, kind.replace("_", " ")))}</h3>')
+        for i in idx[:MAX_WINDOWS_PER_KIND]:
+            one = win.isel(window=i)
+            out.append(p.figure(f"window-{i}", lambda one=one: figs.dispatch_window(one, p.data.design, p.data.site),
+                                f"Window {i}: {_e(kind.replace('_', ' '))}.", f"dispatch plot of window {i}"))
+        if len(idx) > MAX_WINDOWS_PER_KIND:
+            out.append(f"<p>{len(idx) - MAX_WINDOWS_PER_KIND} more windows of this kind are in timeseries.nc.</p>")
+    return "".join(out)
+
+
+def _held_out(p: Page) -> str:
+    d, site = p.data.design, p.data.site
+    fan = p.figure("fig-soc-fan", lambda: figs.soc_fan_chart(p.data.hourly, d, site),
+                   "Where the SoC lives over the held-out scenarios: percentiles of hourly mean SoC across scenarios, on the "
+                   "end-of-life bands. The reserves below the operating band should stay full outside events.",
+                   "SoC fan chart")
+    ramp = p.figure("fig-poi-ramp", lambda: figs.poi_ramp_duration(p.data),
+                    "Duration curves of the POI import's change over one second (left) and over 60 seconds (right), against "
+                    "the utility's limits: the share of time (log scale) the change reached each level.",
+                    "POI ramp duration curves")
+    return fan + ramp
+
+
+def _transient(p: Page) -> str:
+    return p.figure("fig-transient", lambda: figs.transient_requirements(p.data.transient, p.data.design),
+                    "What the optimizer was told to cover: per optimizer scenario, the battery residual of the POI policy "
+                    "and the stored-energy deviation it causes (from scenarios.nc), against the headroom and bands the "
+                    "design keeps for them.", "screened transient requirements")
+
+
+def _solver(p: Page) -> str:
+    raw = p.data.design_raw.get("solver") or {}
+    if not raw:
+        return '<p class="missing">design.json carries no solver figures.</p>'
+    rows = []
+    for k, v in raw.items():
+        name, unit = split_unit(k)
+        if k == "mip_gap" and isinstance(v, (int, float)):
+            rows.append(["relative MIP gap (on the decision objective)", f"{v:.3%}"])
+        else:
+            rows.append([_e(name) + (f" [{_e(unit)}]" if unit else ""), _num(v) if not isinstance(v, dict) else _e(v)])
+    for k in ("model_stats", "model"):
+        stats = p.data.design_raw.get(k)
+        if isinstance(stats, dict):
+            rows += [[_e(split_unit(a)[0]), _num(b)] for a, b in stats.items() if not isinstance(b, (dict, list))]
+    return _table(["", "value"], rows, "kv")
+
+
+def _conventions(p: Page) -> str:
+    f = battery_figures(p.data.design, p.data.site)
+    b = p.data.site.bess
+    return f"""<ul>
+<li><b>Energy E</b> is nameplate stored energy: {f.energy_mwh:,.2f} MWh.</li>
+<li><b>Usable energy</b> is E·(soc_max − soc_min) = {f.energy_mwh:,.2f} × ({b.soc_max_fraction:g} − {b.soc_min_fraction:g}) =
+ {f.usable_bol_mwh:,.2f} MWh at beginning of life. The SoC bands are sized inside the end-of-life span
+ U = end_of_life_fraction × usable = {b.end_of_life_fraction:g} × {f.usable_bol_mwh:,.2f} = {f.usable_eol_mwh:,.2f} MWh,
+ stacked above the floor F = soc_min·E = {f.floor_mwh:,.2f} MWh.</li>
+<li><b>Delivered energy</b> at the AC terminals is stored energy × discharge efficiency ({b.discharge_efficiency:g}):
+ {f.delivered_bol_mwh:,.2f} MWh usable delivered at beginning of life, {f.delivered_eol_mwh:,.2f} MWh at end of life.
+ Charging stores AC energy × charge efficiency ({b.charge_efficiency:g}).</li>
+<li><b>Duration</b> is usable delivered energy over PCS power P = {f.power_mw:,.2f} MW: {f.duration_bol_h:,.2f} h at beginning of
+ life, {f.duration_eol_h:,.2f} h at end of life.</li>
+<li><b>SoC</b> in figures is stored energy over nameplate E, in percent. Battery power is positive when discharging.</li>
+<li><b>Costs</b> are per year: capital annualized by the capital recovery factor, operating costs as the expectation over
+ scenarios weighted to a year. The grid-only bill is serving the same load from the grid alone at the same prices.</li>
+<li><b>Success rates</b> count held-out scenarios in which the requirement held; bounds are two-sided 95% Wilson score intervals.</li>
+<li>SoC is cyclic on every representative day of the optimizer, so no design gets free energy from its initial charge.</li>
+</ul>"""
+
+
+LEAVES_OUT = [
+    "The electrical network: the site is one bus behind the POI; no load flow, protection coordination, harmonics, "
+    "flicker or sub-cycle dynamics (grid-forming behaviour, inertia, fault current) are modelled.",
+    "Dynamics faster than the transient resolution: swings inside one time step enter only through each step's "
+    "minimum and maximum load, which size the PCS; their energy is not tracked.",
+    "Reactive power beyond sizing: inverters are sized for the real and reactive power the site needs, but voltage "
+    "control is not simulated.",
+    "Battery physics beyond a bucket: constant charge and discharge efficiencies, no SoC- or temperature-dependent "
+    "power limits, no auxiliary (HVAC) load; degradation is a rainflow estimate, capacity fade is covered by sizing "
+    "the bands for end of life rather than by a year-by-year augmentation plan.",
+    "Forecasts and foresight: the replay controller knows only the past and announced curtailment notices; the "
+    "optimizer sees its scenarios perfectly, which is why its promises are checked on held-out scenarios.",
+    "A year from representative days: the optimizer's energy layer compresses the year into weighted days (its "
+    "representation error is stated in scenarios.nc); held-out replays cover trace_days per scenario, not a year.",
+    "Statistical, not worst-case, guarantees: a passing check means the success rate's 95% lower bound reached the "
+    "target over the held-out scenarios drawn from the site's own stochastic model; events outside that model "
+    "(or a model that is wrong about the site) are not covered.",
+    "Generator reliability: units start when commanded after their start time; failures to start, fuel supply and "
+    "emission limits are not modelled.",
+    "Money beyond the stated costs: no taxes, incentives, financing structure, land, fixed O&M or revenue from grid "
+    "services other than the energy-price arbitrage the model sees.",
+]
+
+CSS = """
+:root{--grid:%(grid)s;--bess:%(bess)s;--pass:%(pass)s;--fail:%(fail)s}
+*{box-sizing:border-box}
+body{font:15px/1.5 -apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif;color:#1b1b1b;margin:0;background:#fafafa}
+header{background:#1b2a3a;color:#fff;padding:18px 28px}
+header h1{margin:0;font-size:24px}
+header p{margin:4px 0 0;color:#c9d3de}
+nav{display:flex;flex-wrap:wrap;gap:4px 14px;padding:8px 28px;background:#eef1f4;border-bottom:1px solid #d5dbe1;font-size:14px}
+nav a{color:#1b2a3a;text-decoration:none;white-space:nowrap}
+main{max-width:1180px;margin:0 auto;padding:8px 28px 40px}
+section{background:#fff;border:1px solid #e2e6ea;border-radius:6px;padding:6px 20px 16px;margin:18px 0}
+h2{border-bottom:2px solid var(--grid);padding-bottom:4px}
+figure{margin:14px 0}
+figure img{max-width:100%%;height:auto;display:block;border:1px solid #eee}
+figcaption{font-size:13px;color:#444;margin-top:4px}
+table{border-collapse:collapse;margin:10px 0;font-size:14px}
+th,td{border-bottom:1px solid #e2e6ea;padding:4px 10px;text-align:left;vertical-align:top}
+th{background:#f3f5f7}
+table.num td:not(:first-child),table.checks td:nth-child(n+3){text-align:right;font-variant-numeric:tabular-nums}
+.badge{font-weight:700;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px}
+.badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}
+.verdict{font-weight:700;padding:10px 14px;border-radius:6px;margin:12px 0;color:#fff}
+.verdict.pass{background:var(--pass)}.verdict.fail{background:var(--fail)}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0}
+.card{border:1px solid #e2e6ea;border-left:4px solid var(--bess);border-radius:4px;padding:6px 12px;min-width:170px;background:#fff}
+.card .k{font-size:12px;color:#555}.card .v{font-size:17px;font-weight:600}
+.swatch{display:inline-block;width:12px;height:12px;border:1px solid #777;margin-right:6px;vertical-align:-1px}
+.missing{color:#8a5a00;background:#fff6e0;padding:6px 10px;border-radius:4px}
+.anchor{display:block;position:relative;top:-8px}
+:target{outline:3px solid #f0b400;outline-offset:4px}
+@media print{nav{display:none}section{break-inside:avoid}}
+""" % {"grid": pal.GRID, "bess": pal.BESS, "pass": pal.PASS, "fail": pal.FAIL}
+
+# marks <body> once every image has loaded (browser test) and records script errors
+SCRIPT = """
+(function(){
+  window.addEventListener('error', function(e){ document.body.setAttribute('data-js-error', String(e.message)); });
+  window.addEventListener('load', function(){
+    var imgs = document.images, ok = 0;
+    for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
+    document.body.setAttribute('data-figures', ok + '/' + imgs.length);
+  });
+})();
+"""
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+
+
+def render(data: ReportData) -> str:
+    """The whole report as one HTML string."""
+    p = Page(data)
+    available = {"bands", "windows", "fig-poi-ramp", "fig-soc-fan"}
+    if data.windows is not None and "kind" in data.windows.variables:
+        available |= {f"windows-{k}" for k in map(str, data.windows["kind"].values)}
+    p.plan_anchors(available)
+    p.section("summary", "Design summary", _summary(p))
+    p.section("cost", "Cost", _cost(p))
+    p.section("validation", "Validation on held-out scenarios", _validation(p))
+    p.section("promises", "Optimizer promises and simulator results", _promises(p))
+    p.section("bands", "SoC bands", _bands(p))
+    p.section("windows", "Worst transient windows", _windows(p))
+    p.section("held-out", "SoC and POI ramps over held-out scenarios", _held_out(p))
+    if data.transient is not None:
+        p.section("transient", "Transient requirements the optimizer covered", _transient(p))
+    p.section("solver", "Solver", _solver(p))
+    p.section("conventions", "Conventions", _conventions(p))
+    p.section("leaves-out", "What the model leaves out", "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in LEAVES_OUT) + "</ul>")
+    # evidence anchors whose figure is absent land on a note that says so
+    orphans = [(a, b) for a, b in p.anchors.items() if b not in p.blocks]
+    if orphans or p.notes:
+        body = ""
+        for anchor, _ in orphans:
+            checks = [c for c in data.checks if evidence_anchor(c) == anchor]
+            desc = "; ".join(f"{_e(c.get('requirement'))}: measured {_num(c.get('measured'))} {_e(c.get('unit', ''))} "
+                             f"against {_num(c.get('limit'))}" for c in checks)
+            body += f'<p id="{_e(anchor)}">Evidence <code>#{_e(anchor)}</code> ({desc}): no figure for it in this output folder.</p>'
+        body += "".join(f'<p class="missing">{_e(n)}</p>' for n in p.notes)
+        p.section("notes", "Notes", body)
+    toc = " ".join(f'<a href="#{sid}">{_e(t)}</a>' for sid, t in p.toc)
+    title = f"bess-size report: {data.site.name}"
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'
+            f"<style>{CSS}</style></head><body>"
+            f"<header><h1>{_e(title)}</h1><p>Battery storage sized by a two-stage stochastic MILP and checked by "
+            f"no-foresight replay on held-out scenarios · bess-size {__version__}</p></header>"
+            f"<nav>{toc}</nav><main>{''.join(p.sections)}</main><script>{SCRIPT}</script></body></html>\n")
