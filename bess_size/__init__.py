@@ -16,6 +16,7 @@ _API = {
     "SiteSpecError": "bess_size.site_spec:SiteSpecError",
     "batch": "bess_size.batch:batch",
     "sweep": "bess_size.sweep:sweep",
+    "optimize": "bess_size.optimizer:optimize",
 }
 
 __all__ = sorted(_API)

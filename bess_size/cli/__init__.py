@@ -19,6 +19,8 @@ COMMANDS = {
     "example": "bess_size.cli.spec:example",
     "batch": "bess_size.cli.batch:batch",
     "sweep": "bess_size.cli.batch:sweep",
+    "report": "bess_size.cli.report:report",
+    "optimize": "bess_size.cli.optimize:optimize",
 }
 
 
