@@ -1,0 +1,94 @@
+"""Batch throughput: N small sites on a local Dask cluster with 1 worker, then with 2 workers.
+
+    python benchmarks/bench_batch.py [--sites 20] [--json results.json]
+
+Each site is a small variant of the bundled default (distinct seed and load, so no two tasks are
+the same work, and the same 20 sites in both runs). Both runs start from empty output folders and
+include starting the cluster, as a user's `bess-size batch` does. A warm-up site runs first so
+numba's on-disk cache is filled and neither run pays for compiling. Throughput is sites per
+wall-clock second; the target on a 2-core machine is >= 1.6x with 2 workers. The machine's load
+average is printed before each run: other work on the machine makes the figure meaningless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+
+def small_site(i: int) -> dict:
+    """The bundled default shrunk to a few seconds of work: 2 scenarios of 6 h, 4 held out."""
+    from bess_size.examples import path as example_path
+
+    d = yaml.safe_load(Path(example_path("campus-300mw")).read_text())
+    it_mw = 20.0 + 2.0 * (i % 5)  # distinct loads: 20..28 MW IT
+    d["name"] = f"bench-{i:02d}"
+    d["load"].update(it_capacity_mw=it_mw, min_load_mw=0.3 * it_mw)
+    d["grid"].update(firm_import_mw=0.6 * it_mw, nonfirm_import_mw=0.5 * it_mw,
+                     ramp_limit_mw_per_min=0.1 * it_mw * 1.15)
+    d["scenarios"].update(count=2, held_out=4, seed=1000 + i, trace_days=0.25, representative_days=2,
+                          transient_windows=4)
+    return d
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def run(sites: list[Path], workers: int, out: Path) -> dict:
+    from bess_size.batch import batch
+
+    shutil.rmtree(out, ignore_errors=True)
+    print(f"  {workers} worker(s): load average {load_average()} ...", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    df = batch(sites, out, workers=workers, progress=False)
+    wall = time.perf_counter() - t0
+    bad = df[~df["status"].isin(["passed", "requirement_failed"])]
+    if len(bad):
+        raise SystemExit(f"benchmark sites did not run:\n{bad[['site', 'status', 'error']].to_string()}")
+    return {"workers": workers, "sites": len(df), "wall_s": wall, "sites_per_s": len(df) / wall,
+            "median_site_wall_s": float(df["wall_s"].median())}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sites", type=int, default=20)
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+        tmp = Path(tmp)
+        specs = []
+        for i in range(args.sites + 1):
+            p = tmp / f"site-{i:02d}.yaml"
+            p.write_text(yaml.safe_dump(small_site(i), sort_keys=False))
+            specs.append(p)
+        warm, sites = specs[-1], specs[:-1]
+        print(f"bench_batch: {len(sites)} sites, {os.cpu_count()} CPUs", file=sys.stderr)
+        run([warm], 1, tmp / "warm")  # fills numba's cache; not counted
+        one = run(sites, 1, tmp / "w1")
+        two = run(sites, 2, tmp / "w2")
+    speedup = two["sites_per_s"] / one["sites_per_s"]
+    print(f"{'workers':>8} {'wall s':>8} {'sites/s':>8} {'median site s':>14}")
+    for r in (one, two):
+        print(f"{r['workers']:>8} {r['wall_s']:>8.1f} {r['sites_per_s']:>8.3f} {r['median_site_wall_s']:>14.2f}")
+    verdict = "meets" if speedup >= 1.6 else "MISSES"
+    print(f"throughput 2 workers / 1 worker: {speedup:.2f}x ({verdict} the 1.6x target)")
+    if args.json:
+        args.json.write_text(json.dumps({"one_worker": one, "two_workers": two, "speedup": speedup}, indent=2))
+    return 0 if speedup >= 1.6 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
