@@ -558,8 +558,9 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
                 else:
                     exc = fut.exception()
                     if isinstance(exc, KilledWorker):
-                        row = error_row(job, WORKER_LOST, f"the worker running this site died {retries + 1} times "
-                                                          f"(last: {exc.last_worker.address if exc.last_worker else '?'})")
+                        last = getattr(exc.last_worker, "address", "?")
+                        row = error_row(job, WORKER_LOST, f"the worker process running this site died "
+                                                          f"{exc.allowed_failures + 1} times (last: {last})")
                     else:
                         row = error_row(job, ERROR, f"{type(exc).__name__}: {exc}")
                 row["attempts"] = attempts.get(name)

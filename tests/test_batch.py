@@ -1,0 +1,204 @@
+"""Batch evaluation on a real local Dask cluster (2 worker processes, loopback only).
+
+The sites are the bundled default shrunk to seconds of work (20 MW IT, 2 scenarios of 6 h, 4 held
+out), so the whole file stays within its time budget while every path runs for real: the loader on
+the worker, the pipeline, a worker process killed mid-site, an interrupted command and its re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from bess_size.batch import (BAD_INPUT, COMPLETE, INFEASIBLE, INTERRUPTED, MARKER, PASSED, REQUIREMENT_FAILED,
+                             STAGING, batch, dask_client, exit_code, summary_frame)
+
+
+def tiny_site(name: str, **sections) -> dict:
+    """The bundled default at 20 MW IT with tiny scenario settings; ``sections`` update its sections."""
+    from bess_size.examples import path as example_path
+
+    d = yaml.safe_load(Path(example_path("campus-300mw")).read_text())
+    d["name"] = name
+    d["load"].update(it_capacity_mw=20.0, min_load_mw=6.0)
+    d["grid"].update(firm_import_mw=12.0, nonfirm_import_mw=10.0, ramp_limit_mw_per_min=2.3)
+    d["scenarios"].update(count=2, held_out=4, trace_days=0.25, representative_days=2, transient_windows=4)
+    for section, values in sections.items():
+        d[section].update(values)
+    return d
+
+
+def write(path: Path, data) -> Path:
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One local cluster for the whole file: 2 worker processes of 1 thread, on 127.0.0.1."""
+    with dask_client(2, retries=2) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("specs")
+    return {
+        "good": write(d / "good.yaml", tiny_site("good")),
+        "good2": write(d / "good2.yaml", tiny_site("good2", scenarios={"seed": 7})),
+        "good3": write(d / "good3.yaml", tiny_site("good3", scenarios={"seed": 8})),
+        # ride-through of the whole 23 MW site needs 23 MW of PCS, but at most 1 MW may be built
+        "infeasible": write(d / "infeasible.yaml", tiny_site("infeasible", bess={"max_power_mw": 1.0})),
+        "broken": write(d / "broken.yaml", "name: broken\ngrid: {firm_import_mw: [12\nload:\n"),
+        "negative": write(d / "negative.yaml", tiny_site("negative", grid={"firm_import_mw": -5.0})),
+    }
+
+
+def needs_pipeline():
+    pytest.importorskip("bess_size.pipeline", reason="bess_size.pipeline not written yet")
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def test_bad_input_rows_never_stop_the_batch(client, specs, tmp_path):
+    """Bad YAML, a value out of range and a missing file: each its own row, loaded on the worker."""
+    missing = specs["good"].parent / "missing.yaml"
+    df = batch([specs["broken"], specs["negative"], missing], tmp_path / "out", scheduler=client, progress=False)
+    assert list(df["site"]) == ["broken", "negative", "missing"]  # order given; name from the file when unreadable
+    assert (df["status"] == BAD_INPUT).all()
+    assert "YAML syntax" in df.loc[0, "error"] or "line 3" in df.loc[0, "error"]
+    assert "grid.firm_import_mw = -5.0" in df.loc[1, "error"] and ">= 0" in df.loc[1, "error"]
+    assert "missing.yaml" in df.loc[2, "error"]
+    assert exit_code(df) == 1
+    assert not any((tmp_path / "out" / n / MARKER).exists() for n in df["site"])  # incomplete: redone next time
+
+
+def test_mixed_batch_gives_the_right_rows_and_a_round_tripping_summary(client, specs, tmp_path):
+    needs_pipeline()
+    out = tmp_path / "out"
+    df = batch([specs["good"], specs["broken"], specs["infeasible"]], out, scheduler=client, progress=False)
+    assert list(df["site"]) == ["good", "broken", "infeasible"]
+    good, broken, infeasible = (df.loc[i] for i in range(3))
+
+    assert good["status"] in COMPLETE and good["status"] == (PASSED if good["validation_passed"] else REQUIREMENT_FAILED)
+    folder = out / "good"
+    for f in ("design.json", "validation.json", "scenarios.nc", "timeseries.nc", MARKER):
+        assert (folder / f).is_file(), f
+    design = json.loads((folder / "design.json").read_text())
+    assert good["energy_mwh"] == pytest.approx(design["bess"]["energy_mwh"])
+    assert good["pcs_power_mw"] == pytest.approx(design["bess"]["pcs_power_mw"])
+    assert good["total_annualized_usd"] == pytest.approx(design["cost"]["total_annualized_usd"])
+    assert good["energy_mwh"] > 0 and good["wall_s"] > 0
+    assert 0 <= good["min_success_rate"] <= 1
+
+    assert broken["status"] == BAD_INPUT and pd.isna(broken["energy_mwh"])
+    assert infeasible["status"] == INFEASIBLE and "max_power_mw" in infeasible["error"]
+    assert not (out / STAGING).exists() or not any((out / STAGING).iterdir())
+
+    # the summary on disk is the returned table, exactly through Parquet, row for row through CSV
+    back = pd.read_parquet(out / "summary.parquet")
+    pd.testing.assert_frame_equal(back, df)
+    csv = pd.read_csv(out / "summary.csv")
+    assert list(csv["site"]) == list(df["site"]) and list(csv["status"]) == list(df["status"])
+    assert csv.loc[0, "energy_mwh"] == pytest.approx(good["energy_mwh"])
+
+
+def test_summary_dtypes_survive_parquet_with_all_missing_columns(tmp_path):
+    """A table of error rows only (every figure missing) still round-trips with its dtypes."""
+    from bess_size.batch import SiteJob, error_row, write_table
+
+    job = SiteJob(name="x", spec="/nope.yaml", source="/nope.yaml", spec_sha256=None, extra={"grid.firm_import_mw": 5.0})
+    df = summary_frame([error_row(job, BAD_INPUT, "bad")], ["grid.firm_import_mw"])
+    write_table(df, tmp_path)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "summary.parquet"), df)
+    assert str(df["inverters"].dtype) == "Int64" and str(df["validation_passed"].dtype) == "boolean"
+
+
+# --------------------------------------------------------------------------- a worker dies
+
+
+def test_a_killed_worker_does_not_lose_a_site(client, specs, tmp_path):
+    """SIGKILL the worker process running a site mid-pipeline: the nanny restarts it, the
+    scheduler reruns the site elsewhere, and both sites end complete (one after 2 attempts)."""
+    needs_pipeline()
+    out = tmp_path / "out"
+    killed = {}
+
+    def killer():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            staging = out / STAGING
+            if staging.exists() and any(staging.iterdir()):  # a task is inside the pipeline now
+                pids = client.run(os.getpid)
+                addr, pid = sorted(pids.items())[0]
+                os.kill(pid, signal.SIGKILL)
+                killed[addr] = pid
+            time.sleep(0.05)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    df = batch([specs["good2"], specs["good3"]], out, scheduler=client, progress=False)
+    t.join()
+    assert killed, "no task started within 60 s"
+    assert df["status"].isin(COMPLETE).all(), df[["site", "status", "error"]]
+    assert df["attempts"].max() >= 2  # the killed site ran again
+    assert all((out / n / MARKER).is_file() for n in df["site"])
+    client.wait_for_workers(2, timeout=60)  # the nanny brought the worker back
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def test_rerun_after_interruption_redoes_only_what_was_missing(client, specs, tmp_path):
+    """Interrupt `bess-size batch` (SIGINT, as Ctrl-C) once one site is complete; the same command
+    again reuses that site untouched and runs the rest."""
+    needs_pipeline()
+    out = tmp_path / "out"
+    sites = [specs["good"], specs["good2"], specs["good3"]]
+    cmd = [sys.executable, "-m", "bess_size", "batch", *map(str, sites), "-o", str(out), "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(out.glob(f"*/{MARKER}")):
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    first = pd.read_parquet(out / "summary.parquet")
+    done = set(first.loc[first["status"].isin(COMPLETE), "site"])
+    assert done and (first["status"] == INTERRUPTED).any(), first[["site", "status"]]
+    stamps = {n: (out / n / MARKER).stat().st_mtime_ns for n in done}
+
+    df = batch(sites, out, scheduler=client, progress=False)
+    assert df["status"].isin(COMPLETE).all(), df[["site", "status", "error"]]
+    assert set(df.loc[df["reused"], "site"]) == done  # only what was missing ran again
+    assert {n: (out / n / MARKER).stat().st_mtime_ns for n in done} == stamps
+    assert exit_code(df) == (0 if (df["status"] == PASSED).all() else 1)
+
+
+def test_a_changed_spec_is_not_reused(client, specs, tmp_path):
+    """Completeness is per spec: the fingerprint in summary.json must match the file's bytes."""
+    needs_pipeline()
+    out = tmp_path / "out"
+    spec = write(tmp_path / "s.yaml", tiny_site("edited"))
+    first = batch([spec], out, scheduler=client, progress=False)
+    again = batch([spec], out, scheduler=client, progress=False)
+    assert first["status"].isin(COMPLETE).all() and bool(again.loc[0, "reused"])
+    write(spec, tiny_site("edited", grid={"nonfirm_import_mw": 4.0}))
+    edited = batch([spec], out, scheduler=client, progress=False)
+    assert not bool(edited.loc[0, "reused"]) and edited.loc[0, "status"] in COMPLETE
