@@ -1,0 +1,71 @@
+"""The installed package (here: the editable install of this checkout) exposes every stage.
+
+CI additionally builds the wheel once and imports every subpackage from a fresh venv (.ci/run).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import bess_size
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ["site_spec", "scenarios", "optimizer", "solvers", "simulator", "report"]
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_imports_from_its_top_level_folder(stage):
+    """bess_size.<stage> is the repository's <stage>/ folder (setuptools package-dir mapping)."""
+    mod = importlib.import_module(f"bess_size.{stage}")
+    assert Path(mod.__file__).resolve().parent == (REPO / stage).resolve()
+
+
+def test_shell_packages_import():
+    for name in ["bess_size", "bess_size.cli", "bess_size.examples"]:
+        importlib.import_module(name)
+    assert Path(bess_size.__file__).resolve().parent == (REPO / "bess_size").resolve()
+
+
+def test_pyproject_lists_every_package_folder():
+    """`packages` is an explicit list (package-dir maps several roots), so a new sub-folder with an
+    __init__.py must be added there or the wheel silently lacks it."""
+    cfg = _pyproject()["tool"]["setuptools"]
+    listed = set(cfg["packages"])
+    roots = cfg["package-dir"]
+    found = set()
+    for pkg, folder in roots.items():
+        for init in (REPO / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(REPO / folder)
+            if "__pycache__" in rel.parts:
+                continue
+            found.add(".".join([pkg, *rel.parts]) if rel.parts else pkg)
+    assert found - listed == set(), f"add to [tool.setuptools] packages in pyproject.toml: {sorted(found - listed)}"
+
+
+def test_version_is_single_sourced():
+    assert importlib.metadata.version("bess-size") == bess_size.__version__
+
+
+def test_console_script_and_runtime_deps_declared():
+    proj = _pyproject()["project"]
+    assert proj["scripts"]["bess-size"] == "bess_size.cli:main"
+    deps = {d.split(">")[0].split("[")[0].strip().lower() for d in proj["dependencies"]}
+    assert {"pyomo", "highspy", "numpy", "pandas", "xarray", "click", "pydantic", "pyyaml"} <= deps
+    assert all(">=" in d for d in proj["dependencies"]), "every runtime dependency needs a lower bound"
+    test_extra = {d.split(">")[0].strip() for d in proj["optional-dependencies"]["test"]}
+    assert {"pytest", "hypothesis"} <= test_extra
+    assert proj["requires-python"] == ">=3.11"
+
+
+def test_examples_are_package_data():
+    data = _pyproject()["tool"]["setuptools"]["package-data"]["bess_size.examples"]
+    assert "*.yaml" in data
