@@ -1,0 +1,232 @@
+"""Pack a Site and a Design into the kernel's arrays and replay one trace.
+
+The kernel (``kernel.py``) is the controller; this module states its settings in the site's and
+the design's terms and turns a trace (``xr.Dataset`` per docs/interfaces.md) into its inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..scenarios.poi_policy import new_poi_state, poi_params
+from . import kernel as K
+
+TRACE_VARIABLES = ("load_mw", "pv_mw", "import_limit_mw", "curtailment_phase", "grid_available", "price_usd_per_mwh")
+
+
+@dataclass(frozen=True)
+class BandEnergies:
+    """Stored-energy levels [MWh] the controller works with, from the design's bands.
+
+    Stacked from the floor ``F = soc_min E`` inside the end-of-life span ``U``:
+    ``rt_top = F + X_rt``, ``normal_floor = F + X_rt + X_cu`` (the up-ramp buffer is drawn below the
+    operating band's low edge by transients, so outside curtailment the battery should never sit
+    below ``F + X_rt + X_cu``), operating ``[lo, hi]``, ``top = F + U``.
+    """
+
+    energy_mwh: float
+    floor_mwh: float
+    top_mwh: float
+    rt_top_mwh: float
+    normal_floor_mwh: float
+    op_lo_mwh: float
+    op_hi_mwh: float
+
+    @classmethod
+    def from_design(cls, site, design) -> "BandEnergies":
+        b, bands = site.bess, design.bess.bands_mwh
+        E = float(design.bess.energy_mwh)
+        F = b.soc_min_fraction * E
+        U = b.end_of_life_fraction * (b.soc_max_fraction - b.soc_min_fraction) * E
+        top = F + U
+        rt_top = min(F + bands.ride_through_reserve, top)
+        normal = min(rt_top + bands.curtailment_reserve, top)
+        lo, hi = (float(x) for x in bands.operating)
+        lo = min(max(lo, F), top)
+        hi = min(max(hi, lo), top)
+        return cls(E, F, top, rt_top, normal, lo, hi)
+
+
+def controller_params(site, design) -> np.ndarray:
+    """The kernel's float64 settings (layout ``kernel.C_*``) for this site and design."""
+    g, b, r = site.grid, site.bess, site.reliability
+    dt = float(site.scenarios.transient_resolution_s)
+    bands = BandEnergies.from_design(site, design)
+    cp = np.zeros(K.N_CP)
+    cp[K.C_DT_S] = dt
+    cp[K.C_E_MWH] = bands.energy_mwh
+    cp[K.C_FLOOR_MWH] = bands.floor_mwh
+    cp[K.C_TOP_MWH] = bands.top_mwh
+    cp[K.C_RT_TOP_MWH] = bands.rt_top_mwh
+    cp[K.C_NORMAL_FLOOR_MWH] = bands.normal_floor_mwh
+    cp[K.C_OP_LO_MWH] = bands.op_lo_mwh
+    cp[K.C_OP_HI_MWH] = bands.op_hi_mwh
+    cp[K.C_PCS_MW] = float(design.bess.pcs_power_mw)
+    cp[K.C_S_MVA] = design.bess.inverters * float(design.bess.inverter_rating_mva)
+    cp[K.C_TAN_LOAD] = math.tan(math.acos(site.load.power_factor))
+    cp[K.C_TAN_POI] = math.tan(math.acos(g.poi_power_factor_min))
+    cp[K.C_ETA_CH] = b.charge_efficiency
+    cp[K.C_ETA_DIS] = b.discharge_efficiency
+    cp[K.C_FIRM_MW] = g.firm_import_mw
+    cp[K.C_FLEX_FRACTION] = site.load.flexible.max_fraction if site.load.flexible else 0.0
+    steady_rate = min(g.ramp_limit_mw_per_s, g.ramp_limit_mw_per_min / 60.0)
+    # 5% margin: the cap must reach the firm import before the event even with rounding
+    cp[K.C_PRERAMP_MW_PER_S] = 0.95 * steady_rate
+    cp[K.C_RECONNECT_MW_PER_S] = g.reconnect_ramp_mw_per_min / 60.0
+    cp[K.C_HANDBACK_MW_PER_S] = steady_rate
+    cp[K.C_SAG_STEPS] = math.ceil(max(g.voltage_sags.dip_duration_s[1], dt) / dt - 1e-9)
+    cp[K.C_RT_STEPS] = math.ceil(r.ride_through.duration_s / dt - 1e-9)
+    cp[K.C_RT_LOAD_FRACTION] = r.ride_through.load_fraction
+    cp[K.C_RECOVERY_S] = b.soc_recovery_time_s
+    cp[K.C_PRICE_ALPHA] = min(1.0, dt / 86400.0)
+    cp[K.C_ARB_GAIN] = 1.0
+    usable = (b.soc_max_fraction - b.soc_min_fraction) * bands.energy_mwh
+    # 0.2% of usable energy: smaller swings add negligible damage at DoD^1.5 (see metrics)
+    cp[K.C_TP_HYST_MWH] = max(0.002 * usable, 1e-6)
+    cp[K.C_RAMP_MW_PER_S] = g.ramp_limit_mw_per_s
+    cp[K.C_RAMP_MW_PER_MIN] = g.ramp_limit_mw_per_min
+    cp[K.C_WINDOW_STEPS] = math.floor(60.0 / dt + 1e-9)
+    cp[K.C_PEAK_DECAY] = min(1.0, dt / 3600.0)
+    cp[K.C_TOL_MW] = 1e-6
+    return cp
+
+
+def generator_params(site, design) -> np.ndarray:
+    """Thermal units (layout ``kernel.G_*``), one row per thermal entry of the site, in order.
+
+    Unit counts come from the design (existing + new); technical figures from the site.
+    """
+    thermal = site.thermal
+    counts = [gd for gd in design.generation if gd.kind != "pv"]
+    gp = np.zeros((len(thermal), K.N_GEN))
+    dt = float(site.scenarios.transient_resolution_s)
+    for k, unit in enumerate(thermal):
+        gd = counts[k] if k < len(counts) else None
+        units = gd.units if gd is not None else unit.existing_units
+        gp[k, K.G_UNIT_MW] = unit.unit_mw
+        gp[k, K.G_UNITS] = units
+        gp[k, K.G_MIN_FRACTION] = unit.min_load_fraction
+        gp[k, K.G_RAMP_MW_PER_S] = unit.ramp_mw_per_s
+        gp[k, K.G_START_STEPS] = math.ceil(unit.start_time_s / dt - 1e-9)
+        gp[k, K.G_FUEL_USD_PER_MWH] = unit.fuel_usd_per_mwh
+        gp[k, K.G_START_USD] = unit.start_cost_usd
+    return gp
+
+
+def notice_left_s(phase: np.ndarray, dt_s: float) -> np.ndarray:
+    """Seconds from each notice step (phase 1) to the announced event start (next phase 2 onset).
+
+    A notice announces its start time, so this is what the controller knows, not foresight.
+    Steps outside a notice get 0; a notice with no start inside the trace gets a day.
+    """
+    n = phase.shape[0]
+    out = np.zeros(n)
+    notice = np.flatnonzero(phase == 1)
+    if notice.size == 0:
+        return out
+    active = (phase == 2).astype(np.int8)
+    onsets = np.flatnonzero(np.diff(active, prepend=0) == 1)
+    pos = np.searchsorted(onsets, notice)
+    has = pos < onsets.size
+    left = np.full(notice.size, 86400.0)
+    left[has] = (onsets[pos[has]] - notice[has]) * dt_s
+    out[notice] = left
+    return out
+
+
+@dataclass
+class TraceArrays:
+    """One trace as the kernel reads it."""
+
+    load_mw: np.ndarray
+    pv_mw: np.ndarray
+    import_limit_mw: np.ndarray
+    curtailment_phase: np.ndarray
+    grid_available: np.ndarray
+    price_usd_per_mwh: np.ndarray
+    notice_left_s: np.ndarray
+    dt_s: float
+    events: list = field(default_factory=list)
+    index: int = 0
+
+    @classmethod
+    def from_dataset(cls, ds, dt_s: float, index: int = 0) -> "TraceArrays":
+        missing = [v for v in TRACE_VARIABLES if v not in ds]
+        if missing:
+            raise ValueError(f"trace {index}: missing variables {missing}; expected {list(TRACE_VARIABLES)}")
+
+        def f64(name):
+            return np.ascontiguousarray(ds[name].values, dtype=np.float64)
+
+        phase = np.ascontiguousarray(ds["curtailment_phase"].values, dtype=np.int8)
+        events = json.loads(ds.attrs.get("events_json", "[]") or "[]")
+        return cls(
+            load_mw=f64("load_mw"),
+            pv_mw=f64("pv_mw"),
+            import_limit_mw=f64("import_limit_mw"),
+            curtailment_phase=phase,
+            grid_available=np.ascontiguousarray(ds["grid_available"].values, dtype=np.int8),
+            price_usd_per_mwh=f64("price_usd_per_mwh"),
+            notice_left_s=notice_left_s(phase, dt_s),
+            dt_s=dt_s,
+            events=events,
+            index=int(ds.attrs.get("index", index)),
+        )
+
+    @property
+    def steps(self) -> int:
+        return self.load_mw.shape[0]
+
+
+@dataclass
+class KernelRun:
+    """What the kernel filled for one trace."""
+
+    metrics: np.ndarray
+    hourly: np.ndarray
+    ramp_hist: np.ndarray
+    turning_points: np.ndarray
+    outages: np.ndarray
+    recorded: np.ndarray
+    rec_start: np.ndarray
+
+    def metric(self, index: int) -> float:
+        return float(self.metrics[index])
+
+
+MAX_OUTAGES = 4096
+
+
+def run_kernel(trace: TraceArrays, cp: np.ndarray, gp: np.ndarray, pp: np.ndarray,
+               record: list[tuple[int, int]] | None = None, record_length: int = 0) -> KernelRun:
+    """Replay one trace; ``record`` lists (start step) windows of ``record_length`` steps to keep."""
+    T = trace.steps
+    if T == 0:
+        raise ValueError("an empty trace cannot be replayed")
+    dt = trace.dt_s
+    m = np.zeros(K.N_M)
+    hours = max(1, math.ceil(T * dt / 3600.0))
+    hourly = np.zeros((hours, K.N_H))
+    ramp_hist = np.zeros(K.RAMP_BINS)
+    tp_cap = min(T + 4, 1 << 20)
+    tp = np.zeros(max(tp_cap, 16))
+    outages = np.zeros((MAX_OUTAGES, K.N_O))
+    starts = np.array(sorted(int(s) for s in (record or [])), dtype=np.int64)
+    rec = np.zeros((starts.size, max(record_length, 1) if starts.size else 1, K.N_R))
+    K.simulate_kernel(
+        trace.load_mw, trace.pv_mw, trace.import_limit_mw, trace.curtailment_phase,
+        trace.grid_available, trace.price_usd_per_mwh, trace.notice_left_s,
+        cp, gp, pp, new_poi_state(pp),
+        m, hourly, ramp_hist, tp, outages, starts, rec,
+    )
+    n_out = min(int(m[K.M_N_OUTAGES]), MAX_OUTAGES)
+    return KernelRun(m, hourly, ramp_hist, tp[: int(m[K.M_N_TP])].copy(), outages[:n_out].copy(), rec, starts)
+
+
+def replay_arrays(site, design):
+    """(cp, gp, pp) for a site and design: what every scenario's replay shares."""
+    return controller_params(site, design), generator_params(site, design), poi_params(site)

@@ -1,0 +1,887 @@
+"""The compiled time loop of the dispatch controller (DESIGN section 7).
+
+One call replays one scenario step by step. The controller sees only the present step and the
+past, plus what is announced (a curtailment notice carries its start time: ``notice_left_s``).
+Priorities, checked in this order at every step:
+
+1. **Loss of grid or a sag** (``grid_available == 0``): the POI carries nothing; the battery serves
+   the load down to the nameplate floor ``F`` (every reserve may be used), generation is ordered to
+   start at once; flexible load is shed before load goes unserved.
+2. **POI ramp and import limits**: the POI follows the shared policy ``poi_step`` (imported from
+   ``bess_size.scenarios.poi_policy``, never copied), fed with the net load after generation and the
+   battery's *actual* stored-energy deviation from its setpoint. When the battery cannot take the
+   policy's residual (PCS power, inverter apparent power, or stored energy), the POI takes the rest
+   (a counted violation, its cause recorded); PV is curtailed before the POI drops faster than allowed.
+3. **Curtailment**: from the notice on, the import cap falls to ``firm + time_left * r`` (the grid
+   pre-ramps down within its ramp limits so it reaches the firm import at the event start), units
+   are committed to cover the expected deficit, and the battery draws its curtailment reserve
+   (its floor in the notice, event and recovery phases is the top of the ride-through reserve).
+4. **SoC recovery**: the policy's recovery term steers the deviation back to zero.
+5. **Arbitrage**: the setpoint moves inside the operating band with the price relative to its
+   causal daily mean (cheap: up, dear: down).
+
+After an outage longer than a sag, import returns at ``reconnect_ramp_mw_per_min`` (and never
+faster than the policy's ramp limits) while generation hands the load back at the same rate. A
+short dip (a sag) is invisible to the POI's ramp history: import resumes where it was.
+
+Physical model per step (``dt`` in hours for energies)::
+
+    discharge b > 0:  e' = e - b dt / eta_dis          charge b < 0:  e' = e + eta_ch |b| dt
+    |b| <= min(P_pcs, sqrt(S^2 - Q^2)),   S = inverters * inverter_rating_mva
+    Q = max(0, Q_load - p tan(acos(pf_poi_min)))   connected;   Q = Q_load islanded
+    load - shed - unserved = p + g + pv_used + b
+
+The replay runs at end of life: stored energy lives in ``[F, F + U]``,
+``U = end_of_life_fraction (soc_max - soc_min) E`` (the span the bands were stacked in).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..scenarios.poi_policy import poi_bounds, poi_commit, poi_reset, poi_step
+
+# --- controller parameters (float64 array `cp`) --------------------------------------------
+C_DT_S = 0
+C_E_MWH = 1  # nameplate energy
+C_FLOOR_MWH = 2  # F = soc_min * E: floor in contingencies
+C_TOP_MWH = 3  # F + U: ceiling
+C_RT_TOP_MWH = 4  # F + X_rt: floor while grid-connected (ride-through reserve kept)
+C_NORMAL_FLOOR_MWH = 5  # F + X_rt + X_cu: band floor outside curtailment (excursion below counts)
+C_OP_LO_MWH = 6  # operating band
+C_OP_HI_MWH = 7
+C_PCS_MW = 8
+C_S_MVA = 9  # inverters x rating
+C_TAN_LOAD = 10  # Q/P of the load
+C_TAN_POI = 11  # Q/P the POI may carry at poi_power_factor_min
+C_ETA_CH = 12
+C_ETA_DIS = 13
+C_FIRM_MW = 14
+C_FLEX_FRACTION = 15  # sheddable share of the load (0 without load.flexible)
+C_PRERAMP_MW_PER_S = 16  # rate the grid pre-ramps at during a notice
+C_RECONNECT_MW_PER_S = 17
+C_HANDBACK_MW_PER_S = 18  # generation hands load back to the grid at this rate
+C_SAG_STEPS = 19  # outages of at most this many steps are sags (POI resumes where it was)
+C_RT_STEPS = 20  # ride-through duration in steps
+C_RT_LOAD_FRACTION = 21
+C_RECOVERY_S = 22
+C_PRICE_ALPHA = 23  # EMA weight per step of the causal mean price (a day)
+C_ARB_GAIN = 24  # setpoint moves by this share of the half band per mean-abs-deviation of price
+C_TP_HYST_MWH = 25  # turning-point hysteresis for the rainflow reduction
+C_RAMP_MW_PER_S = 26
+C_RAMP_MW_PER_MIN = 27
+C_WINDOW_STEPS = 28
+C_PEAK_DECAY = 29  # decay per step of the peak estimate toward the present net load (an hour)
+C_TOL_MW = 30
+N_CP = 31
+
+# --- generator arrays (float64, shape (n_types, N_GEN)) -----------------------------------
+G_UNIT_MW = 0
+G_UNITS = 1
+G_MIN_FRACTION = 2
+G_RAMP_MW_PER_S = 3  # per unit
+G_START_STEPS = 4
+G_FUEL_USD_PER_MWH = 5
+G_START_USD = 6
+N_GEN = 7
+
+# --- metrics (float64 array `m`) ----------------------------------------------------------
+M_STEPS = 0
+M_RAMP_VIOL_STEPS = 1  # steps where either ramp rule was broken
+M_RAMP_VIOL_MW_S = 2  # sum over steps of the excess MW times dt
+M_RAMP_WORST_MW_PER_S = 3  # largest one-second |dPOI|/dt
+M_RAMP_WORST_MW_PER_MIN = 4  # largest POI change within a 60 s window
+M_RAMP1_VIOL_STEPS = 5
+M_RAMP60_VIOL_STEPS = 6
+M_IMPORT_VIOL_STEPS = 7
+M_IMPORT_VIOL_MW_S = 8
+M_IMPORT_WORST_MW = 9  # largest import above the limit
+M_EXPORT_WORST_MW = 10  # largest export when export is not allowed
+M_UNSERVED_MWH = 11
+M_SHED_MWH = 12
+M_PV_CURTAILED_MWH = 13
+M_IMPORT_MWH = 14
+M_EXPORT_MWH = 15
+M_GEN_MWH = 16
+M_CHARGE_AC_MWH = 17
+M_DISCHARGE_AC_MWH = 18
+M_DISCHARGE_STORED_MWH = 19  # stored energy drawn (for equivalent full cycles)
+M_LOSS_MWH = 20
+M_ENERGY_COST_USD = 21
+M_FUEL_COST_USD = 22
+M_STARTS = 23
+M_START_COST_USD = 24
+M_BAND_EXCURSION_S = 25
+M_BAND_EXCURSION_WORST_MWH = 26
+M_E_MIN_MWH = 27
+M_E_MAX_MWH = 28
+M_E_START_MWH = 29
+M_E_END_MWH = 30
+M_Q_SHORT_WORST_MVAR = 31
+M_Q_SHORT_STEPS = 32
+M_CAUSE_POWER = 33  # violation steps with the battery at its power limit that step
+M_CAUSE_ENERGY = 34  # ... at its stored-energy limit
+M_CAUSE_IMPORT = 35  # ... with the import cap falling faster than the ramp rules allow
+M_CAUSE_AFTERMATH = 36  # ... within 60 s after such a forced step (the window remembers it)
+M_CAUSE_NONE = 37  # unexplained violations (must stay 0)
+M_N_OUTAGES = 38
+M_N_TP = 39
+M_TP_HYST_MWH = 40  # hysteresis actually used (doubles if the turning-point buffer fills)
+M_IMPORT_PEAK_MW = 41
+M_T_WORST_RAMP = 42  # step of the worst ramp violation (largest excess), -1 if none
+M_T_WORST_IMPORT = 43
+M_T_FIRST_UNSERVED = 44
+M_T_WORST_BAND = 45
+M_RAMP_WORST_EXCESS_MW = 46
+M_T_MAX_DP = 47  # step of the largest one-second |dPOI|
+N_M = 48
+
+# --- outage records (float64, shape (max_outages, N_O)) -----------------------------------
+O_START = 0  # step index
+O_STEPS = 1  # length in steps
+O_UNSERVED_MWH = 2  # during the outage and its reconnection
+O_SHED_MWH = 3
+O_RT_ACHIEVED_S = 4  # time the ride-through share was carried (capped at the requirement)
+O_RT_OK = 5
+O_ISLAND_OK = 6
+O_E_MIN_MWH = 7
+O_E_START_MWH = 8
+O_RECONNECT_STEPS = 9  # steps from the grid's return until import and generation are back to normal
+O_MIN_SERVED_FRACTION = 10  # lowest share of the load served in the first ride-through period
+N_O = 11
+
+# --- hourly aggregates (float64, shape (hours, N_H)) ---------------------------------------
+H_COUNT = 0
+H_LOAD = 1
+H_POI = 2
+H_BESS = 3
+H_GEN = 4
+H_PV = 5
+H_SOC = 6
+H_SOC_MIN = 7
+H_SOC_MAX = 8
+H_RAMP_MAX = 9
+H_UNSERVED = 10
+H_LIMIT = 11
+H_PRICE = 12
+N_H = 13
+
+# --- recorded steps (float64, shape (windows, length, N_R)) -------------------------------
+R_LOAD = 0
+R_POI = 1
+R_LIMIT = 2  # the trace's import limit
+R_BESS = 3  # discharge positive
+R_GEN = 4
+R_PV = 5  # PV used
+R_STORED_BEFORE = 6
+R_STORED = 7  # after the step
+R_UNSERVED = 8
+R_SHED = 9
+R_Q_BESS = 10
+R_Q_SHORT = 11
+R_CAUSE = 12  # 0 none, 1 power, 2 energy, 3 import cap, 4 aftermath (only on violation steps)
+R_VIOLATION_MW = 13  # ramp excess this step
+R_CHARGE_MW = 14
+R_DISCHARGE_MW = 15
+R_LOSS_MW = 16
+R_SETPOINT = 17
+R_GRID = 18
+R_P_AVAIL = 19  # discharge/charge power limit this step (PCS and apparent power)
+R_PHASE = 20
+N_R = 21
+
+RAMP_BINS = 61  # |dPOI|/dt histogram: 60 bins of r_s/20 up to 3 r_s, then one overflow bin
+
+
+@njit(cache=True)
+def _tp_compact(tp, n, h):
+    """Re-filter turning points with hysteresis ``h`` in place; return the new count."""
+    if n < 3:
+        return n
+    out = 1
+    direction = 0
+    cand = tp[1]
+    first = tp[0]
+    for i in range(1, n):
+        x = tp[i]
+        if direction == 0:
+            if x - first >= h:
+                direction = 1
+                cand = x
+            elif first - x >= h:
+                direction = -1
+                cand = x
+        elif direction > 0:
+            if x > cand:
+                cand = x
+            elif cand - x >= h:
+                tp[out] = cand
+                out += 1
+                direction = -1
+                cand = x
+        else:
+            if x < cand:
+                cand = x
+            elif x - cand >= h:
+                tp[out] = cand
+                out += 1
+                direction = 1
+                cand = x
+    if direction != 0:
+        tp[out] = cand
+        out += 1
+    return out
+
+
+@njit(cache=True)
+def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, dt, m):
+    """Commit units in list order to cover ``want_mw`` of capacity and move output toward
+    ``target_mw`` within the online units' ramps, min load and rating; return total output [MW].
+
+    A unit ordered to start joins after its start time; when the want falls, units leave in
+    reverse order once the output is at or below what the remaining units can carry.
+    """
+    ng = gp.shape[0]
+    remaining = want_mw
+    for k in range(ng):
+        unit = gp[k, G_UNIT_MW]
+        avail = gp[k, G_UNITS]
+        need = 0.0
+        if remaining > 1e-9 and avail > 0:
+            need = min(avail, math.ceil(remaining / unit - 1e-9))
+        remaining -= need * unit
+        have = n_on[k] + starting[k]
+        if need > have:
+            if starting[k] == 0:
+                timer[k] = gp[k, G_START_STEPS]
+            starting[k] += need - have
+            m[M_STARTS] += need - have
+            m[M_START_COST_USD] += (need - have) * gp[k, G_START_USD]
+        elif need < have:
+            cancel = min(starting[k], have - need)
+            starting[k] -= cancel
+            if n_on[k] > need:
+                # stop surplus units; their output drops to what the rest can carry
+                n_on[k] = need
+                g[k] = min(g[k], need * unit)
+    # start timers
+    for k in range(ng):
+        if starting[k] > 0:
+            timer[k] -= 1.0
+            if timer[k] <= 0.0:
+                n_on[k] += starting[k]
+                starting[k] = 0.0
+    # output: split the target over types in list order, each within ramp, min load and rating
+    total = 0.0
+    rest = target_mw
+    for k in range(ng):
+        unit = gp[k, G_UNIT_MW]
+        cap = n_on[k] * unit
+        if cap <= 0.0:
+            g[k] = 0.0
+            continue
+        ramp = n_on[k] * gp[k, G_RAMP_MW_PER_S] * dt
+        lo_k = n_on[k] * gp[k, G_MIN_FRACTION] * unit if keep_min else 0.0
+        want_k = min(max(rest, lo_k), cap)
+        gk = min(max(want_k, g[k] - ramp), g[k] + ramp)
+        gk = min(max(gk, 0.0), cap)
+        g[k] = gk
+        rest -= gk
+        total += gk
+    return total
+
+
+@njit(cache=True)
+def simulate_kernel(
+    load_mw, pv_mw, limit_mw, phase, grid, price, notice_left_s,
+    cp, gp, pp, poi_state,
+    m, hourly, ramp_hist, tp, outages, rec_start, rec,
+):
+    """Replay one scenario; fill the metric, hourly, histogram, turning-point, outage and
+    recording arrays (see the layout constants). ``rec_start`` lists the first step of each
+    recorded window (length ``rec.shape[1]``); pass an empty array to record nothing."""
+    T = load_mw.shape[0]
+    dt = cp[C_DT_S]
+    dt_h = dt / 3600.0
+    E = cp[C_E_MWH]
+    floor_f = cp[C_FLOOR_MWH]
+    top = cp[C_TOP_MWH]
+    rt_top = cp[C_RT_TOP_MWH]
+    normal_floor = cp[C_NORMAL_FLOOR_MWH]
+    op_lo = cp[C_OP_LO_MWH]
+    op_hi = cp[C_OP_HI_MWH]
+    pcs = cp[C_PCS_MW]
+    s_mva = cp[C_S_MVA]
+    tan_load = cp[C_TAN_LOAD]
+    tan_poi = cp[C_TAN_POI]
+    eta_ch = cp[C_ETA_CH]
+    eta_dis = cp[C_ETA_DIS]
+    firm = cp[C_FIRM_MW]
+    flex = cp[C_FLEX_FRACTION]
+    r_pre = cp[C_PRERAMP_MW_PER_S]
+    r_rc = cp[C_RECONNECT_MW_PER_S]
+    r_hb = cp[C_HANDBACK_MW_PER_S]
+    sag_steps = cp[C_SAG_STEPS]
+    rt_steps = cp[C_RT_STEPS]
+    rt_lf = cp[C_RT_LOAD_FRACTION]
+    rec_s = cp[C_RECOVERY_S]
+    a_price = cp[C_PRICE_ALPHA]
+    arb_gain = cp[C_ARB_GAIN]
+    h_tp = cp[C_TP_HYST_MWH]
+    r_s = cp[C_RAMP_MW_PER_S]
+    r_m = cp[C_RAMP_MW_PER_MIN]
+    W = int(cp[C_WINDOW_STEPS])
+    pk_decay = cp[C_PEAK_DECAY]
+    tol = cp[C_TOL_MW]
+    ng = gp.shape[0]
+    state_copy = np.empty_like(poi_state)
+    n_on = np.zeros(ng)
+    starting = np.zeros(ng)
+    timer = np.zeros(ng)
+    g = np.zeros(ng)
+    max_out = outages.shape[0]
+    tp_cap = tp.shape[0]
+    n_rec = rec_start.shape[0]
+    rec_len = rec.shape[1]
+    n_hours = hourly.shape[0]
+    bin_w = r_s / 20.0
+
+    # measurement deques for the POI ramp metrics (independent of the policy's own bookkeeping)
+    cap = 1
+    while cap < W + 2:
+        cap *= 2
+    mask = cap - 1
+    qmin_v = np.zeros(cap)
+    qmin_t = np.zeros(cap)
+    qmax_v = np.zeros(cap)
+    qmax_t = np.zeros(cap)
+    qmin_f = 0
+    qmin_b = 0
+    qmax_f = 0
+    qmax_b = 0
+
+    # --- initial state: steady operation at the first step -------------------------------
+    L0 = load_mw[0]
+    N0 = L0 - pv_mw[0]
+    price_mean = price[0]
+    price_mad = 0.0
+    mid = 0.5 * (op_lo + op_hi)
+    e = mid
+    e_set = mid
+    pk = N0
+    p_prev = 0.0
+    started = False
+    in_outage = False
+    reconnecting = False
+    recovering = False
+    rc_cap = 0.0
+    out_i = -1
+    out_start = 0
+    last_forced = -10 ** 9
+    g_total = 0.0
+    # units running at the start if the import limit cannot carry the first net load
+    if ng > 0 and N0 > limit_mw[0]:
+        need = N0 - limit_mw[0]
+        for k in range(ng):
+            unit = gp[k, G_UNIT_MW]
+            nk = min(gp[k, G_UNITS], math.ceil(max(need, 0.0) / unit - 1e-9))
+            n_on[k] = nk
+            g[k] = min(need, nk * unit)
+            need -= g[k]
+            g_total += g[k]
+
+    m[M_E_START_MWH] = e
+    m[M_E_MIN_MWH] = e
+    m[M_E_MAX_MWH] = e
+    m[M_TP_HYST_MWH] = h_tp
+    m[M_T_WORST_RAMP] = -1.0
+    m[M_T_WORST_IMPORT] = -1.0
+    m[M_T_FIRST_UNSERVED] = -1.0
+    m[M_T_WORST_BAND] = -1.0
+    n_tp = 1
+    tp[0] = e
+    tp_dir = 0
+    tp_cand = e
+    w_rec = 0
+
+    for t in range(T):
+        L = load_mw[t]
+        pv = pv_mw[t]
+        lim = limit_mw[t]
+        ph = phase[t]
+        ga = grid[t]
+        pr = price[t]
+        N = L - pv
+        q_load = L * tan_load
+        e_before = e
+        # causal peak estimate of net load (decays toward the present over about an hour)
+        if N > pk:
+            pk = N
+        else:
+            pk += (N - pk) * pk_decay
+        # causal price statistics and the arbitrage setpoint inside the operating band
+        price_mean += a_price * (pr - price_mean)
+        price_mad += a_price * (abs(pr - price_mean) - price_mad)
+        if price_mad > 1e-9:
+            z = -(pr - price_mean) / (2.0 * price_mad) * arb_gain
+            if z > 1.0:
+                z = 1.0
+            elif z < -1.0:
+                z = -1.0
+        else:
+            z = 0.0
+        e_set = mid + z * 0.5 * (op_hi - op_lo)
+
+        # ---------------------------------------------------------------- (1) grid state
+        if ga == 0:
+            if not in_outage:
+                in_outage = True
+                out_start = t
+                if out_i + 1 < max_out:
+                    out_i += 1
+                    outages[out_i, O_START] = t
+                    outages[out_i, O_RT_OK] = 1.0
+                    outages[out_i, O_ISLAND_OK] = 1.0
+                    outages[out_i, O_E_MIN_MWH] = e
+                    outages[out_i, O_E_START_MWH] = e
+                    outages[out_i, O_RT_ACHIEVED_S] = -1.0
+                    outages[out_i, O_MIN_SERVED_FRACTION] = 1.0
+                m[M_N_OUTAGES] += 1.0
+        elif in_outage:
+            in_outage = False
+            n_out = t - out_start
+            if out_i >= 0:
+                outages[out_i, O_STEPS] = n_out
+            # a start not yet synchronised is cancelled when the grid is back
+            for k in range(ng):
+                starting[k] = 0.0
+            if n_out > sag_steps:
+                reconnecting = True
+                rc_cap = 0.0
+                if started:
+                    poi_reset(poi_state, pp, N - g_total, 0.0)
+                # the measurement history restarts at the outage's zero import
+                qmin_f = 0
+                qmin_b = 1
+                qmax_f = 0
+                qmax_b = 1
+                qmin_v[0] = 0.0
+                qmin_t[0] = t - 1
+                qmax_v[0] = 0.0
+                qmax_t[0] = t - 1
+                p_prev = 0.0
+            recovering = True
+
+        # ---------------------------------------------------------------- generation
+        dev = e - e_set
+        lim_eff = lim
+        if ga == 1:
+            if ph == 1:
+                # notice: the cap falls so the grid reaches the firm import at the event start
+                cap_pre = firm + notice_left_s[t] * r_pre
+                if cap_pre < lim_eff:
+                    lim_eff = cap_pre
+            if reconnecting:
+                rc_cap += r_rc * dt
+                if rc_cap < lim_eff:
+                    lim_eff = rc_cap
+        if ng > 0:
+            if ga == 0:
+                want = N
+                target = N
+                keep_min = False
+            elif reconnecting:
+                target = g_total - r_hb * dt
+                want = max(target, 0.0)
+                keep_min = False
+            elif ph == 1 or ph == 2:
+                # commit to cover the expected deficit below the firm import
+                want = max(pk - firm, N - lim_eff, 0.0)
+                refill = 0.0
+                if dev < 0.0:
+                    refill = -dev / eta_ch * 3600.0 / rec_s
+                target = max(N - lim_eff + refill, 0.0)
+                keep_min = True
+            else:
+                target = max(g_total - r_hb * dt, N - lim_eff)
+                want = max(target, pk - lim, 0.0)
+                if want <= 1e-9:
+                    want = 0.0
+                keep_min = want > 0.0
+            g_total = _dispatch_units(gp, n_on, starting, timer, g, want, target, keep_min, dt, m)
+
+        # ---------------------------------------------------------------- (2) POI and battery
+        Nn = N - g_total
+        connected = ga == 1
+        floor_now = rt_top
+        if not connected or reconnecting or recovering:
+            floor_now = floor_f
+        if recovering and not reconnecting and e >= rt_top:
+            recovering = False
+            floor_now = rt_top
+        p = 0.0
+        p_pol = 0.0
+        forced_import = False
+        snap = False
+        dis_e = max(0.0, e - floor_now) * eta_dis / dt_h
+        ch_e = max(0.0, top - e) / eta_ch / dt_h
+        if connected:
+            if not started:
+                p0 = min(max(Nn, 0.0), lim_eff)
+                poi_reset(poi_state, pp, Nn, p0)
+                started = True
+                p_prev = p0
+                qmin_f = 0
+                qmin_b = 1
+                qmax_f = 0
+                qmax_b = 1
+                qmin_v[0] = p0
+                qmin_t[0] = t - 1
+                qmax_v[0] = p0
+                qmax_t[0] = t - 1
+            lo_r, hi_r = poi_bounds(poi_state, pp, 1e300)
+            hi_l = min(hi_r, lim_eff)
+            if lim_eff < lo_r - tol:
+                forced_import = True
+            # can the policy's answer, anywhere in its bounds, overrun the battery? Then keep a
+            # copy of the policy state so a forced POI can replace the policy's own value.
+            p_chk = min(lo_r, hi_l)
+            q_chk = max(0.0, q_load - max(p_chk, 0.0) * tan_poi)
+            pa_chk = pcs
+            if q_chk > 0.0:
+                rest0 = s_mva * s_mva - q_chk * q_chk
+                ps0 = math.sqrt(rest0) if rest0 > 0.0 else 0.0
+                if ps0 < pa_chk:
+                    pa_chk = ps0
+            if Nn - p_chk > min(pa_chk, dis_e) - 1e-9 or Nn - max(lo_r, hi_l) < -min(pa_chk, ch_e) + 1e-9:
+                snap = True
+                state_copy[:] = poi_state
+            p_pol = poi_step(poi_state, pp, Nn, lim_eff, dev)
+            p = p_pol
+            q_need = max(0.0, q_load - max(p, 0.0) * tan_poi)
+        else:
+            q_need = q_load
+        p_avail = pcs
+        if q_need > 0.0:
+            rest2 = s_mva * s_mva - q_need * q_need
+            p_s = math.sqrt(rest2) if rest2 > 0.0 else 0.0
+            if p_s < p_avail:
+                p_avail = p_s
+        dis_max = min(p_avail, dis_e)
+        ch_max = min(p_avail, ch_e)
+        b = Nn - p
+        shed = 0.0
+        unserved = 0.0
+        pv_used = pv
+        limit_cause = 0
+        if b > dis_max + 1e-12:
+            short = b - dis_max
+            b = dis_max
+            limit_cause = 1 if p_avail <= dis_e else 2
+            if connected:
+                room = max(lim - p, 0.0)
+                take = min(short, room)
+                p += take
+                short -= take
+            if short > 0.0:
+                shed = min(short, flex * L)
+                short -= shed
+            if short > 0.0:
+                if connected:
+                    p += short  # above the import limit: counted as an import violation
+                else:
+                    unserved = short
+                short = 0.0
+        elif b < -ch_max - 1e-12:
+            surplus = -ch_max - b
+            b = -ch_max
+            limit_cause = 1 if p_avail <= ch_e else 2
+            cut = min(surplus, pv)
+            pv_used = pv - cut
+            surplus -= cut
+            m[M_PV_CURTAILED_MWH] += cut * dt_h
+            if surplus > 0.0 and g_total > 0.0:
+                # trip generation below its plan before the POI drops faster than allowed
+                cutg = min(surplus, g_total)
+                scale = (g_total - cutg) / g_total
+                for k in range(ng):
+                    g[k] *= scale
+                g_total -= cutg
+                surplus -= cutg
+            if surplus > 0.0:
+                p -= surplus
+        if connected:
+            if p != p_pol:
+                # the policy's history must hold what the POI really did: back to the state
+                # before its step, then record the forced value (filter advanced as usual)
+                if snap:
+                    poi_state[:] = state_copy
+                    poi_commit(poi_state, pp, Nn, p)
+                else:
+                    poi_reset(poi_state, pp, Nn, p)
+            if limit_cause > 0:
+                last_forced = t
+        # apparent power: real power first, reactive power with what is left
+        if connected:
+            q_need = max(0.0, q_load - max(p, 0.0) * tan_poi)
+        rest2 = s_mva * s_mva - b * b
+        q_room = math.sqrt(rest2) if rest2 > 0.0 else 0.0
+        q_bess = min(q_need, q_room)
+        q_short = q_need - q_bess
+        if q_short > 1e-9:
+            m[M_Q_SHORT_STEPS] += 1.0
+            if q_short > m[M_Q_SHORT_WORST_MVAR]:
+                m[M_Q_SHORT_WORST_MVAR] = q_short
+
+        # ---------------------------------------------------------------- energy
+        if b >= 0.0:
+            dis = b
+            ch = 0.0
+            e = e - dis * dt_h / eta_dis
+            loss = dis * (1.0 / eta_dis - 1.0)
+        else:
+            dis = 0.0
+            ch = -b
+            e = e + ch * dt_h * eta_ch
+            loss = ch * (1.0 - eta_ch)
+        if e < floor_f and e > floor_f - 1e-9:
+            e = floor_f
+        if e > top and e < top + 1e-9:
+            e = top
+        m[M_CHARGE_AC_MWH] += ch * dt_h
+        m[M_DISCHARGE_AC_MWH] += dis * dt_h
+        m[M_DISCHARGE_STORED_MWH] += dis * dt_h / eta_dis
+        m[M_LOSS_MWH] += loss * dt_h
+        if e < m[M_E_MIN_MWH]:
+            m[M_E_MIN_MWH] = e
+        if e > m[M_E_MAX_MWH]:
+            m[M_E_MAX_MWH] = e
+        # turning points of stored energy (hysteresis h) for the rainflow count
+        if tp_dir == 0:
+            if e - tp[0] >= h_tp:
+                tp_dir = 1
+                tp_cand = e
+            elif tp[0] - e >= h_tp:
+                tp_dir = -1
+                tp_cand = e
+        elif tp_dir > 0:
+            if e > tp_cand:
+                tp_cand = e
+            elif tp_cand - e >= h_tp:
+                tp[n_tp] = tp_cand
+                n_tp += 1
+                tp_dir = -1
+                tp_cand = e
+        else:
+            if e < tp_cand:
+                tp_cand = e
+            elif e - tp_cand >= h_tp:
+                tp[n_tp] = tp_cand
+                n_tp += 1
+                tp_dir = 1
+                tp_cand = e
+        if n_tp >= tp_cap - 2:
+            h_tp *= 2.0
+            n_tp = _tp_compact(tp, n_tp, h_tp)
+            m[M_TP_HYST_MWH] = h_tp
+
+        # ---------------------------------------------------------------- metrics
+        m[M_UNSERVED_MWH] += unserved * dt_h
+        m[M_SHED_MWH] += shed * dt_h
+        m[M_GEN_MWH] += g_total * dt_h
+        for k in range(ng):
+            m[M_FUEL_COST_USD] += g[k] * dt_h * gp[k, G_FUEL_USD_PER_MWH]
+        if unserved > 1e-9 and m[M_T_FIRST_UNSERVED] < 0:
+            m[M_T_FIRST_UNSERVED] = t
+        viol = 0.0
+        cause = 0
+        dp = 0.0
+        if connected:
+            if p > 0.0:
+                m[M_IMPORT_MWH] += p * dt_h
+            else:
+                m[M_EXPORT_MWH] += -p * dt_h
+            m[M_ENERGY_COST_USD] += p * dt_h * pr
+            if p > m[M_IMPORT_PEAK_MW]:
+                m[M_IMPORT_PEAK_MW] = p
+            if -p > m[M_EXPORT_WORST_MW]:
+                m[M_EXPORT_WORST_MW] = -p
+            over = p - lim
+            if over > tol:
+                m[M_IMPORT_VIOL_STEPS] += 1.0
+                m[M_IMPORT_VIOL_MW_S] += over * dt
+                if over > m[M_IMPORT_WORST_MW]:
+                    m[M_IMPORT_WORST_MW] = over
+                    m[M_T_WORST_IMPORT] = t
+            # ramp rules against the true history of connected steps
+            dp = p - p_prev
+            oldest = t - W
+            while qmin_f < qmin_b and qmin_t[qmin_f & mask] < oldest:
+                qmin_f += 1
+            while qmax_f < qmax_b and qmax_t[qmax_f & mask] < oldest:
+                qmax_f += 1
+            wmin = qmin_v[qmin_f & mask] if qmin_f < qmin_b else p
+            wmax = qmax_v[qmax_f & mask] if qmax_f < qmax_b else p
+            ex1 = abs(dp) - r_s * dt
+            swing = max(p - wmin, wmax - p)
+            ex60 = swing - r_m
+            if abs(dp) / dt > m[M_RAMP_WORST_MW_PER_S]:
+                m[M_RAMP_WORST_MW_PER_S] = abs(dp) / dt
+                m[M_T_MAX_DP] = t
+            if swing > m[M_RAMP_WORST_MW_PER_MIN]:
+                m[M_RAMP_WORST_MW_PER_MIN] = swing
+            viol = max(ex1, ex60, 0.0)
+            thr = tol + 1e-9 * abs(p)
+            if ex1 > thr:
+                m[M_RAMP1_VIOL_STEPS] += 1.0
+            if ex60 > thr:
+                m[M_RAMP60_VIOL_STEPS] += 1.0
+            if viol > thr:
+                m[M_RAMP_VIOL_STEPS] += 1.0
+                m[M_RAMP_VIOL_MW_S] += viol * dt
+                if limit_cause == 1:
+                    cause = 1
+                    m[M_CAUSE_POWER] += 1.0
+                elif limit_cause == 2:
+                    cause = 2
+                    m[M_CAUSE_ENERGY] += 1.0
+                elif forced_import:
+                    cause = 3
+                    m[M_CAUSE_IMPORT] += 1.0
+                    last_forced = t
+                elif t - last_forced <= W:
+                    cause = 4
+                    m[M_CAUSE_AFTERMATH] += 1.0
+                else:
+                    cause = 5
+                    m[M_CAUSE_NONE] += 1.0
+                if viol > m[M_RAMP_WORST_EXCESS_MW]:
+                    m[M_RAMP_WORST_EXCESS_MW] = viol
+                    m[M_T_WORST_RAMP] = t
+            else:
+                viol = 0.0
+            if forced_import:
+                last_forced = t
+            # push p into the measurement deques
+            while qmin_b > qmin_f and qmin_v[(qmin_b - 1) & mask] >= p:
+                qmin_b -= 1
+            qmin_v[qmin_b & mask] = p
+            qmin_t[qmin_b & mask] = t
+            qmin_b += 1
+            while qmax_b > qmax_f and qmax_v[(qmax_b - 1) & mask] <= p:
+                qmax_b -= 1
+            qmax_v[qmax_b & mask] = p
+            qmax_t[qmax_b & mask] = t
+            qmax_b += 1
+            p_prev = p
+            b_idx = int(abs(dp) / dt / bin_w)
+            if b_idx >= RAMP_BINS - 1:
+                b_idx = RAMP_BINS - 1
+            ramp_hist[b_idx] += dt
+
+        # band excursions: below the floor of the present mode
+        if not connected or reconnecting or recovering:
+            band_floor = floor_f
+        elif ph == 0:
+            band_floor = normal_floor
+        else:
+            band_floor = rt_top
+        if e < band_floor - 1e-9:
+            m[M_BAND_EXCURSION_S] += dt
+            if band_floor - e > m[M_BAND_EXCURSION_WORST_MWH]:
+                m[M_BAND_EXCURSION_WORST_MWH] = band_floor - e
+                m[M_T_WORST_BAND] = t
+
+        # outages: ride-through, islanding, lowest stored energy
+        if out_i >= 0 and (in_outage or reconnecting):
+            o = out_i
+            outages[o, O_UNSERVED_MWH] += unserved * dt_h
+            outages[o, O_SHED_MWH] += shed * dt_h
+            if e < outages[o, O_E_MIN_MWH]:
+                outages[o, O_E_MIN_MWH] = e
+            if unserved > 1e-9:
+                outages[o, O_ISLAND_OK] = 0.0
+            if in_outage:
+                k_in = t - out_start
+                if k_in < rt_steps and L > 0.0:
+                    served = (L - shed - unserved) / L
+                    if served < outages[o, O_MIN_SERVED_FRACTION]:
+                        outages[o, O_MIN_SERVED_FRACTION] = served
+                if k_in < rt_steps and outages[o, O_RT_OK] == 1.0:
+                    if shed + unserved > (1.0 - rt_lf) * L + 1e-9:
+                        outages[o, O_RT_OK] = 0.0
+                        outages[o, O_RT_ACHIEVED_S] = k_in * dt
+            else:
+                outages[o, O_RECONNECT_STEPS] += 1.0
+        if reconnecting and connected:
+            # reconnection ends once import may carry the whole limit and generation is back to zero
+            if rc_cap >= lim and g_total <= 1e-9:
+                reconnecting = False
+
+        # hourly aggregates
+        hr = int(t * dt / 3600.0)
+        if hr < n_hours:
+            soc = e / E if E > 0.0 else 0.0
+            if hourly[hr, H_COUNT] == 0.0:
+                hourly[hr, H_SOC_MIN] = soc
+                hourly[hr, H_SOC_MAX] = soc
+            hourly[hr, H_COUNT] += 1.0
+            hourly[hr, H_LOAD] += L
+            hourly[hr, H_POI] += p
+            hourly[hr, H_BESS] += b
+            hourly[hr, H_GEN] += g_total
+            hourly[hr, H_PV] += pv_used
+            hourly[hr, H_SOC] += soc
+            if soc < hourly[hr, H_SOC_MIN]:
+                hourly[hr, H_SOC_MIN] = soc
+            if soc > hourly[hr, H_SOC_MAX]:
+                hourly[hr, H_SOC_MAX] = soc
+            if abs(dp) / dt > hourly[hr, H_RAMP_MAX]:
+                hourly[hr, H_RAMP_MAX] = abs(dp) / dt
+            hourly[hr, H_UNSERVED] += unserved
+            hourly[hr, H_LIMIT] += lim
+            hourly[hr, H_PRICE] += pr
+
+        # recording
+        if n_rec > 0:
+            for w in range(w_rec, n_rec):
+                j = t - rec_start[w]
+                if j < 0:
+                    break
+                if j < rec_len:
+                    r = rec[w, j]
+                    r[R_LOAD] = L
+                    r[R_POI] = p
+                    r[R_LIMIT] = lim
+                    r[R_BESS] = b
+                    r[R_GEN] = g_total
+                    r[R_PV] = pv_used
+                    r[R_STORED_BEFORE] = e_before
+                    r[R_STORED] = e
+                    r[R_UNSERVED] = unserved
+                    r[R_SHED] = shed
+                    r[R_Q_BESS] = q_bess
+                    r[R_Q_SHORT] = q_short
+                    r[R_CAUSE] = cause
+                    r[R_VIOLATION_MW] = viol
+                    r[R_CHARGE_MW] = ch
+                    r[R_DISCHARGE_MW] = dis
+                    r[R_LOSS_MW] = loss
+                    r[R_SETPOINT] = e_set
+                    r[R_GRID] = ga
+                    r[R_P_AVAIL] = p_avail
+                    r[R_PHASE] = ph
+                elif w == w_rec:
+                    w_rec += 1
+
+    if tp_dir != 0:
+        tp[n_tp] = tp_cand
+        n_tp += 1
+    if in_outage and out_i >= 0:
+        outages[out_i, O_STEPS] = T - out_start
+    m[M_N_TP] = n_tp
+    m[M_STEPS] = T
+    m[M_E_END_MWH] = e

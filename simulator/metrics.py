@@ -1,0 +1,158 @@
+"""Per-scenario metrics from a kernel run: violations, energy, contingencies, cycling, cost.
+
+The kernel accumulates; this module attributes outages to the trace's events, counts cycles
+with the ``rainflow`` library on the kernel's turning points and estimates degradation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import rainflow
+
+from . import kernel as K
+
+# Cycle life at 80% depth of discharge: the datasheet's degradation-cost row (6,000 cycles x 0.8
+# DoD, ../shared/reference/domain-datasheet.md "Degradation cost"). Shallower cycles count less by
+# the Woehler law N(DoD) = N_80 (DoD / 0.8)^-k; k = 1.5 is an engineering estimate for LFP [E].
+CYCLE_LIFE_AT_80_DOD = 6000.0
+WOEHLER_EXPONENT = 1.5
+
+
+def cycle_damage(turning_points_mwh: np.ndarray, usable_mwh: float) -> tuple[float, float, int]:
+    """Rainflow-counted fatigue damage of a stored-energy history.
+
+    ``damage = sum_i n_i (DoD_i / 0.8)^k / N_80`` over the cycles (range ``DoD_i`` as a fraction
+    of usable energy, count ``n_i`` in halves and wholes) that ``rainflow.count_cycles`` finds in
+    the turning points. Damage 1 means the cycle life is used up (end of life).
+    Returns (damage, full-cycle-equivalent count of the counted cycles, number of cycle records).
+    """
+    if usable_mwh <= 0 or turning_points_mwh.size < 2:
+        return 0.0, 0.0, 0
+    cycles = rainflow.count_cycles(turning_points_mwh.tolist())
+    damage = 0.0
+    efc = 0.0
+    for rng, count in cycles:
+        dod = min(rng / usable_mwh, 1.0)
+        damage += count * (dod / 0.8) ** WOEHLER_EXPONENT / CYCLE_LIFE_AT_80_DOD
+        efc += count * dod
+    return damage, efc, len(cycles)
+
+
+@dataclass
+class Outage:
+    kind: str  # loss_of_grid | voltage_sag
+    source: str  # sampled | explicit | contingency | unmatched
+    start_s: float
+    duration_s: float
+    unserved_mwh: float
+    shed_mwh: float
+    ride_through_ok: bool
+    min_served_fraction: float
+    islanding_ok: bool
+    lowest_stored_mwh: float
+    reconnect_s: float
+
+
+def classify_outages(run, events: list[dict], dt_s: float, sag_steps: float) -> list[Outage]:
+    """Attach each outage the kernel saw to the trace event it belongs to (a sag sequence has
+    several dips); an outage no event explains is classed by its length."""
+    grid_events = [e for e in events if e.get("kind") in ("loss_of_grid", "voltage_sag")]
+    out = []
+    for row in run.outages:
+        start_s = row[K.O_START] * dt_s
+        kind, source = None, "unmatched"
+        for ev in grid_events:
+            s0 = float(ev.get("start_s", 0.0))
+            s1 = s0 + float(ev.get("duration_s", 0.0))
+            if s0 - dt_s <= start_s <= s1 + dt_s:
+                kind, source = ev["kind"], ev.get("source", "sampled")
+                break
+        if kind is None:
+            kind = "loss_of_grid" if row[K.O_STEPS] > sag_steps else "voltage_sag"
+        out.append(Outage(
+            kind=kind, source=source, start_s=start_s, duration_s=row[K.O_STEPS] * dt_s,
+            unserved_mwh=float(row[K.O_UNSERVED_MWH]), shed_mwh=float(row[K.O_SHED_MWH]),
+            ride_through_ok=bool(row[K.O_RT_OK]), min_served_fraction=float(row[K.O_MIN_SERVED_FRACTION]),
+            islanding_ok=bool(row[K.O_ISLAND_OK]), lowest_stored_mwh=float(row[K.O_E_MIN_MWH]),
+            reconnect_s=float(row[K.O_RECONNECT_STEPS]) * dt_s,
+        ))
+    return out
+
+
+def summarize(run, trace, site, design) -> dict:
+    """One row of per-scenario figures (trace totals, not annualized)."""
+    m = run.metrics
+    dt = trace.dt_s
+    b = site.bess
+    E = float(design.bess.energy_mwh)
+    usable = (b.soc_max_fraction - b.soc_min_fraction) * E
+    sag_steps = math.ceil(max(site.grid.voltage_sags.dip_duration_s[1], dt) / dt - 1e-9)
+    outages = classify_outages(run, trace.events, dt, sag_steps)
+    log = [o for o in outages if o.kind == "loss_of_grid"]
+    sags = [o for o in outages if o.kind == "voltage_sag"]
+    damage, rf_efc, n_cycles = cycle_damage(run.turning_points, usable)
+    days = trace.steps * dt / 86400.0
+    curtailment_events = [e for e in trace.events if e.get("kind") == "curtailment"]
+    row = {
+        "scenario": trace.index,
+        "days": days,
+        "ramp_violation_steps": m[K.M_RAMP_VIOL_STEPS],
+        "ramp_violation_mw_s": m[K.M_RAMP_VIOL_MW_S],
+        "ramp_1s_violation_steps": m[K.M_RAMP1_VIOL_STEPS],
+        "ramp_60s_violation_steps": m[K.M_RAMP60_VIOL_STEPS],
+        "ramp_worst_mw_per_s": m[K.M_RAMP_WORST_MW_PER_S],
+        "ramp_worst_mw_per_min": m[K.M_RAMP_WORST_MW_PER_MIN],
+        "ramp_violation_cause_power": m[K.M_CAUSE_POWER],
+        "ramp_violation_cause_energy": m[K.M_CAUSE_ENERGY],
+        "ramp_violation_cause_import_cap": m[K.M_CAUSE_IMPORT],
+        "ramp_violation_cause_aftermath": m[K.M_CAUSE_AFTERMATH],
+        "ramp_violation_cause_none": m[K.M_CAUSE_NONE],
+        "import_violation_steps": m[K.M_IMPORT_VIOL_STEPS],
+        "import_violation_mw_s": m[K.M_IMPORT_VIOL_MW_S],
+        "import_worst_excess_mw": m[K.M_IMPORT_WORST_MW],
+        "export_worst_mw": m[K.M_EXPORT_WORST_MW],
+        "import_peak_mw": m[K.M_IMPORT_PEAK_MW],
+        "unserved_mwh": m[K.M_UNSERVED_MWH],
+        "unserved_loss_of_grid_mwh": sum(o.unserved_mwh for o in log),
+        "unserved_contingency_loss_of_grid_mwh": sum(o.unserved_mwh for o in log if o.source == "contingency"),
+        "unserved_contingency_sag_mwh": sum(o.unserved_mwh for o in sags if o.source == "contingency"),
+        "flexible_load_shed_mwh": m[K.M_SHED_MWH],
+        "pv_curtailed_mwh": m[K.M_PV_CURTAILED_MWH],
+        "import_mwh": m[K.M_IMPORT_MWH],
+        "export_mwh": m[K.M_EXPORT_MWH],
+        "generation_mwh": m[K.M_GEN_MWH],
+        "bess_charge_mwh": m[K.M_CHARGE_AC_MWH],
+        "bess_discharge_mwh": m[K.M_DISCHARGE_AC_MWH],
+        "bess_loss_mwh": m[K.M_LOSS_MWH],
+        "equivalent_full_cycles": m[K.M_DISCHARGE_STORED_MWH] / usable if usable > 0 else 0.0,
+        "rainflow_cycles": n_cycles,
+        "rainflow_equivalent_cycles": rf_efc,
+        "cycle_damage": damage,
+        "energy_cost_usd": m[K.M_ENERGY_COST_USD],
+        "fuel_cost_usd": m[K.M_FUEL_COST_USD],
+        "start_cost_usd": m[K.M_START_COST_USD],
+        "generator_starts": m[K.M_STARTS],
+        "band_excursion_s": m[K.M_BAND_EXCURSION_S],
+        "band_excursion_worst_mwh": m[K.M_BAND_EXCURSION_WORST_MWH],
+        "reactive_shortfall_worst_mvar": m[K.M_Q_SHORT_WORST_MVAR],
+        "reactive_shortfall_steps": m[K.M_Q_SHORT_STEPS],
+        "stored_min_mwh": m[K.M_E_MIN_MWH],
+        "stored_max_mwh": m[K.M_E_MAX_MWH],
+        "stored_start_mwh": m[K.M_E_START_MWH],
+        "stored_end_mwh": m[K.M_E_END_MWH],
+        "loss_of_grid_events": len(log),
+        "voltage_sag_dips": len(sags),
+        "curtailment_events": len(curtailment_events),
+        "ride_through_ok": all(o.ride_through_ok for o in log) if log else None,
+        "ride_through_min_served_fraction": min((o.min_served_fraction for o in log), default=None),
+        "islanding_ok": all(o.islanding_ok for o in log) if log else None,
+        "sag_ok": all(o.ride_through_ok for o in sags) if sags else None,
+        "sag_min_served_fraction": min((o.min_served_fraction for o in sags), default=None),
+        "lowest_soc_contingency_fraction": (
+            min(o.lowest_stored_mwh for o in outages) / E if outages and E > 0 else None
+        ),
+    }
+    return row
