@@ -1,0 +1,338 @@
+"""The AI-load model (DESIGN 4, issue 3 point 1) and measured traces (point 2).
+
+Every function renders onto bins ``[t0 + i*dt, t0 + (i+1)*dt)`` and returns the bin mean with the
+within-bin minimum and maximum, so one model serves the 1-s transient layer and the hourly energy
+layer. Event-driven parts (job stalls, checkpoints, starts and stops, inference bursts) are drawn as
+event lists and rendered exactly (``render.py``); the sequential parts (AR noise, the cooling
+lag) are first-order linear filters run by ``scipy.signal.lfilter`` (compiled C).
+
+Site load = IT (training jobs + inference) + non-IT, with non-IT = (pue - 1) x IT through a
+first-order lag of ``cooling_lag_s``, and the total kept within [min_load_mw, it_capacity x pue].
+
+Defaults not in the spec are engineering estimates from the domain data sheet
+(../shared/reference/domain-datasheet.md, section numbers cited beside each constant).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.signal import lfilter
+
+from .render import pwl_bins, steps_to_pwl, zoh_bins
+from .rng import child
+
+DAY_S = 86400.0
+
+# Datasheet 5.2 "Compute duty cycle 0.75": fraction of an iteration at compute (high) power.
+COMPUTE_DUTY = 0.75
+# Datasheet 5.2 "2 concurrent jobs (one 70 %, one 30 % of GPUs)": job j gets a share ~ 1/(j+1)
+# (2 jobs: 0.67 / 0.33).
+# [E] a job runs this long on average before it stops (ramping down) and a new one starts.
+MEAN_JOB_LENGTH_S = 48 * 3600.0
+# [E] idle gap between one job's stop and the next job's start (scheduler turnaround).
+JOB_GAP_S = (5 * 60.0, 60 * 60.0)
+# Simulated lead-in before t0 so the jobs are in a random, stationary phase at the trace start.
+WARMUP_S = 2 * DAY_S
+# Datasheet 5.3 "Fast noise: AR(1), sigma = 3 %" at ~2 s; 5 s correlation keeps 2-s changes
+# within the 9 % of POLCA (1c) at 3.7 sigma.
+INFERENCE_NOISE_TAU_S = 5.0
+
+
+def job_weights(jobs: int) -> np.ndarray:
+    w = 1.0 / np.arange(1, jobs + 1)
+    return w / w.sum()
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class JobPlan:
+    """What one training job does over the horizon: its envelope, when it swings, its events."""
+
+    peak_mw: float
+    period_s: float  # iteration period
+    phase_s: float  # offset of the square wave
+    env_x: np.ndarray  # envelope breakpoints (fraction of peak, before the swing)
+    env_y: np.ndarray
+    swing_x: np.ndarray  # 1 where iterations run (swing on), 0 when stalled/idle/checkpointing
+    swing_y: np.ndarray
+    stall_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    checkpoint_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    stop_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+def _running_stall_rate(stalls_per_day: float, weight: float, down_s: float, gap_s: float) -> float:
+    """Stall rate per second of *running* time that yields ``stalls_per_day x weight`` per wall day.
+
+    A job is up a fraction f of the time; stalls only strike a running job. With lam the wall
+    rate, d the mean stall down time, mu = 1/MEAN_JOB_LENGTH_S the stop rate per running second
+    and g the mean stop-to-running gap: f = 1 - lam d - mu f g  =>  f = (1 - lam d) / (1 + mu g),
+    and the running-time rate is lam / f.
+    """
+    lam = stalls_per_day * weight / DAY_S
+    if lam <= 0:
+        return 0.0
+    f = (1.0 - lam * down_s) / (1.0 + gap_s / MEAN_JOB_LENGTH_S)
+    return lam / max(f, 0.05)  # stalls so frequent the job is mostly down: cap, stay finite
+
+
+def plan_training_jobs(w, workload_mw: float, t_end_s: float, ss) -> list[JobPlan]:
+    """Draw the event history of each job of a training workload from ``-WARMUP_S`` to ``t_end_s``.
+
+    A running job stalls (drops to ``idle_fraction`` within a second, stays down
+    ``stall_duration_min``, restarts over ``job_ramp_s``) or stops (ramps down over ``job_ramp_s``,
+    idles between jobs, the next job ramps up), whichever its competing exponential clocks ring
+    first. Checkpoints come every ``checkpoint_interval_min`` of uninterrupted running (the clock
+    restarts after a stall or a new job) and lower the job's power by
+    ``checkpoint_depth_fraction`` for ``checkpoint_duration_s`` with the swing paused.
+    """
+    weights = job_weights(w.jobs)
+    ramp = w.job_ramp_s
+    idle = w.idle_fraction
+    interval = w.checkpoint_interval_min * 60.0
+    ck_dur = w.checkpoint_duration_s
+    depth = w.checkpoint_depth_fraction
+    d_lo, d_hi = (x * 60.0 for x in w.stall_duration_min)
+    down_mean = 0.5 * (d_lo + d_hi) + ramp
+    gap_mean = 0.5 * sum(JOB_GAP_S) + 2 * ramp
+    plans = []
+    for j, wt in enumerate(weights):
+        rng = child(ss, j)
+        rate = _running_stall_rate(w.stalls_per_day, wt, down_mean, gap_mean)
+        period = rng.uniform(*w.swing_period_s)
+        phase = rng.uniform(0, period)
+        t = -WARMUP_S
+        ex, ey = [t], [1.0]
+        sx, sy = [t], [1.0]
+        stalls, cks, stops = [], [], []
+        ck_next = t + rng.uniform(0, interval)
+        while t < t_end_s:
+            d_stall = rng.exponential(1.0 / rate) if rate > 0 else np.inf
+            d_stop = rng.exponential(MEAN_JOB_LENGTH_S)
+            te = t + min(d_stall, d_stop)
+            while ck_next + ck_dur <= te and ck_next < t_end_s:
+                c, e = ck_next, ck_next + ck_dur
+                ex += [c, c, e, e]
+                ey += [1.0, 1.0 - depth, 1.0 - depth, 1.0]
+                sx += [c, c, e, e]
+                sy += [1.0, 0.0, 0.0, 1.0]
+                cks.append(c)
+                ck_next += interval
+            if te >= t_end_s:
+                break
+            if d_stall < d_stop:
+                down = rng.uniform(d_lo, d_hi)
+                ex += [te, te, te + down, te + down + ramp]
+                ey += [1.0, idle, idle, 1.0]
+                sx += [te, te, te + down, te + down]
+                sy += [1.0, 0.0, 0.0, 1.0]
+                stalls.append(te)
+                t = te + down + ramp
+            else:
+                gap = rng.uniform(*JOB_GAP_S)
+                ex += [te, te + ramp, te + ramp + gap, te + 2 * ramp + gap]
+                ey += [1.0, idle, idle, 1.0]
+                sx += [te, te + ramp, te + ramp, te + ramp + gap, te + ramp + gap]
+                sy += [1.0, 1.0, 0.0, 0.0, 1.0]
+                stops.append(te)
+                t = te + 2 * ramp + gap
+            ck_next = t + interval
+        plans.append(JobPlan(
+            peak_mw=workload_mw * wt, period_s=period, phase_s=phase,
+            env_x=np.array(ex), env_y=np.array(ey), swing_x=np.array(sx), swing_y=np.array(sy),
+            stall_s=np.array(stalls), checkpoint_s=np.array(cks), stop_s=np.array(stops),
+        ))
+    return plans
+
+
+def comm_fraction(t0: float, dt: float, n: int, period_s: float, phase_s: float, duty: float = COMPUTE_DUTY):
+    """Fraction of each bin spent in the low (communication) phase of a square wave.
+
+    The wave is high for ``duty x period`` then low for the rest, starting high at ``phase_s``.
+    Exact: with C(x) = floor(x/T) (1-D) T + max(0, (x mod T) - D T) the low time in [0, x),
+    the fraction in bin [a, b) is (C(b - phase) - C(a - phase)) / dt.
+    """
+    edges = t0 + dt * np.arange(n + 1) - phase_s
+    q, r = np.divmod(edges, period_s)
+    c = q * (1.0 - duty) * period_s + np.maximum(0.0, r - duty * period_s)
+    return np.clip(np.diff(c) / dt, 0.0, 1.0)
+
+
+def render_job(plan: JobPlan, swing_fraction: float, t0: float, dt: float, n: int):
+    """(mean, min, max) MW of one job over the bins.
+
+    power = peak x envelope x (1 - swing_fraction x swing_on x low_phase). The bin mean uses the
+    product of bin means (exact when the envelope is flat over the bin, i.e. everywhere but the
+    few bins holding a job event); the extremes take the full swing whenever the bin holds any
+    low phase while iterating (min) or any high phase (max).
+    """
+    e_mean, e_min, e_max = pwl_bins(plan.env_x, plan.env_y, t0, dt, n)
+    a_mean, a_min, a_max = pwl_bins(plan.swing_x, plan.swing_y, t0, dt, n)
+    low = comm_fraction(t0, dt, n, plan.period_s, plan.phase_s)
+    sf = swing_fraction
+    mean = plan.peak_mw * e_mean * (1.0 - sf * a_mean * low)
+    lo = plan.peak_mw * e_min * (1.0 - sf * ((a_max > 0) & (low > 0)))
+    hi = plan.peak_mw * e_max * (1.0 - sf * ((a_min >= 1) & (low >= 1)))
+    return mean, lo, hi
+
+
+def training_bins(w, workload_mw: float, t0: float, dt: float, n: int, ss):
+    """Training workload (sum of its jobs): (mean, min, max) MW and the job plans."""
+    plans = plan_training_jobs(w, workload_mw, t0 + n * dt, ss)
+    mean, lo, hi = np.zeros(n), np.zeros(n), np.zeros(n)
+    for p in plans:
+        m, a, b = render_job(p, w.swing_fraction, t0, dt, n)
+        mean += m
+        lo += a  # job extremes need not coincide: summing them bounds the site's (conservative)
+        hi += b
+    return mean, lo, hi, plans
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def diurnal_shape(w, t_abs0: float, dt: float, n: int) -> np.ndarray:
+    """Bin mean of the inference diurnal, as a fraction of the workload's peak.
+
+    shape(t) = (1 + a cos(2 pi (h - peak_hour) / 24)) / (1 + a), a = (R - 1) / (R + 1) with R the
+    peak-to-trough ratio, so the weekday peak is 1 and the trough 1/R; weekend days (days 5 and 6
+    of each week, Jan 1 a Monday) are scaled by ``weekend_factor``. The cosine's bin mean is
+    integrated exactly, so the hourly energy layer carries the same daily energy.
+    """
+    r = w.diurnal_peak_to_trough
+    a = (r - 1.0) / (r + 1.0)
+    omega = 2 * np.pi / DAY_S
+    edges = t_abs0 + dt * np.arange(n + 1)
+    ph = omega * (edges - w.peak_hour * 3600.0)
+    if dt * omega < 1e-6:
+        cos_mean = np.cos(0.5 * (ph[1:] + ph[:-1]))
+    else:
+        cos_mean = np.diff(np.sin(ph)) / (omega * dt)
+    shape = (1.0 + a * cos_mean) / (1.0 + a)
+    day = np.floor((edges[:-1] + 0.5 * dt) / DAY_S).astype(np.int64)
+    return np.where(day % 7 >= 5, shape * w.weekend_factor, shape)
+
+
+def ar1_bins(sigma: float, tau_s: float, dt: float, n: int, rng) -> np.ndarray:
+    """Bin means of a stationary AR(1)/Ornstein-Uhlenbeck process with std ``sigma``, correlation
+    time ``tau_s``. Bin-mean std: sigma sqrt(2 (x - 1 + e^-x)) / x with x = dt / tau (-> sigma for
+    dt << tau, -> sigma sqrt(2 tau / dt) for dt >> tau); coefficient e^-x between bins."""
+    if sigma <= 0 or n == 0:
+        return np.zeros(n)
+    x = dt / tau_s
+    s_bin = sigma * (np.sqrt(2.0 * (x - 1.0 + np.exp(-x))) / x if x > 1e-6 else 1.0)
+    phi = np.exp(-x)
+    z = rng.standard_normal(n)
+    y0 = s_bin * rng.standard_normal()
+    return lfilter([s_bin * np.sqrt(1.0 - phi * phi)], [1.0, -phi], z, zi=[phi * y0])[0]
+
+
+def inference_bins(w, workload_mw: float, t_abs0: float, dt: float, n: int, ss):
+    """Inference: diurnal x weekend + AR(1) noise + bursts, within [0, workload peak]."""
+    rng_noise, rng_burst = child(ss, 0), child(ss, 1)
+    base = workload_mw * diurnal_shape(w, t_abs0, dt, n)
+    noise = ar1_bins(w.noise_fraction * workload_mw, INFERENCE_NOISE_TAU_S, dt, n, rng_noise)
+    horizon = n * dt
+    k = rng_burst.poisson(w.bursts_per_day * horizon / DAY_S)
+    starts = rng_burst.uniform(0, horizon, k) + t_abs0
+    ends = starts + rng_burst.uniform(*w.burst_duration_s, k)
+    bx, by = steps_to_pwl(starts, ends, np.full(k, w.burst_fraction * workload_mw))
+    b_mean, b_min, b_max = pwl_bins(bx, by, t_abs0, dt, n)
+    mean = np.clip(base + noise + b_mean, 0.0, workload_mw)
+    lo = np.clip(base + noise + b_min, 0.0, workload_mw)
+    hi = np.clip(base + noise + b_max, 0.0, workload_mw)
+    return mean, lo, hi
+
+
+# --------------------------------------------------------------------------- site
+
+
+def cooling_lag(it_mw: np.ndarray, lag_s: float, dt: float) -> np.ndarray:
+    """First-order lag y' = (x - y) / lag, exact for piecewise-constant bins:
+    y_i = y_{i-1} + (1 - e^{-dt/lag}) (x_i - y_{i-1}), starting in steady state y = x_0."""
+    if it_mw.size == 0:
+        return it_mw.copy()
+    alpha = 1.0 if lag_s <= 0 else -np.expm1(-dt / lag_s)
+    return lfilter([alpha], [1.0, alpha - 1.0], it_mw, zi=[(1.0 - alpha) * it_mw[0]])[0]
+
+
+@dataclass
+class LoadBins:
+    """A site load over bins: mean, within-bin extremes [MW], and what drew it."""
+
+    mean_mw: np.ndarray
+    min_mw: np.ndarray
+    max_mw: np.ndarray
+    it_mw: np.ndarray | None = None
+    jobs: list = field(default_factory=list)  # JobPlans of the training workloads
+
+
+def model_load_bins(site, t_abs0: float, dt: float, n: int, ss) -> LoadBins:
+    """The site load of the stochastic model over n bins from absolute time ``t_abs0`` [s].
+
+    Workload w gets ``share x it_capacity_mw``; IT is the sum; non-IT = (pue - 1) x lag(IT);
+    the total (and its within-bin extremes) is clipped into [min_load_mw, it_capacity x pue].
+    """
+    ld = site.load
+    it_mean, it_min, it_max = np.zeros(n), np.zeros(n), np.zeros(n)
+    jobs = []
+    for k, w in enumerate(ld.workloads):
+        wss = np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, k))
+        mw = w.share * ld.it_capacity_mw
+        if w.kind == "training":  # time-invariant: job times are relative to the first bin
+            m, a, b, plans = training_bins(w, mw, 0.0, dt, n, wss)
+            jobs += plans
+        else:
+            m, a, b = inference_bins(w, mw, t_abs0, dt, n, wss)
+        it_mean += m
+        it_min += a
+        it_max += b
+    non_it = (ld.pue - 1.0) * cooling_lag(it_mean, ld.cooling_lag_s, dt)
+    lo_b, hi_b = ld.min_load_mw, ld.peak_mw
+    return LoadBins(
+        mean_mw=np.clip(it_mean + non_it, lo_b, hi_b),
+        min_mw=np.clip(it_min + non_it, lo_b, hi_b),
+        max_mw=np.clip(it_max + non_it, lo_b, hi_b),
+        it_mw=it_mean,
+        jobs=jobs,
+    )
+
+
+# --------------------------------------------------------------------------- measured traces
+
+
+def read_trace(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """A measured trace CSV ``time_s,load_mw`` (already validated by the site spec loader)."""
+    data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    return data[:, 0].astype(float), data[:, 1].astype(float)
+
+
+# [E] bootstrap block: one hour keeps job- and checkpoint-scale structure inside a block.
+BOOTSTRAP_BLOCK_S = 3600.0
+
+
+def measured_load_bins(site, dt: float, n: int, rng=None) -> LoadBins:
+    """The measured trace on the model's bins.
+
+    Resampling: the trace is a zero-order hold of its samples; bins coarser than its step get the
+    exact bin mean (and the samples' extremes), finer bins hold the sample (zero-order hold).
+    Beyond its end the trace is padded with its end value, never tiled. With ``rng`` (bootstrap
+    mode) the trace's own span is cut into blocks of ``BOOTSTRAP_BLOCK_S`` (or a quarter of the
+    span if shorter) and blocks drawn with replacement at random offsets fill the n bins.
+    PUE is not applied again: the trace is total site power.
+    """
+    t, v = read_trace(site.load.trace)
+    if rng is None:
+        m, lo, hi = zoh_bins(t, v, 0.0, dt, n)
+        return LoadBins(m, lo, hi)
+    span_s = max(t[-1] - t[0] + (np.median(np.diff(t)) if t.size > 1 else dt), dt)
+    n_src = max(int(round(span_s / dt)), 1)
+    src = zoh_bins(t, v, t[0], dt, n_src)
+    block = max(1, min(int(round(BOOTSTRAP_BLOCK_S / dt)), max(1, n_src // 4)))
+    n_blocks = -(-n // block)
+    starts = rng.integers(0, n_src - block + 1, n_blocks)
+    idx = (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
+    return LoadBins(src[0][idx], src[1][idx], src[2][idx])

@@ -1,0 +1,69 @@
+"""PV and energy prices (issue 3 point 3).
+
+PV: a CSV profile (``time_s,pv_mw``, repeated over the year by its own period) or a clear-sky
+shape with cloud noise. The clear-sky shape is horizontal global irradiance from the Haurwitz
+model, GHI = 1098 cos(z) exp(-0.057 / cos(z)) W/m2 (Haurwitz 1945, as in pvlib's
+``clearsky.haurwitz``), with the solar zenith from latitude, Cooper's declination
+23.45 sin(2 pi (284 + doy) / 365) deg and the hour angle at local solar time; AC output =
+capacity x min(1, GHI / 1000). Clouds: output x (1 - cloud_variability x u), where
+u = clip(c_day + s(t), 0, 1), c_day ~ U(0, 1) per day and s an AR(1) of std 0.25 with a
+10-minute correlation time [E: a day-to-day clearness spread plus passing clouds].
+
+Prices: a number (flat) or a CSV (``time_s,usd_per_mwh``) repeated over the horizon.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .load_model import DAY_S, ar1_bins
+from .render import periodic_bin_means
+from .rng import child
+
+CLOUD_TAU_S = 600.0
+CLOUD_SIGMA = 0.25
+
+
+def clear_sky_fraction(latitude_deg: float, t_abs0: float, dt: float, n: int) -> np.ndarray:
+    """Bin-mean clear-sky AC output as a fraction of capacity (sub-sampled in bins over 60 s)."""
+    sub = 1 if dt <= 60 else int(min(12, np.ceil(dt / 300)))
+    t = t_abs0 + dt * (np.arange(n)[:, None] + (np.arange(sub)[None, :] + 0.5) / sub)
+    doy = np.floor(t / DAY_S) % 365 + 1
+    hour = (t % DAY_S) / 3600.0
+    decl = np.radians(23.45) * np.sin(2 * np.pi * (284 + doy) / 365.0)
+    lat = np.radians(latitude_deg)
+    ha = np.radians(15.0 * (hour - 12.0))
+    cosz = np.sin(lat) * np.sin(decl) + np.cos(lat) * np.cos(decl) * np.cos(ha)
+    cz = np.maximum(cosz, 1e-6)
+    ghi = np.where(cosz > 0, 1098.0 * cz * np.exp(-0.057 / cz), 0.0)
+    return np.minimum(ghi / 1000.0, 1.0).mean(axis=1)
+
+
+def pv_bins(site, t_abs0: float, dt: float, n: int, ss) -> np.ndarray:
+    """Total PV output [MW] over the bins (sum over PV generators)."""
+    out = np.zeros(n)
+    for k, g in enumerate(site.pv):
+        if g.capacity_mw <= 0:
+            continue
+        if g.profile != "clear_sky":
+            data = np.loadtxt(g.profile, delimiter=",", skiprows=1, ndmin=2)
+            out += np.maximum(periodic_bin_means(data[:, 0], data[:, 1], t_abs0, dt, n), 0.0)
+            continue
+        rng = child(ss, k)
+        shape = clear_sky_fraction(g.latitude_deg, t_abs0, dt, n)
+        day0 = int(np.floor(t_abs0 / DAY_S))
+        days = np.floor((t_abs0 + dt * (np.arange(n) + 0.5)) / DAY_S).astype(np.int64) - day0
+        c_day = rng.uniform(0, 1, int(days.max()) + 1 if n else 0)
+        s = ar1_bins(CLOUD_SIGMA, CLOUD_TAU_S, dt, n, rng)
+        u = np.clip(c_day[days] + s, 0.0, 1.0) if n else np.zeros(0)
+        out += g.capacity_mw * shape * (1.0 - g.cloud_variability * u)
+    return out
+
+
+def price_bins(site, t_abs0: float, dt: float, n: int) -> np.ndarray:
+    """Energy price [USD/MWh] over the bins: flat, or the CSV repeated by its own period."""
+    p = site.grid.energy_price_usd_per_mwh
+    if isinstance(p, str):
+        data = np.loadtxt(p, delimiter=",", skiprows=1, ndmin=2)
+        return periodic_bin_means(data[:, 0], data[:, 1], t_abs0, dt, n)
+    return np.full(n, float(p))
