@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .errors import Problem
 from .models import PV, Site
@@ -136,6 +135,8 @@ _CSV_UNITS = {"load_mw": ("MW", 0.0), "pv_mw": ("MW", 0.0), "usd_per_mwh": ("USD
 
 def _check_csv(path_field: str, raw: str, base_dir: Path, value_col: str) -> tuple[list[Problem], str]:
     """A CSV with columns ``time_s,<value_col>``: present, numeric, time strictly increasing."""
+    import pandas as pd  # only sites with CSV inputs pay for importing pandas
+
     p = Path(raw)
     if not p.is_absolute():
         p = (base_dir / p).resolve()
