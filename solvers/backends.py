@@ -86,6 +86,13 @@ def _unavailable(name: str) -> SolverUnavailableError:
         f"(HiGHS, the default, comes with `pip install highspy`; others need their own installation)")
 
 
+def require_solver(solver: str) -> None:
+    """Raise SolverUnavailableError unless ``solver`` can be used here (check before long work)."""
+    name = solver.lower()
+    if _contrib(name) is None and (name in CONTRIB_NAMES and name not in LEGACY_OPTIONS or _legacy(name) is None):
+        raise _unavailable(solver)
+
+
 def solve(model, *, solver: str = "highs", time_limit_s: float | None = None, mip_gap: float | None = 0.01,
           threads: int | None = None, progress: Callable[[str], None] | None = None,
           warm_start: bool = False) -> SolveResult:
@@ -128,9 +135,12 @@ def _solve_contrib(opt, name, model, time_limit_s, mip_gap, threads, progress, w
               time_limit=time_limit_s, rel_gap=mip_gap, threads=threads)
     t0 = time.perf_counter()
     try:
+        # hand the model over first (timed apart from the solver run), then solve without re-checking it
+        opt.set_instance(model)
+        handoff_s = time.perf_counter() - t0
         if warm_start and name == "highs":
-            opt.set_instance(model)
             _highs_warm_start(opt)
+        _skip_update_checks(opt)
         res = opt.solve(model, **kw)
     except Exception as exc:  # the solver itself failed: say so, never a traceback
         return SolveResult(name, ERROR, False, None, None, None, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
@@ -146,7 +156,19 @@ def _solve_contrib(opt, name, model, time_limit_s, mip_gap, threads, progress, w
     if status == OPTIMAL and gap is None:
         gap = 0.0
     return SolveResult(name, status, has, obj, bound, gap, solve_s, _message(status, has, gap, time_limit_s),
-                       getattr(res, "solver_log", "") or "")
+                       getattr(res, "solver_log", "") or "", handoff_s=handoff_s)
+
+
+def _skip_update_checks(opt) -> None:
+    """The model does not change between set_instance and solve: skip the persistent interface's scan."""
+    au = getattr(opt.config, "auto_updates", None)
+    if au is None:
+        return
+    for key in list(au.keys()):
+        try:
+            au[key] = False
+        except (ValueError, TypeError):
+            pass
 
 
 def _solve_legacy(opt, name, model, time_limit_s, mip_gap, threads, progress, warm_start) -> SolveResult:
@@ -186,6 +208,6 @@ def _message(status, has, gap, time_limit_s) -> str:
         return "optimal" + (f" within the relative gap (gap {gap:.4f})" if gap else "")
     if status == TIME_LIMIT:
         if has:
-            return f"time limit of {time_limit_s:g} s reached with an incumbent" + (f" at gap {gap:.4f}" if gap is not None else "")
-        return f"time limit of {time_limit_s:g} s reached before any feasible design was found"
+            return f"time limit of {time_limit_s or 0:g} s reached with an incumbent" + (f" at gap {gap:.4f}" if gap is not None else "")
+        return f"time limit of {time_limit_s or 0:g} s reached before any feasible design was found"
     return {"infeasible": "the model is infeasible", "unbounded": "the model is unbounded"}.get(status, "the solver failed")

@@ -18,6 +18,7 @@ class SolveResult:
     solve_s: float
     message: str
     log: str = ""
+    handoff_s: float = 0.0  # part of solve_s spent handing the model to the solver
 
     @property
     def ok(self) -> bool:

@@ -50,9 +50,14 @@ def optimize(site_path, out_dir, scenarios_path, solver, time_limit_s, mip_gap, 
     from ..io import write_atomic
     from ..optimizer import optimize as run_optimize
     from ..site_spec import load_site
+    from ..solvers.backends import require_solver
     from ..solvers.errors import SolverUnavailableError
 
     site = load_site(site_path)
+    try:
+        require_solver(solver)  # before the scenarios: a typo should not cost a minute
+    except SolverUnavailableError as exc:
+        raise click.UsageError(str(exc)) from None
     t0 = time.perf_counter()
     say(f"scenarios for {site.name} ...")
     scen = _scenarios(site, scenarios_path, None)
