@@ -1,0 +1,83 @@
+"""Optimizer build and solve on the bundled default site at 1x, 2x and 4x the model size.
+
+    python benchmarks/bench_optimizer.py [--site campus-300mw] [--mip-gap 0.01] [--threads N] [--json out.json]
+
+The model grows with scenarios x representative days, so the sizes are
+1x = (scenarios.count, representative_days) of the spec (8 x 6 for the default),
+2x = twice the scenarios, 4x = twice the scenarios and twice the representative days.
+Scenario generation is timed apart and is not part of the figures. For each size it records
+variables, constraints, integers, build seconds (Pyomo model construction plus the hand-over to
+the solver), solve seconds (the solver's run), total, the final relative gap on the decision
+objective, and the design (E, P, inverters, new units) so a change in the answer shows too.
+
+Targets (issue 4, point 7; a 2-core machine): 1x to 1% gap in under 60 s, with build <= max(10 s,
+30% of the total); build time close to linear from 1x to 4x (build_s per variable about constant).
+The load average is printed first: other work on the machine makes the figures meaningless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+
+def run(site_name: str, factor_scen: int, factor_days: int, mip_gap: float, threads: int | None) -> dict:
+    from bess_size.examples import path as example_path
+    from bess_size.optimizer import optimize
+    from bess_size.scenarios import generate_scenarios
+    from bess_size.site_spec import load_site
+
+    site = load_site(example_path(site_name))
+    sc = site.scenarios
+    site = site.model_copy(update={"scenarios": sc.model_copy(update={
+        "count": sc.count * factor_scen, "representative_days": sc.representative_days * factor_days})})
+    t0 = time.perf_counter()
+    scen = generate_scenarios(site)
+    gen_s = time.perf_counter() - t0
+    res = optimize(site, scen, mip_gap=mip_gap, threads=threads)
+    st, b = res.model_stats, res.design.bess
+    return {
+        "size": f"{factor_scen * factor_days}x", "scenarios": site.scenarios.count,
+        "representative_days": site.scenarios.representative_days, "steps": st["steps"], "windows": st["windows"],
+        "variables": st["variables"], "constraints": st["constraints"], "integers": st["integers"],
+        "build_s": round(st["build_s"], 2), "handoff_s": round(st["handoff_s"], 2), "solve_s": round(st["solve_s"], 2),
+        "total_s": round(st["build_s"] + st["solve_s"], 2), "gap": st["gap"], "status": res.status,
+        "scenario_generation_s": round(gen_s, 2),
+        "energy_mwh": b.energy_mwh, "pcs_power_mw": b.pcs_power_mw, "inverters": b.inverters,
+        "new_units": [g.new_units for g in res.design.generation],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--site", default="campus-300mw")
+    ap.add_argument("--mip-gap", type=float, default=0.01)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--json", default=None, help="write the rows here")
+    args = ap.parse_args()
+    print(f"load average: {os.getloadavg()}")
+    rows = []
+    for fs, fd in ((1, 1), (2, 1), (2, 2)):
+        row = run(args.site, fs, fd, args.mip_gap, args.threads)
+        rows.append(row)
+        print(json.dumps(row))
+    base = rows[0]
+    print("\n| size | scenarios x days | variables | constraints | integers | build s | solve s | total s | gap |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        gap = "-" if r["gap"] is None else f"{r['gap']:.2%}"
+        print(f"| {r['size']} | {r['scenarios']} x {r['representative_days']} | {r['variables']:,} | {r['constraints']:,} | "
+              f"{r['integers']} | {r['build_s']:.2f} | {r['solve_s']:.2f} | {r['total_s']:.2f} | {gap} |")
+    for r in rows[1:]:
+        print(f"{r['size']}: variables x{r['variables'] / base['variables']:.2f}, build x{r['build_s'] / max(base['build_s'], 1e-9):.2f}")
+    ok = base["total_s"] < 60 and base["build_s"] <= max(10.0, 0.3 * base["total_s"]) and (base["gap"] or 0) <= 0.01 + 1e-9
+    print(f"1x target (under 60 s to 1% gap, build <= max(10 s, 30%)): {'met' if ok else 'NOT met'}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
