@@ -237,6 +237,14 @@ def _tp_compact(tp, n, h):
 
 
 @njit(cache=True)
+def _p_available(pcs_mw, s_mva, q_mvar):
+    """Real power the battery may carry: ``min(P_pcs, sqrt(S^2 - Q^2))`` (0 when Q >= S)."""
+    rest = s_mva * s_mva - q_mvar * q_mvar
+    p_s = math.sqrt(rest) if rest > 0.0 else 0.0
+    return p_s if p_s < pcs_mw else pcs_mw
+
+
+@njit(cache=True)
 def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, dt, m):
     """Commit units in list order to cover ``want_mw`` of capacity and move output toward
     ``target_mw`` within the online units' ramps, min load and rating; return total output [MW].
@@ -245,6 +253,13 @@ def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, 
     reverse order once the output is at or below what the remaining units can carry.
     """
     ng = gp.shape[0]
+    # start timers: a unit ordered at step t with start time S steps runs from step t + S
+    for k in range(ng):
+        if starting[k] > 0:
+            timer[k] -= 1.0
+            if timer[k] <= 0.0:
+                n_on[k] += starting[k]
+                starting[k] = 0.0
     remaining = want_mw
     for k in range(ng):
         unit = gp[k, G_UNIT_MW]
@@ -255,9 +270,12 @@ def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, 
         remaining -= need * unit
         have = n_on[k] + starting[k]
         if need > have:
-            if starting[k] == 0:
-                timer[k] = gp[k, G_START_STEPS]
-            starting[k] += need - have
+            if gp[k, G_START_STEPS] <= 0:
+                n_on[k] += need - have
+            else:
+                if starting[k] == 0:
+                    timer[k] = gp[k, G_START_STEPS]
+                starting[k] += need - have
             m[M_STARTS] += need - have
             m[M_START_COST_USD] += (need - have) * gp[k, G_START_USD]
         elif need < have:
@@ -267,13 +285,6 @@ def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, 
                 # stop surplus units; their output drops to what the rest can carry
                 n_on[k] = need
                 g[k] = min(g[k], need * unit)
-    # start timers
-    for k in range(ng):
-        if starting[k] > 0:
-            timer[k] -= 1.0
-            if timer[k] <= 0.0:
-                n_on[k] += starting[k]
-                starting[k] = 0.0
     # output: split the target over types in list order, each within ramp, min load and rating
     total = 0.0
     rest = target_mw
@@ -550,12 +561,7 @@ def simulate_kernel(
             # copy of the policy state so a forced POI can replace the policy's own value.
             p_chk = min(lo_r, hi_l)
             q_chk = max(0.0, q_load - max(p_chk, 0.0) * tan_poi)
-            pa_chk = pcs
-            if q_chk > 0.0:
-                rest0 = s_mva * s_mva - q_chk * q_chk
-                ps0 = math.sqrt(rest0) if rest0 > 0.0 else 0.0
-                if ps0 < pa_chk:
-                    pa_chk = ps0
+            pa_chk = _p_available(pcs, s_mva, q_chk)
             if Nn - p_chk > min(pa_chk, dis_e) - 1e-9 or Nn - max(lo_r, hi_l) < -min(pa_chk, ch_e) + 1e-9:
                 snap = True
                 state_copy[:] = poi_state
@@ -564,12 +570,7 @@ def simulate_kernel(
             q_need = max(0.0, q_load - max(p, 0.0) * tan_poi)
         else:
             q_need = q_load
-        p_avail = pcs
-        if q_need > 0.0:
-            rest2 = s_mva * s_mva - q_need * q_need
-            p_s = math.sqrt(rest2) if rest2 > 0.0 else 0.0
-            if p_s < p_avail:
-                p_avail = p_s
+        p_avail = _p_available(pcs, s_mva, q_need)
         dis_max = min(p_avail, dis_e)
         ch_max = min(p_avail, ch_e)
         b = Nn - p

@@ -1,0 +1,288 @@
+"""The controller kernel step by step: conservation, limits, priorities, hand-derived responses.
+
+Traces and designs are hand-made (tests/simulator/helpers.py); every step is recorded and checked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bess_size.simulator import kernel as K
+from bess_size.simulator.controller import TraceArrays, replay_arrays, run_kernel
+
+from .helpers import make_design, make_site, make_trace
+
+
+def replay(site, design, ds):
+    """Run the kernel over the whole trace, recording every step."""
+    trace = TraceArrays.from_dataset(ds, float(site.scenarios.transient_resolution_s))
+    cp, gp, pp = replay_arrays(site, design)
+    run = run_kernel(trace, cp, gp, pp, record=[0], record_length=trace.steps)
+    return run, run.recorded[0], cp
+
+
+def assert_invariants(site, design, run, rec, cp):
+    """Conservation and limits that must hold at every step of any replay."""
+    dt_h = cp[K.C_DT_S] / 3600.0
+    eta_ch, eta_dis = cp[K.C_ETA_CH], cp[K.C_ETA_DIS]
+    e0, e1 = rec[:, K.R_STORED_BEFORE], rec[:, K.R_STORED]
+    ch, dis, loss = rec[:, K.R_CHARGE_MW], rec[:, K.R_DISCHARGE_MW], rec[:, K.R_LOSS_MW]
+    scale = max(1.0, float(np.max(np.abs(e1))))
+    # energy: AC in - AC out - losses = change of stored energy, every step
+    np.testing.assert_allclose((ch - dis - loss) * dt_h, e1 - e0, rtol=0, atol=1e-9 * scale)
+    # and the losses are those of the efficiencies
+    np.testing.assert_allclose(loss, ch * (1 - eta_ch) + dis * (1 / eta_dis - 1), rtol=1e-12, atol=1e-12)
+    assert np.all((ch == 0) | (dis == 0)), "charge and discharge in the same step"
+    # site power balance: load - shed - unserved = POI + generation + PV used + BESS
+    lhs = rec[:, K.R_LOAD] - rec[:, K.R_SHED] - rec[:, K.R_UNSERVED]
+    rhs = rec[:, K.R_POI] + rec[:, K.R_GEN] + rec[:, K.R_PV] + rec[:, K.R_BESS]
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-9 * max(1.0, float(np.max(rec[:, K.R_LOAD]))))
+    # stored energy within [F, F + U]
+    assert np.all(e1 >= cp[K.C_FLOOR_MWH] - 1e-9) and np.all(e1 <= cp[K.C_TOP_MWH] + 1e-9)
+    # PCS power and inverter apparent power
+    b, q = rec[:, K.R_BESS], rec[:, K.R_Q_BESS]
+    assert np.all(np.abs(b) <= cp[K.C_PCS_MW] * (1 + 1e-12) + 1e-9)
+    assert np.all(b * b + q * q <= cp[K.C_S_MVA] ** 2 * (1 + 1e-9) + 1e-9)
+    assert np.all(q >= 0) and np.all(rec[:, K.R_Q_SHORT] >= -1e-12)
+    # no export when not allowed; nothing through the POI while the grid is down
+    if not site.grid.export_allowed:
+        assert np.all(rec[:, K.R_POI] >= -1e-9)
+    assert np.all(rec[rec[:, K.R_GRID] == 0, K.R_POI] == 0)
+    assert np.all(rec[:, K.R_UNSERVED] >= 0) and np.all(rec[:, K.R_SHED] >= 0)
+    assert np.all(rec[:, K.R_PV] >= -1e-12) and np.all(rec[:, K.R_GEN] >= -1e-12)
+    # every ramp violation has a cause: the battery at a limit (now or within the 60 s the
+    # window remembers) or an import cap falling faster than the ramp rules; never none
+    assert run.metric(K.M_CAUSE_NONE) == 0
+    viol = rec[:, K.R_VIOLATION_MW] > 0
+    assert np.all(rec[viol, K.R_CAUSE] >= 1) and np.all(rec[viol, K.R_CAUSE] <= 4)
+
+
+def test_steady_load_is_quiet():
+    """A flat load: POI equals the load, the battery idles at its setpoint, nothing is violated."""
+    site = make_site()
+    design = make_design(site)
+    run, rec, cp = replay(site, design, make_trace(np.full(600, 50.0)))
+    assert_invariants(site, design, run, rec, cp)
+    np.testing.assert_allclose(rec[:, K.R_POI], 50.0)
+    assert np.all(np.abs(rec[:, K.R_BESS]) < 1e-9)
+    assert run.metric(K.M_RAMP_VIOL_STEPS) == 0 and run.metric(K.M_UNSERVED_MWH) == 0
+
+
+def test_load_step_follows_the_ramp_triangle():
+    """A +30 MW step at t = 100 s (smoothing 0, r_s = 2 MW/s, r_m = 20 MW per 60 s, no lag).
+
+    Hand derivation: the POI answers in the same step, p_100 = 42, and rises 2 MW/s to
+    p_109 = 60 (the per-minute allowance, 20 MW above the window minimum 40); the battery gives
+    28, 26, ..., 10 (190 MW s). The POI holds 60 until the 40s leave the 60 s window: t = 110..159,
+    10 MW for 50 s (500 MW s). From t = 160 the window minimum is p_100 = 42, so p = 62, 64, 66,
+    68, 70 (battery 8, 6, 4, 2, 0: 20 MW s). The recovery term cannot act: the policy's target is
+    above the ramp bound throughout. Total 710 MW s = 0.19722 MWh AC, 0.20760 MWh stored
+    (eta_dis = 0.95). Afterwards the deviation d decays as d' = -d / T_rec (T_rec = 900 s), so at
+    the last step (t = 1199) it is 0.20760 * exp(-(1199 - 164) / 900).
+    """
+    site = make_site()
+    design = make_design(site)
+    load = np.full(1200, 40.0)
+    load[100:] = 70.0
+    run, rec, cp = replay(site, design, make_trace(load))
+    assert_invariants(site, design, run, rec, cp)
+    p = rec[:, K.R_POI]
+    assert run.metric(K.M_RAMP_VIOL_STEPS) == 0
+    np.testing.assert_allclose(p[100:110], 42.0 + 2.0 * np.arange(10), atol=1e-9)
+    np.testing.assert_allclose(p[110:160], 60.0, atol=1e-9)
+    np.testing.assert_allclose(p[160:165], [62, 64, 66, 68, 70], atol=1e-9)
+    delivered_mw_s = rec[100:165, K.R_DISCHARGE_MW].sum()
+    assert delivered_mw_s == pytest.approx(710.0, abs=1e-9)
+    drop = rec[99, K.R_STORED] - rec[164, K.R_STORED]
+    assert drop == pytest.approx(710.0 / 3600.0 / 0.95, rel=1e-12)
+    # continuous-time decay vs the discrete steps: within 0.5 % of the derivation
+    expected_left = drop * math.exp(-(1199 - 164) / 900.0)
+    assert rec[99, K.R_STORED] - rec[1199, K.R_STORED] == pytest.approx(expected_left, rel=5e-3)
+
+
+def test_undersized_pcs_violates_the_ramp_only_at_its_limit():
+    """A 30 MW step with a 5 MW PCS: the POI must jump; every violation step has the battery at
+    its power limit that step or within the last 60 s."""
+    site = make_site()
+    design = make_design(site, pcs_mw=5.0)
+    load = np.full(600, 40.0)
+    load[100:] = 70.0
+    run, rec, cp = replay(site, design, make_trace(load))
+    assert_invariants(site, design, run, rec, cp)
+    viol = np.flatnonzero(rec[:, K.R_VIOLATION_MW] > 0)
+    assert viol.size > 0
+    assert run.metric(K.M_CAUSE_POWER) > 0
+    at_power = np.flatnonzero(np.abs(np.abs(rec[:, K.R_BESS]) - rec[:, K.R_P_AVAIL]) < 1e-9)
+    for t in viol:
+        assert at_power[(at_power <= t) & (at_power >= t - 60)].size > 0, t
+
+
+def test_empty_battery_violates_by_energy():
+    """A long deficit drains a small battery: violations then carry the energy cause."""
+    site = make_site()
+    design = make_design(site, energy_mwh=2.0, pcs_mw=30.0, rt=0.1, up=0.1, cu=0.1, dn=0.1)
+    load = np.full(1800, 40.0)
+    load[100:] = 100.0
+    run, rec, cp = replay(site, design, make_trace(load))
+    assert_invariants(site, design, run, rec, cp)
+    assert run.metric(K.M_CAUSE_ENERGY) > 0
+    # connected, the battery stops at the top of the ride-through reserve, not the floor
+    assert rec[:, K.R_STORED].min() >= cp[K.C_RT_TOP_MWH] - 1e-9
+
+
+def test_loss_of_grid_ride_through_generation_and_reconnection():
+    """Grid lost for 300 s at 50 MW: the battery carries the load, three 10 MW engines start
+    (60 s) and ramp at 0.5 MW/s each, then import returns at reconnect_ramp (20 MW/min) while
+    generation hands the load back."""
+    site = make_site()
+    design = make_design(site, energy_mwh=40.0, pcs_mw=60.0, units=5)
+    n = 1800
+    grid = np.ones(n, np.int8)
+    grid[200:500] = 0
+    run, rec, cp = replay(site, design, make_trace(np.full(n, 50.0), grid=grid))
+    assert_invariants(site, design, run, rec, cp)
+    assert run.metric(K.M_UNSERVED_MWH) == 0
+    o = run.outages[0]
+    assert o[K.O_START] == 200 and o[K.O_STEPS] == 300 and o[K.O_RT_OK] == 1 and o[K.O_ISLAND_OK] == 1
+    gen = rec[:, K.R_GEN]
+    assert np.all(gen[200:260] == 0)  # start time 60 s
+    assert gen[400] == pytest.approx(50.0)  # generation carries the island
+    p = rec[:, K.R_POI]
+    assert np.all(np.diff(p[500:900]) <= 20.0 / 60.0 + 1e-9)  # reconnect ramp
+    # generation has handed the load back; import carries it and refills the battery
+    assert gen[-1] == pytest.approx(0.0, abs=1e-9)
+    assert p[-1] >= 50.0 and rec[-1, K.R_BESS] <= 0.0
+    assert run.metric(K.M_RAMP_VIOL_STEPS) == 0
+
+
+def test_sag_is_invisible_to_the_ramp_history():
+    """A one-second dip: the battery carries it and import resumes where it was, no violation."""
+    site = make_site()
+    design = make_design(site, pcs_mw=60.0)
+    grid = np.ones(300, np.int8)
+    grid[100] = 0
+    run, rec, cp = replay(site, design, make_trace(np.full(300, 50.0), grid=grid))
+    assert_invariants(site, design, run, rec, cp)
+    assert rec[100, K.R_BESS] == pytest.approx(50.0)
+    assert rec[101, K.R_POI] == pytest.approx(50.0, abs=0.1)
+    assert run.metric(K.M_RAMP_VIOL_STEPS) == 0 and run.metric(K.M_UNSERVED_MWH) == 0
+
+
+def test_curtailment_uses_its_notice():
+    """A curtailment (limit 120 -> 60 MW) announced 1800 s ahead, at 100 MW load: the grid
+    pre-ramps down so it reaches the firm import by the start, engines are committed in the
+    notice, and neither the import limit nor the ramp rules are broken."""
+    site = make_site()
+    design = make_design(site, energy_mwh=60.0, pcs_mw=50.0, cu=20.0, units=4)
+    n = 7200
+    phase = np.zeros(n, np.int8)
+    phase[600:2400] = 1
+    phase[2400:4200] = 2
+    phase[4200:6000] = 3
+    limit = np.where(phase == 2, 60.0, 120.0)
+    run, rec, cp = replay(site, design, make_trace(np.full(n, 100.0), limit_mw=limit, phase=phase))
+    assert_invariants(site, design, run, rec, cp)
+    assert run.metric(K.M_IMPORT_VIOL_STEPS) == 0
+    assert run.metric(K.M_RAMP_VIOL_STEPS) == 0
+    assert rec[2399, K.R_POI] <= 60.0 + cp[K.C_PRERAMP_MW_PER_S] + 1e-9  # one second of pre-ramp left
+    assert rec[2400, K.R_POI] <= 60.0 + 1e-9
+    assert rec[2400, K.R_GEN] > 0  # committed in the notice, running at the start
+    assert run.metric(K.M_UNSERVED_MWH) == 0
+
+
+def test_curtailment_without_notice_is_the_import_caps_fault():
+    """The limit falls 60 MW at once with no notice: the POI must drop faster than its ramp
+    rules; the violation is attributed to the import cap, not left unexplained."""
+    site = make_site()
+    design = make_design(site, energy_mwh=60.0, pcs_mw=80.0, cu=20.0)
+    n = 600
+    phase = np.zeros(n, np.int8)
+    phase[300:] = 2
+    limit = np.where(phase == 2, 60.0, 120.0)
+    run, rec, cp = replay(site, design, make_trace(np.full(n, 100.0), limit_mw=limit, phase=phase))
+    assert_invariants(site, design, run, rec, cp)
+    assert run.metric(K.M_CAUSE_IMPORT) >= 1
+    assert rec[300, K.R_CAUSE] == 3
+
+
+def test_pv_surplus_is_curtailed_not_exported():
+    """PV above load with no export: the battery charges up to its power, PV is curtailed, the
+    POI never goes negative."""
+    site = make_site()
+    design = make_design(site, pcs_mw=10.0)
+    n = 900
+    pv = np.zeros(n)
+    pv[100:] = 60.0
+    run, rec, cp = replay(site, design, make_trace(np.full(n, 30.0), pv_mw=pv))
+    assert_invariants(site, design, run, rec, cp)
+    assert run.metric(K.M_PV_CURTAILED_MWH) > 0
+    assert run.metric(K.M_EXPORT_WORST_MW) == 0
+
+
+def test_turning_points_are_the_stored_energy_extremes():
+    """Turning points alternate and bracket the recorded stored energy."""
+    site = make_site()
+    design = make_design(site)
+    t = np.arange(3600)
+    load = 50 + 20 * np.sign(np.sin(2 * np.pi * t / 600))
+    run, rec, cp = replay(site, design, make_trace(load))
+    tp = run.turning_points
+    assert tp.size >= 6
+    d = np.diff(tp[1:])
+    assert np.all(d[1:] * d[:-1] < 0)  # alternate up/down
+    assert tp.min() >= rec[:, K.R_STORED].min() - 1e-12 and tp.max() <= rec[:, K.R_STORED].max() + 1e-12
+
+
+@st.composite
+def random_case(draw):
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n = draw(st.integers(200, 1500))
+    load = np.clip(60 + np.cumsum(rng.normal(0, draw(st.floats(0.1, 4.0)), n)), 10, 100)
+    if draw(st.booleans()):  # a stall-like drop and restart
+        a = int(rng.integers(0, n - 50))
+        load[a:a + int(rng.integers(5, 50))] *= 0.4
+    pv = np.clip(rng.normal(draw(st.floats(0, 40)), 5, n), 0, None) if draw(st.booleans()) else 0.0
+    grid = np.ones(n, np.int8)
+    if draw(st.booleans()):
+        a = int(rng.integers(0, n - 10))
+        grid[a:a + int(rng.integers(1, min(400, n - a)))] = 0
+    phase = np.zeros(n, np.int8)
+    limit = np.full(n, 120.0)
+    if draw(st.booleans()):
+        a = int(rng.integers(0, n // 2))
+        notice = int(rng.integers(0, 300))
+        dur = int(rng.integers(10, 400))
+        phase[a:a + notice] = 1
+        phase[a + notice:a + notice + dur] = 2
+        phase[a + notice + dur:a + notice + dur + 100] = 3
+        limit[phase == 2] = 60.0
+    export = draw(st.booleans())
+    site = make_site(grid={"export_allowed": export, "smoothing_time_constant_s": draw(st.sampled_from([0, 5, 30])),
+                           "ramp_limit_mw_per_s": draw(st.floats(0.5, 5)),
+                           "ramp_limit_mw_per_min": draw(st.floats(5, 60))})
+    e = draw(st.floats(1.0, 80.0))
+    span = 0.8 * 0.9 * e
+    parts = np.array([draw(st.floats(0.01, 1)) for _ in range(5)])
+    parts = parts / parts.sum() * span * draw(st.floats(0.1, 0.99))
+    design = make_design(site, energy_mwh=e, pcs_mw=draw(st.floats(1.0, 80.0)), units=draw(st.integers(0, 6)),
+                         rt=parts[0], up=parts[1], cu=parts[2], dn=parts[3],
+                         inverters=draw(st.integers(0, 30)))
+    return site, design, make_trace(load, pv_mw=pv, limit_mw=limit, phase=phase, grid=grid)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_case())
+def test_invariants_hold_on_random_traces_and_designs(case):
+    site, design, ds = case
+    run, rec, cp = replay(site, design, ds)
+    assert_invariants(site, design, run, rec, cp)
+    # metrics agree with the recorded steps
+    assert run.metric(K.M_UNSERVED_MWH) == pytest.approx(rec[:, K.R_UNSERVED].sum() / 3600.0, rel=1e-9, abs=1e-12)
+    assert run.metric(K.M_RAMP_VIOL_STEPS) == np.count_nonzero(rec[:, K.R_VIOLATION_MW] > 0)
+    assert math.isfinite(run.metric(K.M_ENERGY_COST_USD))
