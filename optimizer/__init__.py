@@ -30,9 +30,29 @@ class OptimizationResult:
     model_stats: dict = field(default_factory=dict)  # variables, constraints, integers, build_s, solve_s, gap, ...
     solve: SolveResult | None = None
     model: object = None  # the solved Pyomo model, for inspection in notebooks
+    _data: ModelData | None = field(default=None, repr=False)
 
     def to_json(self) -> str:
         return self.design.to_json()
+
+    def to_dataframe(self):
+        """One row: the design's headline figures, costs and the solver's figures (for notebooks)."""
+        import pandas as pd
+
+        d, b = self.design, self.design.bess
+        row = {"site": d.site, "status": self.status, "energy_mwh": b.energy_mwh, "containers": b.containers,
+               "pcs_power_mw": b.pcs_power_mw, "inverters": b.inverters,
+               **{f"{k}_mwh": v for k, v in b.bands_mwh.model_dump().items() if k != "operating"},
+               **{f"new_{g.kind}_units": g.new_units for g in d.generation},
+               **(d.cost.breakdown if d.cost else {}),
+               **{k: self.model_stats.get(k) for k in ("variables", "constraints", "integers", "build_s", "solve_s", "gap")}}
+        return pd.DataFrame([row])
+
+    def dispatch(self):
+        """The energy layer's dispatch as an xarray Dataset with dims (scenario, period, step) [MW, MWh]."""
+        from .extract import dispatch_dataset
+
+        return dispatch_dataset(self.model, self._data)
 
 
 def _say(progress, text: str) -> None:
@@ -83,7 +103,7 @@ def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: floa
     design = extract_design(m, d, info)
     stats.update(build_s=build_s, handoff_s=handoff_s, solve_s=solve_s, gap=res.gap, objective_usd=res.objective, bound_usd=res.bound,
                  steps=d.n, scenarios=d.n_scenarios, periods=d.n_periods, windows=len(d.windows))
-    return OptimizationResult(design=design, status=res.status, model_stats=stats, solve=res, model=m)
+    return OptimizationResult(design=design, status=res.status, model_stats=stats, solve=res, model=m, _data=d)
 
 
 def _solve_strict(m, kw) -> SolveResult:

@@ -95,3 +95,30 @@ def extract_promises(m, d: ModelData, gens: list[GenerationDesign]) -> dict[str,
         "equivalent_full_cycles_per_year": round((dis + d.fast_throughput_mwh_per_year) / usable, 6) if usable > 0 else 0.0,
     }
     return out
+
+
+def dispatch_dataset(m, d: ModelData):
+    """Energy-layer results on the scenarios' (scenario, period, step) grid, units in attributes."""
+    import numpy as np
+    import xarray as xr
+
+    shape = (d.n_scenarios, d.n_periods, d.n_steps)
+    dims = ("scenario", "period", "step")
+
+    def cube(var, units, long_name):
+        vals = np.array([_v(var[i]) for i in range(d.n)]).reshape(shape)
+        return xr.DataArray(vals, dims=dims, attrs={"units": units, "long_name": long_name})
+
+    ds = xr.Dataset({
+        "load_mw": xr.DataArray(np.reshape(d.load_mw, shape), dims=dims, attrs={"units": "MW", "long_name": "site load"}),
+        "import_mw": cube(m.import_mw, "MW", "grid import"),
+        "charge_mw": cube(m.charge_mw, "MW", "BESS charge (AC)"),
+        "discharge_mw": cube(m.discharge_mw, "MW", "BESS discharge (AC)"),
+        "stored_mwh": cube(m.stored_mwh, "MWh", "stored energy at the end of the step"),
+        "shed_mw": cube(m.shed_mw, "MW", "unserved load"),
+    }, attrs={"step_h": d.step_h})
+    for g, unit in enumerate(d.site.thermal):
+        ds[f"gen_{g}_mw"] = xr.DataArray(
+            np.array([_v(m.gen_mw[g, i]) for i in range(d.n)]).reshape(shape), dims=dims,
+            attrs={"units": "MW", "long_name": f"{unit.kind} output (generation[{g}] of the thermal types)"})
+    return ds
