@@ -206,12 +206,18 @@ def dispatch_window(win: xr.Dataset, design: Design, site: Site) -> Figure:
         ps = pd.Series(p)
         band_hi = (ps.rolling(n60, min_periods=1).min().shift(1) + site.grid.ramp_limit_mw_per_min).to_numpy()
         band_lo = (ps.rolling(n60, min_periods=1).max().shift(1) - site.grid.ramp_limit_mw_per_min).to_numpy()
+        if lim is not None:
+            band_hi = np.minimum(band_hi, np.asarray(lim.values, dtype=float))
+        if not site.grid.export_allowed:
+            band_lo = np.maximum(band_lo, 0.0)
         if grid_ok is not None:
             band_lo, band_hi = np.where(off, np.nan, band_lo), np.where(off, np.nan, band_hi)
         ax_p.fill_between(t, band_lo, band_hi, color=pal.GRID, alpha=0.18, lw=0, step="mid",
                           label=f"POI ramp envelope (±{site.grid.ramp_limit_mw_per_min:g} MW/min)")
         ax_p.plot(t, p, color=pal.GRID, lw=1.6, label="POI import")
-        bad = (p > hi + 1e-6) | (p < lo - 1e-6)
+        excess = variable(win, "ramp_violation_mw")
+        # the simulator's own account of the ramp rule when it wrote one (it knows reconnection), else ours
+        bad = (np.asarray(excess.values) > 1e-6) if excess is not None else (p > hi + 1e-6) | (p < lo - 1e-6)
         if bad.any():
             ax_p.plot(t[bad], p[bad], "x", color=pal.VIOLATION, ms=5, label=f"outside envelope ({int(bad.sum())} s)")
     if lim is not None:
@@ -227,6 +233,9 @@ def dispatch_window(win: xr.Dataset, design: Design, site: Site) -> Figure:
     uns = variable(win, "unserved_mw")
     if uns is not None and np.nanmax(uns.values, initial=0) > 0:
         ax_p.fill_between(t, 0, uns.values, color=pal.UNSERVED, alpha=0.6, lw=0, label="unserved load")
+    shed = variable(win, "flexible_shed_mw")
+    if shed is not None and np.nanmax(shed.values, initial=0) > 0:
+        ax_p.fill_between(t, 0, shed.values, color=pal.UNSERVED, alpha=0.3, lw=0, label="flexible load shed")
     ax_p.set_ylabel("power [MW]")
     ax_p.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     bess = variable(win, "bess_mw")
@@ -245,6 +254,10 @@ def dispatch_window(win: xr.Dataset, design: Design, site: Site) -> Figure:
     _shade_bands(ax_s, design, site)
     if soc is not None:
         ax_s.plot(t, 100 * np.asarray(soc.values, dtype=float), color=pal.SOC, lw=1.6, label="SoC")
+    setpoint = variable(win, "setpoint_mwh")
+    if setpoint is not None and design.bess.energy_mwh > 0:
+        ax_s.plot(t, 100 * np.asarray(setpoint.values, dtype=float) / design.bess.energy_mwh, color=pal.SOC, lw=1.0,
+                  ls="--", label="SoC setpoint")
     ax_s.set_ylabel("SoC [% of E]")
     ax_s.set_xlabel("time from window start [s]")
     ax_s.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))

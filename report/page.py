@@ -20,22 +20,28 @@ from .data import ReportData
 
 # evidence anchor -> blocks that may carry it, best first (docs/interfaces.md lists the anchors)
 ANCHOR_TARGETS = {
-    "poi-ramp": ["fig-poi-ramp", "windows"],
-    "poi-ramp-minute": ["fig-poi-ramp", "windows"],
-    "import-limit": ["windows-curtailment", "windows"],
+    "poi-ramp": ["fig-poi-ramp", "windows-ramp_violation", "windows"],
+    "poi-ramp-minute": ["fig-poi-ramp", "windows-ramp_violation", "windows"],
+    "import-limit": ["windows-import_limit", "windows-curtailment", "windows"],
     "ride-through": ["windows-loss_of_grid", "windows-voltage_sag", "windows"],
     "islanding": ["windows-loss_of_grid", "windows"],
-    "unserved-energy": ["windows-loss_of_grid", "windows"],
-    "soc-bands": ["fig-soc-fan", "bands"],
+    "unserved-energy": ["windows-unserved", "windows-loss_of_grid", "windows"],
+    "soc-bands": ["windows-soc_band", "fig-soc-fan", "bands"],
     "curtailment": ["windows-curtailment", "windows"],
 }
 
+# window kinds of the simulator's timeseries.nc (and the scenario generator's), in reading order
 WINDOW_KIND_TITLES = {
+    "ramp_violation": "Worst POI ramp violation",
+    "worst_ramp": "Steepest POI ramp",
+    "import_limit": "Largest import above the limit",
+    "unserved": "Largest unserved load",
+    "soc_band": "Deepest draw below a band floor",
     "loss_of_grid": "Loss of grid: ride-through and islanding",
-    "voltage_sag": "Voltage-sag sequences",
-    "ramp_up": "Steepest load rises",
-    "ramp_down": "Steepest load drops",
-    "curtailment": "Curtailment calls",
+    "voltage_sag": "Voltage-sag sequence",
+    "curtailment": "Curtailment call",
+    "ramp_up": "Steepest load rise",
+    "ramp_down": "Steepest load drop",
 }
 
 MAX_WINDOWS_PER_KIND = 3
@@ -74,7 +80,7 @@ def _e(x) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _num(x, digits: int = 3) -> str:
+def _num(x, digits: int = 4) -> str:
     if x is None:
         return "–"
     if isinstance(x, bool):
@@ -237,42 +243,64 @@ def _validation(p: Page) -> str:
         ok = bool(c.get("passed"))
         rate = c.get("success_rate")
         lower = c.get("success_rate_lower_95")
+        k, m = c.get("successes"), c.get("scenarios", n)
+        if k is None and rate is not None and isinstance(m, int):
+            k = round(rate * m)
         interval = "–"
-        if rate is not None and isinstance(n, int) and n > 0:
-            lo, hi = wilson_interval(rate * n, n)
+        if k is not None and isinstance(m, int) and m > 0:
+            lo, hi = wilson_interval(k, m)
             interval = f"[{lower if lower is not None else lo:.3f}, {hi:.3f}]"
         elif lower is not None:
             interval = f"≥ {lower:.3f}"
         anchor = evidence_anchor(c)
         link = f'<a href="#{_e(anchor)}">evidence</a>' if anchor else "–"
-        rows.append([_e(str(c.get("requirement", "?")).replace("_", " ")),
-                     f'<span class="badge {"pass" if ok else "fail"}">{"PASS" if ok else "FAIL"}</span>',
+        what = _e(str(c.get("requirement", "?")).replace("_", " "))
+        if c.get("description"):
+            what += f'<div class="desc">{_e(c["description"])}</div>'
+        if not ok and k is not None and k == m and isinstance(m, int) and m > 0:
+            need = math.ceil(1.959963984540054**2 * target / (1 - target) - 1e-9) if target < 1 else None
+            what += (f'<div class="desc">held in all {m} scenarios, but {m} cannot prove the target {_num(target)}'
+                     + (f": at least {need} held-out scenarios are needed" if need else "") + "</div>")
+        if not ok and c.get("failed_scenarios"):
+            what += f'<div class="desc">failed in held-out scenarios {_e(", ".join(map(str, c["failed_scenarios"])))}</div>'
+        rows.append([what, f'<span class="badge {"pass" if ok else "fail"}">{"PASS" if ok else "FAIL"}</span>',
                      _num(c.get("measured")), _num(c.get("limit")), _e(c.get("unit", "")),
-                     "–" if rate is None else f"{rate:.3f}", interval, link])
+                     "–" if rate is None else (f"{rate:.3f} ({k}/{m})" if k is not None else f"{rate:.3f}"), interval, link])
     table = _table(["requirement", "result", "measured", "limit", "unit", "success rate", "Wilson 95% interval", "figure"], rows, "checks")
     return (f"<p>Each requirement of the site is checked by replaying the design, with a controller that has no "
             f"foresight, on {_e(n)} held-out scenarios the optimizer never saw. A check passes when the lower end of "
             f"the two-sided 95% Wilson interval of its success rate reaches the target {_num(target)}. "
-            f"<em>Measured</em> is the worst figure over all held-out scenarios.</p>" + table)
+            f"<em>Measured</em> is the worst figure over all held-out scenarios.</p>" + table
+            + ("<p>Not exercised by any held-out scenario (no evidence either way): "
+               + ", ".join(_e(x) for x in v["not_exercised"]) + ".</p>" if v.get("not_exercised") else "")
+            + ("<p>Replay: " + "; ".join(f"{_e(k.replace('_', ' '))}: {_e(x)}" for k, x in v["controller"].items()) + ".</p>"
+               if isinstance(v.get("controller"), dict) else ""))
 
 
 def _promises(p: Page) -> str:
-    promises = dict(p.data.design.promises)
-    results = p.data.validation.get("results") or p.data.validation.get("metrics") or {}
-    for c in p.data.checks:
-        if "promise" in c and c.get("requirement"):
-            promises.setdefault(str(c["requirement"]), c["promise"])
-            results.setdefault(str(c["requirement"]), c.get("measured"))
-    if not promises:
-        return '<p class="missing">design.json carries no promises.</p>'
+    v = p.data.validation
     rows = []
-    for key, promised in promises.items():
-        name, unit = split_unit(key)
-        got = results.get(key) if isinstance(results, dict) else None
-        rows.append([_e(name), _e(unit), _num(promised), _num(got) if got is not None else "not reported"])
+    if isinstance(v.get("promises_vs_results"), list):  # the simulator's own pairing, with units
+        for r in v["promises_vs_results"]:
+            name, unit = split_unit(str(r.get("key", "")))
+            rows.append([_e(name), _e(r.get("unit") or unit), _num(r.get("promised")),
+                         _num(r.get("simulated")) if r.get("simulated") is not None else "not reported"])
+    else:
+        promises = dict(p.data.design.promises)
+        results = dict(v.get("results") or {})
+        for c in p.data.checks:
+            if c.get("promise") is not None and c.get("requirement"):
+                promises.setdefault(str(c["requirement"]), c["promise"])
+                results.setdefault(str(c["requirement"]), c.get("measured"))
+        for key, promised in promises.items():
+            name, unit = split_unit(key)
+            got = results.get(key)
+            rows.append([_e(name), _e(unit), _num(promised), _num(got) if got is not None else "not reported"])
+    if not rows:
+        return '<p class="missing">Neither design.json nor validation.json carries promises or results.</p>'
     return ("<p>The optimizer's expectations for a year of operation, beside what the no-foresight replay measured on "
             "held-out scenarios (scaled to a year). A replay figure far above its promise means the optimizer's "
-            "scenarios missed something the held-out ones contain.</p>"
+            "scenarios missed something the held-out ones contain; a blank promise means the optimizer made none.</p>"
             + _table(["quantity", "unit", "optimizer promise", "simulator result"], rows, "num"))
 
 
@@ -413,6 +441,7 @@ table.num td:not(:first-child),table.checks td:nth-child(n+3){text-align:right;f
 .card .k{font-size:12px;color:#555}.card .v{font-size:17px;font-weight:600}
 .swatch{display:inline-block;width:12px;height:12px;border:1px solid #777;margin-right:6px;vertical-align:-1px}
 .missing{color:#8a5a00;background:#fff6e0;padding:6px 10px;border-radius:4px}
+.desc{font-size:12px;color:#555}
 .anchor{display:block;position:relative;top:-8px}
 :target{outline:3px solid #f0b400;outline-offset:4px}
 @media print{nav{display:none}section{break-inside:avoid}}
@@ -453,6 +482,7 @@ def render(data: ReportData) -> str:
     p.section("conventions", "Conventions", _conventions(p))
     p.section("leaves-out", "What the model leaves out", "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in LEAVES_OUT) + "</ul>")
     # evidence anchors whose figure is absent land on a note that says so
+    p.notes += [str(x) for x in data.validation.get("notes") or []]
     orphans = [(a, b) for a, b in p.anchors.items() if b not in p.blocks]
     if orphans or p.notes:
         body = ""

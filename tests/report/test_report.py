@@ -222,3 +222,31 @@ def test_cli_report_exit_code_through_main(tmp_path):
     r = subprocess.run([sys.executable, "-c", "from bess_size.cli import main; main()", "report", str(tmp_path)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "incomplete output folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_report_reads_what_the_simulator_writes(tmp_path):
+    """A real replay (bess_size.simulator) of DESIGN 9's design on a tiny version of the bundled campus:
+    validation.json and timeseries.nc exactly as the simulator writes them make a complete report."""
+    from bess_size.examples import path as example_path
+    from bess_size.simulator import simulate
+    from bess_size.site_spec import dump_site, load_site
+
+    site = load_site(example_path("campus-300mw"))
+    site = site.model_copy(update={"scenarios": site.scenarios.model_copy(update={"held_out": 3, "trace_days": 0.25})})
+    design = Design.model_validate({**DESIGN, "site": site.name})
+    v = simulate(site, design)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "design.json").write_text(design.to_json())
+    (out / "validation.json").write_text(v.to_json())
+    (out / "site.json").write_text(json.dumps(dump_site(site)))
+    v.write_timeseries(out / "timeseries.nc")
+    html = write_report(out).read_text()
+    assert "could not be drawn" not in html and "no data in this output folder" not in html
+    n_windows = v.timeseries["windows"].sizes.get("window", 0)
+    assert n_windows > 0 and html.count('alt="dispatch plot of window') == n_windows
+    for check in json.loads((out / "validation.json").read_text())["checks"]:
+        anchor = check["evidence"].split("#", 1)[1]
+        assert html.count(f'id="{anchor}"') == 1, anchor
+    # 3 scenarios cannot prove a 0.95 target even when all hold (Wilson lower bound 3/(3+z^2) = 0.44)
+    assert "at least 73 held-out scenarios are needed" in html
