@@ -34,11 +34,11 @@ RC = {
 }
 
 
-def new_figure(width_in: float = 9.0, height_in: float = 4.2) -> Figure:
+def new_figure(width_in: float = 9.0, height_in: float = 4.2, layout: str | None = "constrained") -> Figure:
     import matplotlib
 
     matplotlib.rcParams.update(RC)
-    return Figure(figsize=(width_in, height_in), layout="constrained")
+    return Figure(figsize=(width_in, height_in), layout=layout)
 
 
 def to_data_uri(fig: Figure, dpi: int = 110) -> str:
@@ -83,8 +83,8 @@ def band_diagram(design: Design, site: Site) -> Figure:
     # the conventions as dimension lines to the right of the end-of-life bar, labelled along the line
     for xd, (lo, hi, text) in zip((1.5, 1.8, 2.1), (
         (0.0, E, f"nameplate E = {E:,.1f} MWh"),
-        (f.floor_mwh, f.ceiling_mwh, f"usable at BOL = E(soc_max−soc_min) = {f.usable_bol_mwh:,.1f} MWh"),
-        (f.floor_mwh, f.floor_mwh + f.usable_eol_mwh, f"EOL span U = {f.end_of_life_fraction:g}×usable = {f.usable_eol_mwh:,.1f} MWh"),
+        (f.floor_mwh, f.ceiling_mwh, f"usable at BOL = {f.usable_bol_mwh:,.1f} MWh"),
+        (f.floor_mwh, f.floor_mwh + f.usable_eol_mwh, f"usable span at EOL U = {f.usable_eol_mwh:,.1f} MWh"),
     )):
         ax.annotate("", xy=(xd, lo), xytext=(xd, hi), arrowprops={"arrowstyle": "<->", "color": pal.LIMIT, "shrinkA": 0, "shrinkB": 0})
         ax.text(xd + 0.04, (lo + hi) / 2, text, va="center", ha="left", rotation=90, fontsize=8)
@@ -187,8 +187,10 @@ def dispatch_window(win: xr.Dataset, design: Design, site: Site) -> Figure:
     """One window: power balance with the POI ramp envelope, battery power, SoC with its bands."""
     dt = site.scenarios.transient_resolution_s
     t = _tau_seconds(win, dt)
-    fig = new_figure(9.5, 6.6)
+    # fixed margins: constrained layout would measure every polygon of these dense plots twice
+    fig = new_figure(9.5, 6.6, layout=None)
     ax_p, ax_b, ax_s = fig.subplots(3, 1, sharex=True, height_ratios=[2.2, 1.2, 1.2])
+    fig.subplots_adjust(left=0.09, right=0.72, top=0.95, bottom=0.08, hspace=0.12)
     load = variable(win, "load_mw")
     poi = variable(win, "poi_mw")
     lim = variable(win, "import_limit_mw")
@@ -213,7 +215,7 @@ def dispatch_window(win: xr.Dataset, design: Design, site: Site) -> Figure:
         if grid_ok is not None:
             band_lo, band_hi = np.where(off, np.nan, band_lo), np.where(off, np.nan, band_hi)
         ax_p.fill_between(t, band_lo, band_hi, color=pal.GRID, alpha=0.18, lw=0, step="mid",
-                          label=f"POI ramp envelope (±{site.grid.ramp_limit_mw_per_min:g} MW/min)")
+                          label=f"POI ramp envelope\n(±{site.grid.ramp_limit_mw_per_min:g} MW per 60 s)")
         ax_p.plot(t, p, color=pal.GRID, lw=1.6, label="POI import")
         excess = variable(win, "ramp_violation_mw")
         # the simulator's own account of the ramp rule when it wrote one (it knows reconnection), else ours
