@@ -91,11 +91,21 @@ class Design(_Part):
             raise SiteSpecError(str(path), [Problem("<file>", str(path), "not a file; expected a design.json")])
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
             raise SiteSpecError(str(path), [Problem("<file>", str(path), f"not valid JSON ({exc})")]) from None
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise SiteSpecError(str(path), [
-                Problem(".".join(str(x) for x in e["loc"]), e.get("input"), e["msg"]) for e in exc.errors()
+                Problem(_dotted(e["loc"]), "<missing>" if e["type"] == "missing" else e.get("input"),
+                        "expected a design.json as `bess-size optimize` writes it (DESIGN section 9)",
+                        reason="required" if e["type"] == "missing" else e["msg"]) for e in exc.errors()
             ]) from None
+
+
+def _dotted(loc: tuple) -> str:
+    """('bess', 'bands_mwh', 'operating', 0) -> 'bess.bands_mwh.operating[0]' (the site spec's path style)."""
+    out = ""
+    for x in loc:
+        out += f"[{x}]" if isinstance(x, int) else (f".{x}" if out else str(x))
+    return out or "<document>"
