@@ -404,19 +404,54 @@ def simulate_kernel(
             need -= g[k]
             g_total += g[k]
 
-    m[M_E_START_MWH] = e
-    m[M_E_MIN_MWH] = e
-    m[M_E_MAX_MWH] = e
     m[M_TP_HYST_MWH] = h_tp
     m[M_T_WORST_RAMP] = -1.0
     m[M_T_WORST_IMPORT] = -1.0
     m[M_T_FIRST_UNSERVED] = -1.0
     m[M_T_WORST_BAND] = -1.0
+    e_start = e
     n_tp = 1
     tp[0] = e
     tp_dir = 0
     tp_cand = e
     w_rec = 0
+    units_active = g_total > 0.0
+    # hot accumulators live in locals (stores to `m` every step would not stay in registers)
+    a_unserved = 0.0
+    a_shed = 0.0
+    a_gen = 0.0
+    a_fuel = 0.0
+    a_import = 0.0
+    a_export = 0.0
+    a_cost = 0.0
+    a_ch = 0.0
+    a_dis = 0.0
+    a_loss = 0.0
+    e_min = e
+    e_max = e
+    p_peak = 0.0
+    p_export = 0.0
+    dp_worst = 0.0
+    t_dp_worst = 0
+    swing_worst = 0.0
+    # the hour being aggregated
+    hr = 0
+    next_hour = int(math.ceil(3600.0 / dt - 1e-9))
+    h_n = 0.0
+    h_load = 0.0
+    h_poi = 0.0
+    h_bess = 0.0
+    h_gen = 0.0
+    h_pv = 0.0
+    h_soc = 0.0
+    h_soc_min = 1e300
+    h_soc_max = -1e300
+    h_ramp = 0.0
+    h_uns = 0.0
+    h_lim = 0.0
+    h_price = 0.0
+    inv_E = 1.0 / E if E > 0.0 else 0.0
+    r_step = r_s * dt
 
     for t in range(T):
         L = load_mw[t]
@@ -436,14 +471,13 @@ def simulate_kernel(
         # causal price statistics and the arbitrage setpoint inside the operating band
         price_mean += a_price * (pr - price_mean)
         price_mad += a_price * (abs(pr - price_mean) - price_mad)
+        z = 0.0
         if price_mad > 1e-9:
             z = -(pr - price_mean) / (2.0 * price_mad) * arb_gain
             if z > 1.0:
                 z = 1.0
             elif z < -1.0:
                 z = -1.0
-        else:
-            z = 0.0
         e_set = mid + z * 0.5 * (op_hi - op_lo)
 
         # ---------------------------------------------------------------- (1) grid state
@@ -451,6 +485,7 @@ def simulate_kernel(
             if not in_outage:
                 in_outage = True
                 out_start = t
+                units_active = True
                 if out_i + 1 < max_out:
                     out_i += 1
                     outages[out_i, O_START] = t
@@ -489,18 +524,24 @@ def simulate_kernel(
         # ---------------------------------------------------------------- generation
         dev = e - e_set
         lim_eff = lim
-        if ga == 1:
+        connected = ga == 1
+        if connected:
             if ph == 1:
                 # notice: the cap falls so the grid reaches the firm import at the event start
                 cap_pre = firm + notice_left_s[t] * r_pre
                 if cap_pre < lim_eff:
                     lim_eff = cap_pre
+                units_active = True
+            elif ph == 2:
+                units_active = True
             if reconnecting:
                 rc_cap += r_rc * dt
                 if rc_cap < lim_eff:
                     lim_eff = rc_cap
-        if ng > 0:
-            if ga == 0:
+            if N > lim_eff or pk > lim:
+                units_active = True
+        if ng > 0 and units_active:
+            if not connected:
                 want = N
                 target = N
                 keep_min = False
@@ -523,20 +564,27 @@ def simulate_kernel(
                     want = 0.0
                 keep_min = want > 0.0
             g_total = _dispatch_units(gp, n_on, starting, timer, g, want, target, keep_min, dt, m)
+            if g_total <= 0.0 and want <= 0.0:
+                busy = False
+                for k in range(ng):
+                    if n_on[k] > 0 or starting[k] > 0:
+                        busy = True
+                units_active = busy
 
         # ---------------------------------------------------------------- (2) POI and battery
         Nn = N - g_total
-        connected = ga == 1
         floor_now = rt_top
         if not connected or reconnecting or recovering:
             floor_now = floor_f
-        if recovering and not reconnecting and e >= rt_top:
+        if recovering and not reconnecting and connected and e >= rt_top:
             recovering = False
             floor_now = rt_top
         p = 0.0
         p_pol = 0.0
         forced_import = False
         snap = False
+        wmin = 0.0
+        wmax = 0.0
         dis_e = max(0.0, e - floor_now) * eta_dis / dt_h
         ch_e = max(0.0, top - e) / eta_ch / dt_h
         if connected:
@@ -553,24 +601,38 @@ def simulate_kernel(
                 qmin_t[0] = t - 1
                 qmax_v[0] = p0
                 qmax_t[0] = t - 1
-            lo_r, hi_r = poi_bounds(poi_state, pp, 1e300)
-            hi_l = min(hi_r, lim_eff)
+            # the ramp envelope of the true history: the rules the POI is measured against
+            oldest = t - W
+            while qmin_f < qmin_b and qmin_t[qmin_f & mask] < oldest:
+                qmin_f += 1
+            while qmax_f < qmax_b and qmax_t[qmax_f & mask] < oldest:
+                qmax_f += 1
+            wmin = qmin_v[qmin_f & mask] if qmin_f < qmin_b else p_prev
+            wmax = qmax_v[qmax_f & mask] if qmax_f < qmax_b else p_prev
+            lo_r = max(p_prev - r_step, wmax - r_m)
+            hi_r = min(p_prev + r_step, wmin + r_m)
             if lim_eff < lo_r - tol:
                 forced_import = True
-            # can the policy's answer, anywhere in its bounds, overrun the battery? Then keep a
+            # can the policy's answer, anywhere in the envelope, overrun the battery? Then keep a
             # copy of the policy state so a forced POI can replace the policy's own value.
-            p_chk = min(lo_r, hi_l)
-            q_chk = max(0.0, q_load - max(p_chk, 0.0) * tan_poi)
+            p_lo = min(lo_r, lim_eff)
+            p_hi = min(max(hi_r, lo_r), lim_eff)
+            q_chk = q_load - max(p_lo, 0.0) * tan_poi
+            if q_chk < 0.0:
+                q_chk = 0.0
             pa_chk = _p_available(pcs, s_mva, q_chk)
-            if Nn - p_chk > min(pa_chk, dis_e) - 1e-9 or Nn - max(lo_r, hi_l) < -min(pa_chk, ch_e) + 1e-9:
+            if Nn - p_lo > min(pa_chk, dis_e) - 1e-9 or Nn - p_hi < -min(pa_chk, ch_e) + 1e-9:
                 snap = True
                 state_copy[:] = poi_state
             p_pol = poi_step(poi_state, pp, Nn, lim_eff, dev)
             p = p_pol
-            q_need = max(0.0, q_load - max(p, 0.0) * tan_poi)
+            q_need = q_load - max(p, 0.0) * tan_poi
+            if q_need < 0.0:
+                q_need = 0.0
+            p_avail = pa_chk if q_need == q_chk else _p_available(pcs, s_mva, q_need)
         else:
             q_need = q_load
-        p_avail = _p_available(pcs, s_mva, q_need)
+            p_avail = _p_available(pcs, s_mva, q_need)
         dis_max = min(p_avail, dis_e)
         ch_max = min(p_avail, ch_e)
         b = Nn - p
@@ -625,12 +687,13 @@ def simulate_kernel(
                     poi_reset(poi_state, pp, Nn, p)
             if limit_cause > 0:
                 last_forced = t
+            q_need = q_load - max(p, 0.0) * tan_poi
+            if q_need < 0.0:
+                q_need = 0.0
         # apparent power: real power first, reactive power with what is left
-        if connected:
-            q_need = max(0.0, q_load - max(p, 0.0) * tan_poi)
         rest2 = s_mva * s_mva - b * b
         q_room = math.sqrt(rest2) if rest2 > 0.0 else 0.0
-        q_bess = min(q_need, q_room)
+        q_bess = q_need if q_need < q_room else q_room
         q_short = q_need - q_bess
         if q_short > 1e-9:
             m[M_Q_SHORT_STEPS] += 1.0
@@ -652,23 +715,15 @@ def simulate_kernel(
             e = floor_f
         if e > top and e < top + 1e-9:
             e = top
-        m[M_CHARGE_AC_MWH] += ch * dt_h
-        m[M_DISCHARGE_AC_MWH] += dis * dt_h
-        m[M_DISCHARGE_STORED_MWH] += dis * dt_h / eta_dis
-        m[M_LOSS_MWH] += loss * dt_h
-        if e < m[M_E_MIN_MWH]:
-            m[M_E_MIN_MWH] = e
-        if e > m[M_E_MAX_MWH]:
-            m[M_E_MAX_MWH] = e
+        a_ch += ch
+        a_dis += dis
+        a_loss += loss
+        if e < e_min:
+            e_min = e
+        if e > e_max:
+            e_max = e
         # turning points of stored energy (hysteresis h) for the rainflow count
-        if tp_dir == 0:
-            if e - tp[0] >= h_tp:
-                tp_dir = 1
-                tp_cand = e
-            elif tp[0] - e >= h_tp:
-                tp_dir = -1
-                tp_cand = e
-        elif tp_dir > 0:
+        if tp_dir > 0:
             if e > tp_cand:
                 tp_cand = e
             elif tp_cand - e >= h_tp:
@@ -676,7 +731,7 @@ def simulate_kernel(
                 n_tp += 1
                 tp_dir = -1
                 tp_cand = e
-        else:
+        elif tp_dir < 0:
             if e < tp_cand:
                 tp_cand = e
             elif e - tp_cand >= h_tp:
@@ -684,32 +739,40 @@ def simulate_kernel(
                 n_tp += 1
                 tp_dir = 1
                 tp_cand = e
+        else:
+            if e - tp[0] >= h_tp:
+                tp_dir = 1
+                tp_cand = e
+            elif tp[0] - e >= h_tp:
+                tp_dir = -1
+                tp_cand = e
         if n_tp >= tp_cap - 2:
             h_tp *= 2.0
             n_tp = _tp_compact(tp, n_tp, h_tp)
             m[M_TP_HYST_MWH] = h_tp
 
         # ---------------------------------------------------------------- metrics
-        m[M_UNSERVED_MWH] += unserved * dt_h
-        m[M_SHED_MWH] += shed * dt_h
-        m[M_GEN_MWH] += g_total * dt_h
-        for k in range(ng):
-            m[M_FUEL_COST_USD] += g[k] * dt_h * gp[k, G_FUEL_USD_PER_MWH]
+        a_unserved += unserved
+        a_shed += shed
+        if g_total > 0.0:
+            a_gen += g_total
+            for k in range(ng):
+                a_fuel += g[k] * gp[k, G_FUEL_USD_PER_MWH]
         if unserved > 1e-9 and m[M_T_FIRST_UNSERVED] < 0:
             m[M_T_FIRST_UNSERVED] = t
         viol = 0.0
         cause = 0
-        dp = 0.0
+        adp = 0.0
         if connected:
             if p > 0.0:
-                m[M_IMPORT_MWH] += p * dt_h
+                a_import += p
             else:
-                m[M_EXPORT_MWH] += -p * dt_h
-            m[M_ENERGY_COST_USD] += p * dt_h * pr
-            if p > m[M_IMPORT_PEAK_MW]:
-                m[M_IMPORT_PEAK_MW] = p
-            if -p > m[M_EXPORT_WORST_MW]:
-                m[M_EXPORT_WORST_MW] = -p
+                a_export -= p
+            a_cost += p * pr
+            if p > p_peak:
+                p_peak = p
+            if -p > p_export:
+                p_export = -p
             over = p - lim
             if over > tol:
                 m[M_IMPORT_VIOL_STEPS] += 1.0
@@ -717,30 +780,25 @@ def simulate_kernel(
                 if over > m[M_IMPORT_WORST_MW]:
                     m[M_IMPORT_WORST_MW] = over
                     m[M_T_WORST_IMPORT] = t
-            # ramp rules against the true history of connected steps
-            dp = p - p_prev
-            oldest = t - W
-            while qmin_f < qmin_b and qmin_t[qmin_f & mask] < oldest:
-                qmin_f += 1
-            while qmax_f < qmax_b and qmax_t[qmax_f & mask] < oldest:
-                qmax_f += 1
-            wmin = qmin_v[qmin_f & mask] if qmin_f < qmin_b else p
-            wmax = qmax_v[qmax_f & mask] if qmax_f < qmax_b else p
-            ex1 = abs(dp) - r_s * dt
-            swing = max(p - wmin, wmax - p)
+            # ramp rules against the true history of connected steps (window evicted above)
+            adp = abs(p - p_prev)
+            ex1 = adp - r_step
+            swing = p - wmin
+            if wmax - p > swing:
+                swing = wmax - p
             ex60 = swing - r_m
-            if abs(dp) / dt > m[M_RAMP_WORST_MW_PER_S]:
-                m[M_RAMP_WORST_MW_PER_S] = abs(dp) / dt
-                m[M_T_MAX_DP] = t
-            if swing > m[M_RAMP_WORST_MW_PER_MIN]:
-                m[M_RAMP_WORST_MW_PER_MIN] = swing
-            viol = max(ex1, ex60, 0.0)
+            if adp > dp_worst:
+                dp_worst = adp
+                t_dp_worst = t
+            if swing > swing_worst:
+                swing_worst = swing
             thr = tol + 1e-9 * abs(p)
-            if ex1 > thr:
-                m[M_RAMP1_VIOL_STEPS] += 1.0
-            if ex60 > thr:
-                m[M_RAMP60_VIOL_STEPS] += 1.0
-            if viol > thr:
+            if ex1 > thr or ex60 > thr:
+                viol = max(ex1, ex60)
+                if ex1 > thr:
+                    m[M_RAMP1_VIOL_STEPS] += 1.0
+                if ex60 > thr:
+                    m[M_RAMP60_VIOL_STEPS] += 1.0
                 m[M_RAMP_VIOL_STEPS] += 1.0
                 m[M_RAMP_VIOL_MW_S] += viol * dt
                 if limit_cause == 1:
@@ -752,7 +810,6 @@ def simulate_kernel(
                 elif forced_import:
                     cause = 3
                     m[M_CAUSE_IMPORT] += 1.0
-                    last_forced = t
                 elif t - last_forced <= W:
                     cause = 4
                     m[M_CAUSE_AFTERMATH] += 1.0
@@ -762,8 +819,6 @@ def simulate_kernel(
                 if viol > m[M_RAMP_WORST_EXCESS_MW]:
                     m[M_RAMP_WORST_EXCESS_MW] = viol
                     m[M_T_WORST_RAMP] = t
-            else:
-                viol = 0.0
             if forced_import:
                 last_forced = t
             # push p into the measurement deques
@@ -778,7 +833,7 @@ def simulate_kernel(
             qmax_t[qmax_b & mask] = t
             qmax_b += 1
             p_prev = p
-            b_idx = int(abs(dp) / dt / bin_w)
+            b_idx = int(adp / (dt * bin_w))
             if b_idx >= RAMP_BINS - 1:
                 b_idx = RAMP_BINS - 1
             ramp_hist[b_idx] += dt
@@ -822,29 +877,54 @@ def simulate_kernel(
             if rc_cap >= lim and g_total <= 1e-9:
                 reconnecting = False
 
-        # hourly aggregates
-        hr = int(t * dt / 3600.0)
-        if hr < n_hours:
-            soc = e / E if E > 0.0 else 0.0
-            if hourly[hr, H_COUNT] == 0.0:
-                hourly[hr, H_SOC_MIN] = soc
-                hourly[hr, H_SOC_MAX] = soc
-            hourly[hr, H_COUNT] += 1.0
-            hourly[hr, H_LOAD] += L
-            hourly[hr, H_POI] += p
-            hourly[hr, H_BESS] += b
-            hourly[hr, H_GEN] += g_total
-            hourly[hr, H_PV] += pv_used
-            hourly[hr, H_SOC] += soc
-            if soc < hourly[hr, H_SOC_MIN]:
-                hourly[hr, H_SOC_MIN] = soc
-            if soc > hourly[hr, H_SOC_MAX]:
-                hourly[hr, H_SOC_MAX] = soc
-            if abs(dp) / dt > hourly[hr, H_RAMP_MAX]:
-                hourly[hr, H_RAMP_MAX] = abs(dp) / dt
-            hourly[hr, H_UNSERVED] += unserved
-            hourly[hr, H_LIMIT] += lim
-            hourly[hr, H_PRICE] += pr
+        # hourly aggregates (flushed when the hour ends)
+        soc = e * inv_E
+        h_n += 1.0
+        h_load += L
+        h_poi += p
+        h_bess += b
+        h_gen += g_total
+        h_pv += pv_used
+        h_soc += soc
+        if soc < h_soc_min:
+            h_soc_min = soc
+        if soc > h_soc_max:
+            h_soc_max = soc
+        if adp > h_ramp:
+            h_ramp = adp
+        h_uns += unserved
+        h_lim += lim
+        h_price += pr
+        if t + 1 == next_hour or t + 1 == T:
+            if hr < n_hours:
+                hourly[hr, H_COUNT] = h_n
+                hourly[hr, H_LOAD] = h_load
+                hourly[hr, H_POI] = h_poi
+                hourly[hr, H_BESS] = h_bess
+                hourly[hr, H_GEN] = h_gen
+                hourly[hr, H_PV] = h_pv
+                hourly[hr, H_SOC] = h_soc
+                hourly[hr, H_SOC_MIN] = h_soc_min
+                hourly[hr, H_SOC_MAX] = h_soc_max
+                hourly[hr, H_RAMP_MAX] = h_ramp / dt
+                hourly[hr, H_UNSERVED] = h_uns
+                hourly[hr, H_LIMIT] = h_lim
+                hourly[hr, H_PRICE] = h_price
+            hr += 1
+            next_hour = int(math.ceil((hr + 1) * 3600.0 / dt - 1e-9))
+            h_n = 0.0
+            h_load = 0.0
+            h_poi = 0.0
+            h_bess = 0.0
+            h_gen = 0.0
+            h_pv = 0.0
+            h_soc = 0.0
+            h_soc_min = 1e300
+            h_soc_max = -1e300
+            h_ramp = 0.0
+            h_uns = 0.0
+            h_lim = 0.0
+            h_price = 0.0
 
         # recording
         if n_rec > 0:
@@ -885,4 +965,23 @@ def simulate_kernel(
         outages[out_i, O_STEPS] = T - out_start
     m[M_N_TP] = n_tp
     m[M_STEPS] = T
+    m[M_E_START_MWH] = e_start
     m[M_E_END_MWH] = e
+    m[M_E_MIN_MWH] = e_min
+    m[M_E_MAX_MWH] = e_max
+    m[M_UNSERVED_MWH] = a_unserved * dt_h
+    m[M_SHED_MWH] = a_shed * dt_h
+    m[M_GEN_MWH] = a_gen * dt_h
+    m[M_FUEL_COST_USD] = a_fuel * dt_h
+    m[M_IMPORT_MWH] = a_import * dt_h
+    m[M_EXPORT_MWH] = a_export * dt_h
+    m[M_ENERGY_COST_USD] = a_cost * dt_h
+    m[M_CHARGE_AC_MWH] = a_ch * dt_h
+    m[M_DISCHARGE_AC_MWH] = a_dis * dt_h
+    m[M_DISCHARGE_STORED_MWH] = a_dis * dt_h / eta_dis
+    m[M_LOSS_MWH] = a_loss * dt_h
+    m[M_IMPORT_PEAK_MW] = p_peak
+    m[M_EXPORT_WORST_MW] = p_export
+    m[M_RAMP_WORST_MW_PER_S] = dp_worst / dt
+    m[M_T_MAX_DP] = t_dp_worst
+    m[M_RAMP_WORST_MW_PER_MIN] = swing_worst
