@@ -17,6 +17,7 @@ _API = {
     "batch": "bess_size.batch:batch",
     "sweep": "bess_size.sweep:sweep",
     "optimize": "bess_size.optimizer:optimize",
+    "write_report": "bess_size.report:write_report",
 }
 
 __all__ = sorted(_API)

@@ -8,9 +8,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import palette
 from .data import ReportData, ReportInputError, load_outputs
 
-__all__ = ["ReportData", "ReportInputError", "load_outputs", "render_report", "write_report"]
+# the figures, for notebooks: each returns a matplotlib Figure in the report's palette
+_FIGURES = ("band_diagram", "cost_breakdown", "dispatch_window", "soc_fan_chart", "poi_ramp_duration",
+            "transient_requirements")
+
+__all__ = ["ReportData", "ReportInputError", "load_outputs", "render_report", "write_report", "palette", *_FIGURES]
+
+
+def __getattr__(name):
+    # matplotlib loads only when a figure is asked for
+    if name in _FIGURES:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.figures"), name)
+    raise AttributeError(f"module 'bess_size.report' has no attribute {name!r}")
 
 
 def render_report(out_dir: str | Path, *, site=None) -> str:

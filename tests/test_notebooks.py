@@ -1,0 +1,56 @@
+"""The notebooks in notebooks/ run top to bottom (nbclient, a real ipykernel), use only the public API,
+and are committed with their outputs stripped.
+
+Each runs in a fresh temporary folder (its outputs land there, never in the checkout). Their speed
+is part of the contract (all three under 3 minutes on 2 cores with their small settings): each
+notebook's wall time is printed, and a notebook that takes over 150 s fails as a runaway.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+ALLOWED_IMPORTS = {"bess_size", "numpy", "pandas", "matplotlib", "xarray", "json", "pathlib", "tempfile", "IPython", "time"}
+
+
+def _code(nb) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def test_the_three_notebooks_exist():
+    assert [p.name for p in NOTEBOOKS] == ["01-quickstart.ipynb", "02-interconnection-tradeoffs.ipynb", "03-many-sites.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_outputs_are_stripped_and_api_is_public(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: outputs not stripped"
+    for src in _code(nb):
+        for mod in re.findall(r"^\s*(?:from|import)\s+([\w.]+)", src, flags=re.M):
+            assert mod.split(".")[0] in ALLOWED_IMPORTS, f"{path.name} imports {mod}"
+        # the public API only: no private names of bess_size
+        assert not re.search(r"bess_size(\.\w+)*\._\w", src), f"{path.name} reaches into a private name"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path, tmp_path):
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    t0 = time.perf_counter()
+    client.execute()
+    wall_s = time.perf_counter() - t0
+    print(f"{path.name}: {wall_s:.1f} s")
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    assert wall_s < 150, f"{path.name} took {wall_s:.0f} s; the three together must stay under 3 minutes"
