@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 from scipy.signal import lfilter
 
 from .render import pwl_bins, steps_to_pwl, zoh_bins
@@ -79,6 +80,106 @@ def _running_stall_rate(stalls_per_day: float, weight: float, down_s: float, gap
     return lam / max(f, 0.05)  # stalls so frequent the job is mostly down: cap, stay finite
 
 
+@njit(cache=True)
+def _job_timeline(t_end, rate, mean_job_s, d_lo, d_hi, g_lo, g_hi, ramp, idle, interval, ck_dur, depth, ck_first,
+                  e_stall, e_stop, u_down, u_gap, ex, ey, sx, sy, stalls, cks, stops):
+    """The event loop of :func:`plan_training_jobs` on pre-drawn variates (Exp(1) and U(0,1)).
+
+    Returns (breakpoints, swing breakpoints, stalls, checkpoints, stops, variates used, done);
+    ``done`` is False when the variates ran out before ``t_end`` (the caller draws more).
+    """
+    t = -WARMUP_S
+    ne = ns = nst = nck = nsp = 0
+    ex[0] = t
+    ey[0] = 1.0
+    sx[0] = t
+    sy[0] = 1.0
+    ne = ns = 1
+    ck_next = ck_first
+    k = 0
+    while k < e_stall.shape[0]:
+        d_stall = e_stall[k] / rate if rate > 0 else np.inf
+        d_stop = e_stop[k] * mean_job_s
+        te = t + min(d_stall, d_stop)
+        while ck_next + ck_dur <= te and ck_next < t_end:
+            c = ck_next
+            e = c + ck_dur
+            ex[ne] = c
+            ex[ne + 1] = c
+            ex[ne + 2] = e
+            ex[ne + 3] = e
+            ey[ne] = 1.0
+            ey[ne + 1] = 1.0 - depth
+            ey[ne + 2] = 1.0 - depth
+            ey[ne + 3] = 1.0
+            sx[ns] = c
+            sx[ns + 1] = c
+            sx[ns + 2] = e
+            sx[ns + 3] = e
+            sy[ns] = 1.0
+            sy[ns + 1] = 0.0
+            sy[ns + 2] = 0.0
+            sy[ns + 3] = 1.0
+            ne += 4
+            ns += 4
+            cks[nck] = c
+            nck += 1
+            ck_next += interval
+        if te >= t_end:
+            return ne, ns, nst, nck, nsp, k + 1, True
+        if d_stall < d_stop:
+            down = d_lo + (d_hi - d_lo) * u_down[k]
+            ex[ne] = te
+            ex[ne + 1] = te
+            ex[ne + 2] = te + down
+            ex[ne + 3] = te + down + ramp
+            ey[ne] = 1.0
+            ey[ne + 1] = idle
+            ey[ne + 2] = idle
+            ey[ne + 3] = 1.0
+            sx[ns] = te
+            sx[ns + 1] = te
+            sx[ns + 2] = te + down
+            sx[ns + 3] = te + down
+            sy[ns] = 1.0
+            sy[ns + 1] = 0.0
+            sy[ns + 2] = 0.0
+            sy[ns + 3] = 1.0
+            ne += 4
+            ns += 4
+            stalls[nst] = te
+            nst += 1
+            t = te + down + ramp
+        else:
+            gap = g_lo + (g_hi - g_lo) * u_gap[k]
+            ex[ne] = te
+            ex[ne + 1] = te + ramp
+            ex[ne + 2] = te + ramp + gap
+            ex[ne + 3] = te + 2 * ramp + gap
+            ey[ne] = 1.0
+            ey[ne + 1] = idle
+            ey[ne + 2] = idle
+            ey[ne + 3] = 1.0
+            sx[ns] = te
+            sx[ns + 1] = te + ramp
+            sx[ns + 2] = te + ramp
+            sx[ns + 3] = te + ramp + gap
+            sx[ns + 4] = te + ramp + gap
+            sy[ns] = 1.0
+            sy[ns + 1] = 1.0
+            sy[ns + 2] = 0.0
+            sy[ns + 3] = 0.0
+            sy[ns + 4] = 1.0
+            ne += 4
+            ns += 5
+            stops[nsp] = te
+            nsp += 1
+            t = te + 2 * ramp + gap
+        ck_next = t + interval
+        k += 1
+    return ne, ns, nst, nck, nsp, k, False
+
+
 def plan_training_jobs(w, workload_mw: float, t_end_s: float, ss) -> list[JobPlan]:
     """Draw the event history of each job of a training workload from ``-WARMUP_S`` to ``t_end_s``.
 
@@ -91,59 +192,39 @@ def plan_training_jobs(w, workload_mw: float, t_end_s: float, ss) -> list[JobPla
     """
     weights = job_weights(w.jobs)
     ramp = w.job_ramp_s
-    idle = w.idle_fraction
     interval = w.checkpoint_interval_min * 60.0
-    ck_dur = w.checkpoint_duration_s
-    depth = w.checkpoint_depth_fraction
     d_lo, d_hi = (x * 60.0 for x in w.stall_duration_min)
     down_mean = 0.5 * (d_lo + d_hi) + ramp
     gap_mean = 0.5 * sum(JOB_GAP_S) + 2 * ramp
+    span = t_end_s + WARMUP_S
     plans = []
     for j, wt in enumerate(weights):
         rng = child(ss, j)
         rate = _running_stall_rate(w.stalls_per_day, wt, down_mean, gap_mean)
         period = rng.uniform(*w.swing_period_s)
         phase = rng.uniform(0, period)
-        t = -WARMUP_S
-        ex, ey = [t], [1.0]
-        sx, sy = [t], [1.0]
-        stalls, cks, stops = [], [], []
-        ck_next = t + rng.uniform(0, interval)
-        while t < t_end_s:
-            d_stall = rng.exponential(1.0 / rate) if rate > 0 else np.inf
-            d_stop = rng.exponential(MEAN_JOB_LENGTH_S)
-            te = t + min(d_stall, d_stop)
-            while ck_next + ck_dur <= te and ck_next < t_end_s:
-                c, e = ck_next, ck_next + ck_dur
-                ex += [c, c, e, e]
-                ey += [1.0, 1.0 - depth, 1.0 - depth, 1.0]
-                sx += [c, c, e, e]
-                sy += [1.0, 0.0, 0.0, 1.0]
-                cks.append(c)
-                ck_next += interval
-            if te >= t_end_s:
+        ck_first = -WARMUP_S + rng.uniform(0, interval)
+        # enough variates for twice the expected number of events; more only if they run out
+        size = int(2 * span * (rate + 1.0 / MEAN_JOB_LENGTH_S)) + 16
+        draws = [rng.standard_exponential(size), rng.standard_exponential(size), rng.random(size), rng.random(size)]
+        while True:
+            n_ck = int(span / interval) + 2
+            n_ev = draws[0].size
+            ex, ey = np.empty(1 + 4 * (n_ev + n_ck)), np.empty(1 + 4 * (n_ev + n_ck))
+            sx, sy = np.empty(1 + 5 * n_ev + 4 * n_ck), np.empty(1 + 5 * n_ev + 4 * n_ck)
+            stalls, cks, stops = np.empty(n_ev), np.empty(n_ck), np.empty(n_ev)
+            ne, ns, nst, nck, nsp, _, done = _job_timeline(
+                t_end_s, rate, MEAN_JOB_LENGTH_S, d_lo, d_hi, JOB_GAP_S[0], JOB_GAP_S[1], ramp, w.idle_fraction,
+                interval, w.checkpoint_duration_s, w.checkpoint_depth_fraction, ck_first, *draws,
+                ex, ey, sx, sy, stalls, cks, stops)
+            if done:
                 break
-            if d_stall < d_stop:
-                down = rng.uniform(d_lo, d_hi)
-                ex += [te, te, te + down, te + down + ramp]
-                ey += [1.0, idle, idle, 1.0]
-                sx += [te, te, te + down, te + down]
-                sy += [1.0, 0.0, 0.0, 1.0]
-                stalls.append(te)
-                t = te + down + ramp
-            else:
-                gap = rng.uniform(*JOB_GAP_S)
-                ex += [te, te + ramp, te + ramp + gap, te + 2 * ramp + gap]
-                ey += [1.0, idle, idle, 1.0]
-                sx += [te, te + ramp, te + ramp, te + ramp + gap, te + ramp + gap]
-                sy += [1.0, 1.0, 0.0, 0.0, 1.0]
-                stops.append(te)
-                t = te + 2 * ramp + gap
-            ck_next = t + interval
+            draws = [np.concatenate([d, f(size)]) for d, f in zip(
+                draws, (rng.standard_exponential, rng.standard_exponential, rng.random, rng.random))]
         plans.append(JobPlan(
             peak_mw=workload_mw * wt, period_s=period, phase_s=phase,
-            env_x=np.array(ex), env_y=np.array(ey), swing_x=np.array(sx), swing_y=np.array(sy),
-            stall_s=np.array(stalls), checkpoint_s=np.array(cks), stop_s=np.array(stops),
+            env_x=ex[:ne], env_y=ey[:ne], swing_x=sx[:ns], swing_y=sy[:ns],
+            stall_s=stalls[:nst], checkpoint_s=cks[:nck], stop_s=stops[:nsp],
         ))
     return plans
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "sweep": "bess_size.cli.batch:sweep",
     "report": "bess_size.cli.report:report",
     "optimize": "bess_size.cli.optimize:optimize",
+    "scenarios": "bess_size.cli.scenarios:scenarios",
 }
 
 

@@ -1,0 +1,113 @@
+"""generate_scenarios: both layers of DESIGN 4 for one stream, as a ScenarioSet."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import xarray as xr
+
+from .dataset import ScenarioSet
+from .energy_layer import representative_periods
+from .grid_events import events_to_json, explicit_events
+from .rng import stream_id
+from .trace import scenario_trace, trace_start_day
+from .transient import screen_trace, select_windows, window_candidates, windows_dataset
+
+TRANSIENT_VARS = {
+    "discharge_residual_mw": ("MW", "largest battery discharge under the POI policy (within-bin maximum load)"),
+    "charge_residual_mw": ("MW", "largest battery charge under the POI policy (within-bin minimum load)"),
+    "deficit_mwh": ("MWh", "largest stored-energy deviation below the setpoint"),
+    "surplus_mwh": ("MWh", "largest stored-energy deviation above the setpoint"),
+    "fast_throughput_mwh_per_day": ("MWh/day", "energy discharged per day by transient buffering"),
+}
+
+
+def scenario_count(site, stream: str) -> int:
+    """How many scenarios a stream has: ``count`` (optimizer) or ``held_out``; one for a measured
+    trace used as given (its load is deterministic)."""
+    if site.load.trace is not None and site.load.trace_mode == "as_given":
+        return 1
+    return site.scenarios.count if stream == "optimizer" else site.scenarios.held_out
+
+
+def generate_scenarios(site, stream: str = "optimizer", progress: Callable[[int, int], None] | None = None,
+                       count: int | None = None) -> ScenarioSet:
+    """The energy layer, transient requirements and windows of ``count`` scenarios of ``stream``.
+
+    ``progress(done, total)`` is called after each scenario. Same seed -> identical datasets.
+    """
+    stream_id(stream)
+    n = scenario_count(site, stream) if count is None else int(count)
+    energy_parts, transient_rows, candidates = [], [], []
+    for i in range(n):
+        trace = scenario_trace(site, stream, i)
+        screened = screen_trace(site, trace)
+        transient_rows.append([screened[k] for k in TRANSIENT_VARS])
+        candidates += window_candidates(site, i, trace, screened)
+        energy_parts.append(representative_periods(site, i, trace_start_day(site, stream, i), stream))
+        del trace, screened
+        if progress is not None:
+            progress(i + 1, n)
+    energy = energy_dataset(site, energy_parts)
+    tr = np.array(transient_rows, dtype=float).reshape(n, len(TRANSIENT_VARS))
+    transient = xr.Dataset(
+        {k: ("scenario", tr[:, j], {"units": u, "long_name": ln}) for j, (k, (u, ln)) in enumerate(TRANSIENT_VARS.items())},
+        coords={"scenario": ("scenario", np.arange(n, dtype=np.int64))},
+    )
+    windows = windows_dataset(site, select_windows(site, candidates))
+    attrs = {"site": site.name, "stream": stream, "seed": int(site.scenarios.seed), "scenarios": n,
+             "trace_days": float(site.scenarios.trace_days), "dt_s": float(site.scenarios.transient_resolution_s)}
+    return ScenarioSet(energy=energy, transient=transient, windows=windows, attrs=attrs)
+
+
+def energy_dataset(site, parts: list[dict]) -> xr.Dataset:
+    """Stack the scenarios' representative periods into the (scenario, period, step) Dataset."""
+    n = len(parts)
+    step_s = parts[0]["step_s"]
+    spd = parts[0]["load_mw"].shape[1]
+    stack = lambda k: np.stack([p[k] for p in parts])  # noqa: E731
+    cube = ("scenario", "period", "step")
+    per = ("scenario", "period")
+    ds = xr.Dataset(
+        {
+            "load_mw": (cube, stack("load_mw"), {"units": "MW", "long_name": "site load"}),
+            "pv_mw": (cube, stack("pv_mw"), {"units": "MW", "long_name": "PV output"}),
+            "price_usd_per_mwh": (cube, stack("price_usd_per_mwh"), {"units": "USD/MWh", "long_name": "energy price"}),
+            "import_limit_mw": (cube, stack("import_limit_mw"),
+                                {"units": "MW", "long_name": "POI import limit (firm only during curtailment)"}),
+            "curtailment_phase": (cube, stack("curtailment_phase"),
+                                  {"units": "1", "long_name": "curtailment phase", "flag_values": "0 1 2 3",
+                                   "flag_meanings": "none notice active recovery"}),
+            "weight_days_per_year": (per, stack("weight_days_per_year"),
+                                     {"units": "day/year", "long_name": "days a year the period stands for"}),
+            "explicit_event": (per, stack("explicit_event"),
+                               {"units": "1", "long_name": "1 where the period carries an explicit grid.events event"}),
+            "period_kind": (per, stack("period_kind"),
+                            {"long_name": "typical | peak | curtailment | explicit_curtailment"}),
+            "day_of_year": (per, stack("day_of_year"), {"units": "day", "long_name": "day of the synthetic year"}),
+            "scenario_probability": ("scenario", np.full(n, 1.0 / n), {"units": "1", "long_name": "scenario probability"}),
+            "representation_error_energy_fraction": ("scenario", np.array([p["error_energy"] for p in parts], dtype=float),
+                                                     {"units": "1", "long_name": "relative error of annual energy"}),
+            "representation_error_peak_fraction": ("scenario", np.array([p["error_peak"] for p in parts], dtype=float),
+                                                   {"units": "1", "long_name": "relative error of annual peak load"}),
+            "energy_rescale_fraction": ("scenario", np.array([p["energy_rescale"] for p in parts], dtype=float),
+                                        {"units": "1", "long_name": "typical days' load scaled by 1 + this to reproduce the annual energy"}),
+            "representation_error_duration_curve_fraction": (
+                "scenario", np.array([p["error_duration_curve"] for p in parts], dtype=float),
+                {"units": "1", "long_name": "RMS error of the load-duration curve over its mean"}),
+        },
+        coords={
+            "scenario": ("scenario", np.arange(n, dtype=np.int64)),
+            "step": ("step", np.arange(spd, dtype=np.int64)),
+            "time_of_day_h": ("step", step_s / 3600.0 * np.arange(spd), {"units": "h", "long_name": "start of the step"}),
+        },
+        attrs={
+            "step_h": step_s / 3600.0,
+            "representation_error_energy_fraction": float(max(p["error_energy"] for p in parts)),
+            "representation_error_peak_fraction": float(max(p["error_peak"] for p in parts)),
+            "representation_error_duration_curve_fraction": float(max(p["error_duration_curve"] for p in parts)),
+            "events_json": events_to_json([e for e in explicit_events(site)]),
+        },
+    )
+    return ds
