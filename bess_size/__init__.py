@@ -17,6 +17,9 @@ _API = {
     "batch": "bess_size.batch:batch",
     "sweep": "bess_size.sweep:sweep",
     "optimize": "bess_size.optimizer:optimize",
+    "generate_scenarios": "bess_size.scenarios:generate_scenarios",
+    "scenario_trace": "bess_size.scenarios:scenario_trace",
+    "ScenarioSet": "bess_size.scenarios:ScenarioSet",
     "write_report": "bess_size.report:write_report",
 }
 
