@@ -374,6 +374,22 @@ def test_every_problem_reported_at_once_with_lines(tmp_path):
         assert any(path in ln and f"(line {line})" in ln for ln in r.stderr.splitlines()), (path, r.stderr)
 
 
+def test_check_json_lists_problems_for_machines(tmp_path):
+    (tmp_path / "site.yaml").write_text("grid:\n  firm_import_mw: -1\n")
+    r = run("check", "--json", str(tmp_path / "site.yaml"))
+    assert r.code == 2
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False
+    assert doc["problems"][0]["path"] == "grid.firm_import_mw"
+    assert doc["problems"][0]["value"] == -1 and doc["problems"][0]["line"] == 2
+    assert ">= 0 [MW]" in doc["problems"][0]["expected"]
+    assert "grid.firm_import_mw" in r.stderr  # the human message is still there
+    (tmp_path / "odd.yaml").write_text("name: 2024-01-01\nload:\n  pue: .nan\n")
+    r = run("check", "--json", str(tmp_path / "odd.yaml"))
+    assert r.code == 2
+    assert [p["value"] for p in json.loads(r.stdout)["problems"]] == ["2024-01-01", "nan"]
+
+
 def test_usage_errors_exit_2():
     r = run("check")
     assert r.code == 2
@@ -460,12 +476,12 @@ def mutated_specs(draw):
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(spec=mutated_specs())
-def test_random_mutations_are_accepted_or_explained(spec):
+@given(spec=mutated_specs(), as_json=st.booleans())
+def test_random_mutations_are_accepted_or_explained(spec, as_json):
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "site.yaml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
-        r = run("check", str(path))
+        r = run("check", *(["--json"] if as_json else []), str(path))
     assert r.code in (0, 2), r.output
     assert "Traceback" not in r.output
     if r.code == 2:
@@ -473,3 +489,5 @@ def test_random_mutations_are_accepted_or_explained(spec):
         assert r.stderr.count("\n  ") >= 1  # at least one problem block
     else:
         assert "valid" in r.stderr
+    if as_json:
+        assert json.loads(r.stdout)["ok"] is (r.code == 0)

@@ -7,14 +7,15 @@ import json
 import click
 
 from ..examples import DEFAULT, names, summary_line, text
-from ..site_spec import Site, load_site
+from ..site_spec import Site, SiteSpecError, load_site
 from ..site_spec.summary import summarize
 from .common import emit_json, say
 
 
 @click.command(short_help="Validate a site spec and show derived figures.")
 @click.argument("site", metavar="SITE")
-@click.option("--json", "as_json", is_flag=True, help="Also print the derived figures as JSON on stdout.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Also print the derived figures (or, for bad input, the problems) as JSON on stdout.")
 def check(site: str, as_json: bool) -> None:
     """Validate the site spec SITE (YAML or JSON) and show derived figures.
 
@@ -23,12 +24,28 @@ def check(site: str, as_json: bool) -> None:
     to stderr: peak site load, import headroom, ride-through and islanding energy, curtailment
     exposure, onsite generation, and notes worth knowing.
     """
-    spec = load_site(site)
+    try:
+        spec = load_site(site)
+    except SiteSpecError as err:
+        if as_json:  # machine readers get the problems too; the edge still prints them and exits 2
+            emit_json({"ok": False, "source": site, "problems": [
+                {"path": p.path, "value": _jsonable(p.value), "reason": p.reason, "expected": p.expected, "line": p.line}
+                for p in err.problems]})
+        raise
     figures = summarize(spec)
     for line in format_summary(figures, site):
         say(line)
     if as_json:
         emit_json({"ok": True, "source": site, **figures})
+
+
+def _jsonable(value):
+    """The value as strict JSON can carry it (YAML dates, inf and nan become text)."""
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _mw(x: float) -> str:
