@@ -84,3 +84,17 @@ def test_examples_cover_the_three_situations():
     big = load_site(path("campus-1gw"))
     assert 900 <= big.load.peak_mw <= 1100
     assert len(big.load.workloads) >= 3  # several tenants
+
+
+@pytest.mark.parametrize("name", names())
+def test_examples_validate_against_the_published_json_schema(name):
+    """`bess-size schema` is what editors check files with: it must accept the bundled sites and
+    reject what the loader rejects field by field (a typo'd key, a value out of range)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(Site.model_json_schema())
+    data = yaml.safe_load(text(name))
+    assert list(validator.iter_errors(data)) == []
+    data["grid"]["firm_imprt_mw"] = 3
+    data["load"]["pue"] = 0.5
+    data["load"]["workloads"][0]["swing_period_s"] = [0.01, 2]
+    assert len(list(validator.iter_errors(data))) == 3
