@@ -69,3 +69,31 @@ def test_console_script_and_runtime_deps_declared():
 def test_examples_are_package_data():
     data = _pyproject()["tool"]["setuptools"]["package-data"]["bess_size.examples"]
     assert "*.yaml" in data
+
+
+def _setup_commands() -> list[str]:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    blocks = section.split("```bash\n")[1:]
+    return [b.split("```", 1)[0].strip() for b in blocks]
+
+
+def test_readme_has_exactly_two_one_line_setup_commands():
+    """(a) install and run the main job on the default site, (b) install the test extra and test."""
+    cmds = _setup_commands()
+    assert len(cmds) == 2
+    assert all("\n" not in c for c in cmds)
+    venv = "python3 -m venv .venv && . .venv/bin/activate && "
+    assert cmds[0].startswith(venv + "pip install . && bess-size ")
+    assert cmds[0].endswith("examples/campus-300mw.yaml")
+    assert cmds[1] == venv + 'pip install -e ".[test]" && pytest'
+
+
+def test_ci_installs_and_tests_as_the_readme_says():
+    ci = (REPO / ".ci" / "run").read_text()
+    assert (REPO / ".ci" / "run").stat().st_mode & 0o111, ".ci/run must be executable"
+    assert "set -euo pipefail" in ci
+    install, test = _setup_commands()[1].split(" && ")[-2:]
+    assert f"\n{install}\n" in ci  # pip install -e ".[test]"
+    assert f"\n{test}\n" in ci  # pytest
+    assert "pip wheel" in ci and '"$rc" -eq 5' in ci
