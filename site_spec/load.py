@@ -292,6 +292,12 @@ def _kind_of(annotation) -> str | None:
     if tp is str:
         return "text"
     if typing.get_origin(tp) is list:
+        item = _unwrap(typing.get_args(tp)[0])
+        if typing.get_origin(item) in (Union, types.UnionType):
+            tags = [t for m in typing.get_args(item) for t in typing.get_args(_unwrap(m).model_fields["kind"].annotation)]
+            return "a list of entries `- kind: ...`, kind one of " + ", ".join(repr(t) for t in tags)
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return "a list of entries with the keys " + ", ".join(item.model_fields)
         return "a list"
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return "a section of keys: " + ", ".join(tp.model_fields)
@@ -402,6 +408,9 @@ def _problem_from_pydantic(err: dict, path: str, parent, field) -> Problem:
         what = _kind_of(field.annotation) if field is not None else None
         return Problem(path, value, f"expected {what}" if what else "expected a section of keys", reason="not a section (a mapping of keys)")
     msg = err["msg"]
+    if etype == "too_short":
+        n = err.get("ctx", {}).get("min_length", 1)
+        msg = f"the list has {len(value) if isinstance(value, list) else 0} entries; at least {n} needed"
     return Problem(path, value, expected_text(field), reason=msg)
 
 
