@@ -123,10 +123,10 @@ def cost_breakdown(design: Design) -> Figure | None:
     ax1.yaxis.set_major_formatter(FuncFormatter(_musd))
     ax1.legend(loc="lower center", bbox_to_anchor=(0.5, -0.42), ncol=1)
     ax1.grid(axis="x", visible=False)
-    items = [(k, v) for k, v in cost.breakdown.items() if np.isfinite(v) and abs(v) > 0]
+    items = [(k, v) for k, v in pal.cost_parts(cost.breakdown).items() if np.isfinite(v) and abs(v) > 0]
     if items:
         items.sort(key=lambda kv: kv[1])
-        names = [k.removesuffix("_usd").replace("_", " ") for k, _ in items]
+        names = [pal.cost_label(k) for k, _ in items]
         vals = [v for _, v in items]
         ax2.barh(names, vals, color=[pal.cost_colour(k) for k, _ in items])
         for i, v in enumerate(vals):

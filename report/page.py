@@ -213,7 +213,7 @@ def _cost(p: Page) -> str:
             ["<b>total annualized</b>", f"<b>{_musd(c.total_annualized_usd)}</b>"],
             ["grid-only bill (same load, grid alone)", _musd(c.grid_only_bill_usd)],
             ["total minus grid-only bill", _musd(c.total_annualized_usd - c.grid_only_bill_usd)]]
-    rows += [[_e(k.removesuffix("_usd").replace("_", " ")), _musd(v)] for k, v in c.breakdown.items()]
+    rows += [[_e(pal.cost_label(k)), _musd(v)] for k, v in pal.cost_parts(c.breakdown).items()]
     crf = p.data.site.economics.capital_recovery_factor
     return (fig + _table(["item", "million USD / year"], rows, "kv num")
             + f"<p>Capital is annualized with the capital recovery factor {crf:.4f} "

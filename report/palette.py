@@ -59,6 +59,7 @@ BAND_LABELS = {
 # colour of what they pay for
 COST_COLOURS = {
     # checked in this order: the grid's words first, so "grid_energy_usd" is the grid's colour
+    "opex_energy": GRID,   # energy bought at the POI
     "grid": GRID,
     "import": GRID,
     "demand": GRID,
@@ -77,6 +78,35 @@ COST_COLOURS = {
     "throughput": BESS,
     "capex_energy": BESS,
 }
+
+
+# the optimizer's cost parts (optimizer/objective.py) in words a reader knows
+COST_LABELS = {
+    "capex_bess_energy": "BESS energy (capital)",
+    "capex_pcs": "PCS (capital)",
+    "capex_inverters": "inverters (capital)",
+    "capex_generation": "new generation (capital)",
+    "opex_energy": "grid energy",
+    "opex_demand_charge": "demand charge",
+    "opex_fuel": "fuel",
+    "opex_starts": "generator starts",
+    "opex_throughput": "battery throughput (wear)",
+    "opex_flexible_load": "flexible load curtailed",
+    "opex_shedding": "load shed (at VOLL)",
+}
+
+# breakdown entries that are totals, not parts: shown on their own, never as a bar among the parts
+COST_TOTALS = ("grid_only_bill_usd", "total_annualized_usd", "decision_objective_usd")
+
+
+def cost_label(item: str) -> str:
+    key = item.removeprefix("annualized_").removesuffix("_usd")
+    return COST_LABELS.get(key, key.replace("_", " "))
+
+
+def cost_parts(breakdown: dict[str, float]) -> dict[str, float]:
+    """The breakdown without its totals."""
+    return {k: v for k, v in breakdown.items() if k not in COST_TOTALS and not k.startswith("total")}
 
 
 def cost_colour(item: str) -> str:

@@ -34,9 +34,12 @@ DESIGN = {
     "generation": [{"kind": "gas_engine", "existing_units": 0, "new_units": 6, "unit_mw": 18}],
     "cost": {"annualized_capex_usd": 14.2e6, "expected_annual_opex_usd": 160.5e6, "grid_only_bill_usd": 181.0e6,
              "total_annualized_usd": 174.7e6,
-             "breakdown": {"bess_energy_capex_usd": 9.7e6, "pcs_capex_usd": 2.5e6, "inverter_capex_usd": 1.6e6,
-                           "generation_capex_usd": 0.4e6, "grid_energy_usd": 150.0e6, "fuel_usd": 9.0e6,
-                           "throughput_usd": 1.5e6}},
+             # the optimizer's keys (optimizer/extract.py), totals included
+             "breakdown": {"annualized_capex_bess_energy_usd": 9.7e6, "annualized_capex_pcs_usd": 2.5e6,
+                           "annualized_capex_inverters_usd": 1.6e6, "annualized_capex_generation_usd": 0.4e6,
+                           "opex_energy_usd": 150.0e6, "opex_fuel_usd": 9.0e6, "opex_throughput_usd": 1.5e6,
+                           "grid_only_bill_usd": 181.0e6, "total_annualized_usd": 174.7e6,
+                           "decision_objective_usd": -6.3e6}},
     "promises": {"poi_ramp_violation_mw_s_per_year": 0.0, "unserved_energy_mwh_per_year": 0.0},
 }
 

@@ -77,6 +77,11 @@ def test_grid_only_bill_and_promises_are_reported(report_path):
     html = report_path.read_text()
     assert "grid-only bill (same load, grid alone)</td><td>181.00" in html
     assert "total minus grid-only bill</td><td>-6.30" in html
+    # the optimizer's parts in plain words; its totals are not listed again among the parts
+    assert "grid energy</td><td>150.00" in html and "BESS energy (capital)</td><td>9.70" in html
+    assert "decision objective</td>" not in html and html.count("181.00") == 1
+    assert pal.cost_colour("opex_energy_usd") == pal.GRID and pal.cost_colour("annualized_capex_pcs_usd") == pal.BESS
+    assert pal.cost_colour("opex_fuel_usd") == pal.GENERATION
     # optimizer promise beside the simulator's result, unit from the key's suffix
     assert re.search(r"unserved energy</td><td>MWh/year</td><td>0</td><td>0.12</td>", html)
 
