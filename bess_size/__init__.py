@@ -14,6 +14,7 @@ _API = {
     "Site": "bess_size.site_spec:Site",
     "Design": "bess_size.site_spec:Design",
     "SiteSpecError": "bess_size.site_spec:SiteSpecError",
+    "summarize": "bess_size.site_spec:summarize",
     "batch": "bess_size.batch:batch",
     "sweep": "bess_size.sweep:sweep",
     "optimize": "bess_size.optimizer:optimize",
