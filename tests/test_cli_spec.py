@@ -491,3 +491,45 @@ def test_random_mutations_are_accepted_or_explained(spec, as_json):
         assert "valid" in r.stderr
     if as_json:
         assert json.loads(r.stdout)["ok"] is (r.code == 0)
+
+
+# --------------------------------------------------------------------------- the error edge itself
+
+
+def _edge(exc: BaseException) -> Result:
+    """Run a one-command group that raises ``exc`` through run_cli."""
+    import click
+
+    from bess_size.cli.common import run_cli
+
+    @click.command()
+    def boom():
+        """Raise."""
+        raise exc
+
+    runner = CliRunner()
+    with runner.isolation(color=False) as (out, err, _):
+        try:
+            run_cli(boom, [])
+            code = 0
+        except SystemExit as e:
+            code = e.code
+    return Result(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def test_edge_maps_errors_to_exit_codes():
+    from bess_size.site_spec import Problem, SiteSpecError
+    from bess_size.solvers.errors import InfeasibleError
+
+    r = _edge(SiteSpecError("s.yaml", [Problem("bess.max_power_mw", 10, "expected a number >= 0 [MW]")]))
+    assert (r.code, r.stderr.startswith("error: s.yaml: 1 problem")) == (2, True)
+    r = _edge(InfeasibleError("ride-through needs 345 MW of PCS but bess.max_power_mw is 300"))
+    assert r.code == 3 and "bess.max_power_mw is 300" in r.stderr
+    assert _edge(BrokenPipeError()).code == 0  # `bess-size ... | head`: quiet success
+    assert _edge(KeyboardInterrupt()).code == 130
+
+
+def test_edge_lets_bugs_through():
+    """A programming error is not bad input: it must not be disguised as exit code 2."""
+    with pytest.raises(ZeroDivisionError):
+        _edge(ZeroDivisionError("bug"))
