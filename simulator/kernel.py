@@ -151,7 +151,10 @@ O_E_MIN_MWH = 7
 O_E_START_MWH = 8
 O_RECONNECT_STEPS = 9  # steps from the grid's return until import and generation are back to normal
 O_MIN_SERVED_FRACTION = 10  # lowest share of the load served in the first ride-through period
-N_O = 11
+O_STARTS = 11  # unit starts during the outage and its reconnection
+O_FUEL_USD = 12  # fuel burnt during the outage and its reconnection
+O_GEN_MWH = 13
+N_O = 14
 
 # --- hourly aggregates (float64, shape (hours, N_H)) ---------------------------------------
 H_COUNT = 0
@@ -245,12 +248,14 @@ def _p_available(pcs_mw, s_mva, q_mvar):
 
 
 @njit(cache=True)
-def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, dt, m):
+def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, hold, dt, m):
     """Commit units in list order to cover ``want_mw`` of capacity and move output toward
     ``target_mw`` within the online units' ramps, min load and rating; return total output [MW].
 
-    A unit ordered to start joins after its start time; when the want falls, units leave in
-    reverse order once the output is at or below what the remaining units can carry.
+    A unit ordered to start joins after its start time. With ``hold`` (a curtailment or an
+    outage in progress) the commitment only grows, so load swings cannot start and stop units
+    every few seconds; otherwise units leave in reverse order as the want falls (the hand-back
+    lowers it steadily).
     """
     ng = gp.shape[0]
     # start timers: a unit ordered at step t with start time S steps runs from step t + S
@@ -259,6 +264,8 @@ def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, 
             timer[k] -= 1.0
             if timer[k] <= 0.0:
                 n_on[k] += starting[k]
+                m[M_STARTS] += starting[k]
+                m[M_START_COST_USD] += starting[k] * gp[k, G_START_USD]
                 starting[k] = 0.0
     remaining = want_mw
     for k in range(ng):
@@ -269,15 +276,19 @@ def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, 
             need = min(avail, math.ceil(remaining / unit - 1e-9))
         remaining -= need * unit
         have = n_on[k] + starting[k]
+        if hold and need < have:
+            need = have
         if need > have:
             if gp[k, G_START_STEPS] <= 0:
                 n_on[k] += need - have
+                m[M_STARTS] += need - have
+                m[M_START_COST_USD] += (need - have) * gp[k, G_START_USD]
             else:
+                # the start is counted (and costed) when the unit synchronises, or when an
+                # order that outlived a sag is cancelled (see the kernel's grid-return branch)
                 if starting[k] == 0:
                     timer[k] = gp[k, G_START_STEPS]
                 starting[k] += need - have
-            m[M_STARTS] += need - have
-            m[M_START_COST_USD] += (need - have) * gp[k, G_START_USD]
         elif need < have:
             cancel = min(starting[k], have - need)
             starting[k] -= cancel
@@ -501,8 +512,14 @@ def simulate_kernel(
             n_out = t - out_start
             if out_i >= 0:
                 outages[out_i, O_STEPS] = n_out
-            # a start not yet synchronised is cancelled when the grid is back
+            # a start not yet synchronised is cancelled when the grid is back; it counts as a
+            # start (cost, wear) only if the order outlived a sag
             for k in range(ng):
+                if starting[k] > 0 and n_out > sag_steps:
+                    m[M_STARTS] += starting[k]
+                    m[M_START_COST_USD] += starting[k] * gp[k, G_START_USD]
+                    if out_i >= 0:
+                        outages[out_i, O_STARTS] += starting[k]
                 starting[k] = 0.0
             if n_out > sag_steps:
                 reconnecting = True
@@ -541,10 +558,12 @@ def simulate_kernel(
             if N > lim_eff or pk > lim:
                 units_active = True
         if ng > 0 and units_active:
+            hold = False
             if not connected:
                 want = N
                 target = N
                 keep_min = False
+                hold = True
             elif reconnecting:
                 target = g_total - r_hb * dt
                 want = max(target, 0.0)
@@ -557,13 +576,17 @@ def simulate_kernel(
                     refill = -dev / eta_ch * 3600.0 / rec_s
                 target = max(N - lim_eff + refill, 0.0)
                 keep_min = True
+                hold = True
             else:
                 target = max(g_total - r_hb * dt, N - lim_eff)
                 want = max(target, pk - lim, 0.0)
                 if want <= 1e-9:
                     want = 0.0
                 keep_min = want > 0.0
-            g_total = _dispatch_units(gp, n_on, starting, timer, g, want, target, keep_min, dt, m)
+            starts_before = m[M_STARTS]
+            g_total = _dispatch_units(gp, n_on, starting, timer, g, want, target, keep_min, hold, dt, m)
+            if out_i >= 0 and (in_outage or reconnecting):
+                outages[out_i, O_STARTS] += m[M_STARTS] - starts_before
             if g_total <= 0.0 and want <= 0.0:
                 busy = False
                 for k in range(ng):
@@ -856,6 +879,10 @@ def simulate_kernel(
             o = out_i
             outages[o, O_UNSERVED_MWH] += unserved * dt_h
             outages[o, O_SHED_MWH] += shed * dt_h
+            if g_total > 0.0:
+                outages[o, O_GEN_MWH] += g_total * dt_h
+                for k in range(ng):
+                    outages[o, O_FUEL_USD] += g[k] * dt_h * gp[k, G_FUEL_USD_PER_MWH]
             if e < outages[o, O_E_MIN_MWH]:
                 outages[o, O_E_MIN_MWH] = e
             if unserved > 1e-9:

@@ -54,6 +54,9 @@ class Outage:
     islanding_ok: bool
     lowest_stored_mwh: float
     reconnect_s: float
+    starts: float
+    fuel_usd: float
+    generation_mwh: float
 
 
 def classify_outages(run, events: list[dict], dt_s: float, sag_steps: float) -> list[Outage]:
@@ -78,6 +81,7 @@ def classify_outages(run, events: list[dict], dt_s: float, sag_steps: float) -> 
             ride_through_ok=bool(row[K.O_RT_OK]), min_served_fraction=float(row[K.O_MIN_SERVED_FRACTION]),
             islanding_ok=bool(row[K.O_ISLAND_OK]), lowest_stored_mwh=float(row[K.O_E_MIN_MWH]),
             reconnect_s=float(row[K.O_RECONNECT_STEPS]) * dt_s,
+            starts=float(row[K.O_STARTS]), fuel_usd=float(row[K.O_FUEL_USD]), generation_mwh=float(row[K.O_GEN_MWH]),
         ))
     return out
 
@@ -119,6 +123,14 @@ def summarize(run, trace, site, design) -> dict:
         "unserved_loss_of_grid_mwh": sum(o.unserved_mwh for o in log),
         "unserved_contingency_loss_of_grid_mwh": sum(o.unserved_mwh for o in log if o.source == "contingency"),
         "unserved_contingency_sag_mwh": sum(o.unserved_mwh for o in sags if o.source == "contingency"),
+        # what the one sampled contingency of every trace (present for evidence) cost, so the
+        # annual figures can count it at its natural rate rather than once per trace
+        "contingency_loss_of_grid_starts": sum(o.starts for o in log if o.source == "contingency"),
+        "contingency_loss_of_grid_fuel_usd": sum(o.fuel_usd for o in log if o.source == "contingency"),
+        "contingency_loss_of_grid_generation_mwh": sum(o.generation_mwh for o in log if o.source == "contingency"),
+        "contingency_sag_starts": sum(o.starts for o in sags if o.source == "contingency"),
+        "contingency_sag_fuel_usd": sum(o.fuel_usd for o in sags if o.source == "contingency"),
+        "contingency_sag_generation_mwh": sum(o.generation_mwh for o in sags if o.source == "contingency"),
         "flexible_load_shed_mwh": m[K.M_SHED_MWH],
         "pv_curtailed_mwh": m[K.M_PV_CURTAILED_MWH],
         "import_mwh": m[K.M_IMPORT_MWH],

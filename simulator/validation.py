@@ -331,7 +331,7 @@ def annual_results(site, rows: list[dict]) -> dict[str, float]:
 
     A trace of ``d`` days counts ``365 / d`` times, except the one sampled contingency every trace
     carries (a loss of grid and a sag sequence, present for evidence, not at their natural rate):
-    their unserved energy counts at ``events_per_year`` of their kind.
+    its unserved energy, unit starts, fuel and generation count at ``events_per_year`` of their kind.
     """
     g = site.grid
 
@@ -339,10 +339,22 @@ def annual_results(site, rows: list[dict]) -> dict[str, float]:
         return float(np.mean([r[key] for r in rows]))
 
     scale = 365.0 / mean("days")
-    contingency = mean("unserved_contingency_loss_of_grid_mwh") + mean("unserved_contingency_sag_mwh")
-    unserved = (mean("unserved_mwh") - contingency) * scale \
-        + mean("unserved_contingency_loss_of_grid_mwh") * g.loss_of_grid.events_per_year \
-        + mean("unserved_contingency_sag_mwh") * g.voltage_sags.events_per_year
+    rate = {"loss_of_grid": g.loss_of_grid.events_per_year, "sag": g.voltage_sags.events_per_year}
+
+    def annual(total_key, part_keys):
+        """Trace total scaled to a year, with the sampled contingency counted at its own rate."""
+        parts = {kind: mean(key) for kind, key in part_keys.items()}
+        return (mean(total_key) - sum(parts.values())) * scale + sum(v * rate[kind] for kind, v in parts.items())
+
+    unserved = annual("unserved_mwh", {"loss_of_grid": "unserved_contingency_loss_of_grid_mwh",
+                                       "sag": "unserved_contingency_sag_mwh"})
+    starts = annual("generator_starts", {"loss_of_grid": "contingency_loss_of_grid_starts",
+                                         "sag": "contingency_sag_starts"})
+    fuel = annual("fuel_cost_usd", {"loss_of_grid": "contingency_loss_of_grid_fuel_usd",
+                                    "sag": "contingency_sag_fuel_usd"})
+    gen = annual("generation_mwh", {"loss_of_grid": "contingency_loss_of_grid_generation_mwh",
+                                    "sag": "contingency_sag_generation_mwh"})
+    start_cost = mean("start_cost_usd") / mean("generator_starts") * starts if mean("generator_starts") > 0 else 0.0
     return {
         "poi_ramp_violation_mw_s_per_year": mean("ramp_violation_mw_s") * scale,
         "poi_ramp_violation_seconds_per_year": mean("ramp_violation_steps") * site.scenarios.transient_resolution_s * scale,
@@ -350,11 +362,11 @@ def annual_results(site, rows: list[dict]) -> dict[str, float]:
         "unserved_energy_mwh_per_year": max(unserved, 0.0),
         "flexible_load_shed_mwh_per_year": mean("flexible_load_shed_mwh") * scale,
         "grid_import_mwh_per_year": mean("import_mwh") * scale,
-        "generation_mwh_per_year": mean("generation_mwh") * scale,
+        "generation_mwh_per_year": max(gen, 0.0),
         "energy_cost_usd_per_year": mean("energy_cost_usd") * scale,
-        "fuel_cost_usd_per_year": mean("fuel_cost_usd") * scale,
-        "start_cost_usd_per_year": mean("start_cost_usd") * scale,
-        "generator_starts_per_year": mean("generator_starts") * scale,
+        "fuel_cost_usd_per_year": max(fuel, 0.0),
+        "start_cost_usd_per_year": max(start_cost, 0.0),
+        "generator_starts_per_year": max(starts, 0.0),
         "bess_throughput_mwh_per_year": mean("bess_discharge_mwh") * scale,
         "equivalent_full_cycles_per_year": mean("equivalent_full_cycles") * scale,
         "cycle_life_used_per_year": mean("cycle_damage") * scale,

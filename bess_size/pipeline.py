@@ -1,0 +1,195 @@
+"""The whole job: scenarios -> optimize -> replay on held-out scenarios -> outputs (DESIGN 8).
+
+``run(site, out_dir)`` writes, each atomically: ``design.json``, ``validation.json``,
+``scenarios.nc``, ``timeseries.nc``, ``site.json`` (the validated spec, so ``bess-size report DIR``
+can rebuild the report) and ``report.html`` when the report stage is installed.
+
+``refine=N``: while a held-out check fails, the failing held-out scenarios are screened like the
+optimizer's own (the shared POI policy over the whole trace) and their contingency and worst-ramp
+windows are appended to the optimizer's windows; every optimizer scenario's transient figures are
+raised to at least theirs (the requirements are hard per scenario); then the model is solved again,
+at most N times. The held-out scenarios used this way stop being independent evidence, so the
+validation reports how many refinements ran.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import xarray as xr
+
+from .io import write_atomic
+
+#: progress(stage, done, total); stages: "scenarios", "optimize", "simulate", "refine", "write"
+Progress = Callable[[str, int, int], None]
+
+TRANSIENT_FIGURES = ("discharge_residual_mw", "charge_residual_mw", "deficit_mwh", "surplus_mwh")
+REFINE_WINDOW_KINDS = ("loss_of_grid", "voltage_sag", "ramp_up", "ramp_down")
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    design: object  # site_spec.Design
+    validation: object  # simulator.Validation
+    scenarios: object  # scenarios.ScenarioSet
+    optimization: object = None  # optimizer.OptimizationResult
+    refinements: int = 0
+    timings_s: dict = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.validation.passed
+
+    def summary(self) -> dict:
+        b = self.design.bess
+        return {
+            "site": self.design.site,
+            "out_dir": str(self.out_dir),
+            "passed": self.passed,
+            "refinements": self.refinements,
+            "bess": {"energy_mwh": b.energy_mwh, "pcs_power_mw": b.pcs_power_mw, "inverters": b.inverters},
+            "generation": [g.model_dump(mode="json") for g in self.design.generation],
+            "cost": self.design.cost.model_dump(mode="json") if self.design.cost else None,
+            "checks": [{k: c[k] for k in ("requirement", "passed", "measured", "limit", "unit", "success_rate",
+                                          "success_rate_lower_95")} for c in (x.to_dict() for x in self.validation.checks)],
+            "timings_s": self.timings_s,
+            "files": [str(f) for f in self.files],
+        }
+
+
+def _stage(progress: Progress | None, stage: str):
+    if progress is None:
+        return None
+    return lambda done, total: progress(stage, done, total)
+
+
+def refine_scenarios(site, scenarios, validation, progress: Progress | None = None):
+    """A new ScenarioSet: the optimizer's, plus what the failing held-out scenarios demand."""
+    from .scenarios import scenario_trace
+    from .scenarios.transient import screen_trace, window_candidates, windows_dataset
+
+    failing = sorted({i for c in validation.failed_checks for i in c.failed_scenarios})
+    if not failing:
+        return scenarios
+    transient = scenarios.transient.copy(deep=True)
+    chosen = []
+    for n, i in enumerate(failing):
+        trace = scenario_trace(site, "held_out", i)
+        screened = screen_trace(site, trace)
+        for k in TRANSIENT_FIGURES:
+            transient[k] = np.maximum(transient[k], screened[k])
+        cands = [c for c in window_candidates(site, i, trace, screened) if c["kind"] in REFINE_WINDOW_KINDS]
+        by_kind: dict[str, dict] = {}
+        for c in sorted(cands, key=lambda c: -c["severity"]):
+            by_kind.setdefault(c["kind"], c)
+        chosen += list(by_kind.values())
+        if progress is not None:
+            progress("refine", n + 1, len(failing))
+    windows = scenarios.windows
+    if chosen:
+        extra = windows_dataset(site, chosen)
+        # not optimizer scenarios: -1 - held-out index, so the source stays traceable
+        extra = extra.assign_coords(source_scenario=("window", np.array([-1 - c["scenario"] for c in chosen],
+                                                                       dtype=np.int64)))
+        if windows.sizes.get("window", 0):
+            windows = xr.concat([windows, extra], dim="window", combine_attrs="override")
+        else:
+            windows = extra
+    attrs = dict(scenarios.attrs)
+    attrs["refined_with_held_out"] = json.dumps(failing)
+    return type(scenarios)(energy=scenarios.energy, transient=transient, windows=windows, attrs=attrs)
+
+
+def run(site, out_dir, *, refine: int = 0, progress: Progress | None = None, log: Callable[[str], None] | None = None,
+        solver: str = "highs", time_limit_s: float | None = None, mip_gap: float = 0.01, threads: int | None = None,
+        held_out=None) -> RunResult:
+    """Scenarios -> optimize -> simulate held-out -> write the outputs into ``out_dir``.
+
+    ``progress(stage, done, total)`` reports each stage; ``log(line)`` receives the solver's log.
+    Raises ``SiteSpecError`` (bad input) and ``InfeasibleError`` (no design); a design that fails a
+    held-out check is a result, not an error: ``RunResult.passed`` is False.
+    """
+    from .optimizer import optimize
+    from .scenarios import generate_scenarios
+    from .simulator import simulate
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        from .site_spec import SiteSpecError
+        from .site_spec.errors import Problem
+
+        raise SiteSpecError(str(out), [Problem("<out_dir>", str(out), "is a file; expected a folder for the outputs")])
+    timings = {}
+    t0 = time.perf_counter()
+    scen = generate_scenarios(site, progress=_stage(progress, "scenarios"))
+    timings["scenarios_s"] = time.perf_counter() - t0
+
+    def solve(sc):
+        t = time.perf_counter()
+        if progress is not None:
+            progress("optimize", 0, 1)
+        res = optimize(site, sc, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
+                       progress=log)
+        if progress is not None:
+            progress("optimize", 1, 1)
+        timings["optimize_s"] = timings.get("optimize_s", 0.0) + time.perf_counter() - t
+        return res
+
+    def replay(design):
+        t = time.perf_counter()
+        v = simulate(site, design, held_out=held_out, progress=_stage(progress, "simulate"))
+        timings["simulate_s"] = timings.get("simulate_s", 0.0) + time.perf_counter() - t
+        return v
+
+    res = solve(scen)
+    val = replay(res.design)
+    rounds = 0
+    while not val.passed and rounds < refine:
+        rounds += 1
+        scen = refine_scenarios(site, scen, val, progress=progress)
+        res = solve(scen)
+        val = replay(res.design)
+    if rounds:
+        val.notes.append(f"{rounds} refinement(s): failing held-out scenarios were added to the optimizer's "
+                         "transient requirements and windows, so those scenarios are no longer independent evidence")
+    files = write_outputs(out, site, res.design, val, scen)
+    timings["total_s"] = time.perf_counter() - t0
+    return RunResult(out, res.design, val, scen, res, rounds, timings, files)
+
+
+def write_outputs(out: Path, site, design, validation, scenarios=None) -> list[Path]:
+    """Every output file, each atomically; the report last (it reads the others)."""
+    from .site_spec.load import dump_site
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    write_atomic(out / "site.json", json.dumps(dump_site(site), indent=2) + "\n")
+    files.append(out / "site.json")
+    write_atomic(out / "design.json", design.to_json() + "\n")
+    files.append(out / "design.json")
+    if scenarios is not None:
+        scenarios.to_netcdf(out / "scenarios.nc")
+        files.append(out / "scenarios.nc")
+    validation.write_timeseries(out / "timeseries.nc")
+    files.append(out / "timeseries.nc")
+    write_atomic(out / "validation.json", validation.to_json() + "\n")
+    files.append(out / "validation.json")
+    report = _report_writer()
+    if report is not None:
+        files.append(Path(report(out, site=site)))
+    return files
+
+
+def _report_writer():
+    try:
+        from .report import write_report
+    except ImportError:
+        return None
+    return write_report
