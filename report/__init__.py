@@ -13,7 +13,7 @@ from .data import ReportData, ReportInputError, load_outputs
 
 # the figures, for notebooks: each returns a matplotlib Figure in the report's palette
 _FIGURES = ("band_diagram", "cost_breakdown", "dispatch_window", "soc_fan_chart", "poi_ramp_duration",
-            "transient_requirements")
+            "transient_requirements", "inverter_capability")
 
 __all__ = ["ReportData", "ReportInputError", "load_outputs", "render_report", "write_report", "palette", *_FIGURES]
 

@@ -431,3 +431,28 @@ def transient_requirements(transient: xr.Dataset | None, design: Design) -> Figu
     for ax in axes[len(pairs):]:
         ax.set_axis_off()
     return fig
+
+
+def inverter_capability(windows: xr.Dataset | None, design: Design) -> Figure:
+    """The PCS's P-Q capability (N_inv inverters of S MVA: a circle of radius N_inv*S, cut at ±P) with the
+    operating points the replay reached in the stored windows (battery P and Q each second)."""
+    b = design.bess
+    S = b.inverters * b.inverter_rating_mva
+    P = b.pcs_power_mw
+    fig = new_figure(6.5, 5.0)
+    ax = fig.add_subplot()
+    th = np.linspace(0, 2 * np.pi, 361)
+    ax.plot(S * np.cos(th), S * np.sin(th), color=pal.LIMIT, lw=1.2, label=f"{b.inverters} × {b.inverter_rating_mva:g} MVA = {S:,.0f} MVA")
+    for sign in (1, -1):
+        ax.axvline(sign * P, color=pal.LIMIT, ls="--", lw=0.9, label=f"PCS rating ±{P:,.0f} MW" if sign > 0 else None)
+    p = variable(windows, "bess_mw")
+    q = variable(windows, "bess_reactive_mvar")
+    if p is not None and q is not None:
+        ax.plot(np.asarray(p.values).ravel(), np.asarray(q.values).ravel(), ".", color=pal.BESS, ms=2, alpha=0.4,
+                label="replay, worst windows (each second)")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel("battery real power P [MW] (+ discharge)")
+    ax.set_ylabel("battery reactive power Q [Mvar]")
+    ax.set_title("inverter capability and operating points", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    return fig

@@ -28,6 +28,7 @@ ANCHOR_TARGETS = {
     "unserved-energy": ["windows-unserved", "windows-loss_of_grid", "windows"],
     "soc-bands": ["windows-soc_band", "fig-soc-fan", "bands"],
     "curtailment": ["windows-curtailment", "windows"],
+    "reactive-power": ["fig-inverters"],
 }
 
 # window kinds of the simulator's timeseries.nc (and the scenario generator's), in reading order
@@ -190,6 +191,10 @@ def _summary(p: Page) -> str:
             ["ride-through reserve at full P", f"{f.ride_through_at_full_power_s:,.0f} s (required: {site.reliability.ride_through.duration_s:g} s at "
              f"{site.reliability.ride_through.load_fraction:.0%} of the load)"]]
     gen_rows = [[_e(g.kind), str(g.existing_units), str(g.new_units), f"{g.unit_mw:g}", f"{g.units * g.unit_mw:,.0f}"] for g in d.generation]
+    inv = p.figure("fig-inverters", lambda: figs.inverter_capability(p.data.windows, d),
+                   "Inverter count: the PCS must cover the real power P and the reactive power the site needs (to hold "
+                   "the POI power factor, or the island's whole load) inside the inverters' apparent-power circle.",
+                   "inverter capability chart")
     gen = _table(["kind", "existing units", "new units", "unit [MW]", "installed [MW]"], gen_rows) if gen_rows else "<p>No onsite thermal generation.</p>"
     held = p.data.validation.get("held_out_scenarios")
     return (verdict + f'<div class="cards">{card_html}</div>'
@@ -197,7 +202,7 @@ def _summary(p: Page) -> str:
             f"+ non-firm {site.grid.nonfirm_import_mw:,.0f} MW, POI ramp limits {site.grid.ramp_limit_mw_per_s:g} MW/s and "
             f"{site.grid.ramp_limit_mw_per_min:g} MW/min. Validated by replay on {_e(held if held is not None else '?')} held-out scenarios "
             f"of {site.scenarios.trace_days:g} days at {site.scenarios.transient_resolution_s:g} s.</p>"
-            + "<h3>Battery</h3>" + _table(["", "value"], rows, "kv") + "<h3>Onsite generation</h3>" + gen)
+            + "<h3>Battery</h3>" + _table(["", "value"], rows, "kv") + inv + "<h3>Onsite generation</h3>" + gen)
 
 
 def _cost(p: Page) -> str:
@@ -465,7 +470,7 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 
 def render(data: ReportData) -> str:
     """The whole report as one HTML string."""
     p = Page(data)
-    available = {"bands", "windows", "fig-poi-ramp", "fig-soc-fan"}
+    available = {"bands", "windows", "fig-poi-ramp", "fig-soc-fan", "fig-inverters"}
     if data.windows is not None and "kind" in data.windows.variables:
         available |= {f"windows-{k}" for k in map(str, data.windows["kind"].values)}
     p.plan_anchors(available)

@@ -35,8 +35,8 @@ def test_report_is_one_self_contained_file(outputs, report_path):
     assert not re.search(r'(src|href)="(?!data:|#)', html)
     assert "<link" not in html and "<script src" not in html
     imgs = re.findall(r'<img src="([^"]+)"', html)
-    # cost, bands, 3 windows, fan, ramp duration, transient requirements
-    assert len(imgs) == 8
+    # inverters, cost, bands, 3 windows, fan, ramp duration, transient requirements
+    assert len(imgs) == 9
     for uri in imgs:
         w, h = _png_size(uri)
         assert w > 300 and h > 150
