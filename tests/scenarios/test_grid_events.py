@@ -1,0 +1,58 @@
+"""Grid events: rates, shapes and their rendering into the import limit, phases and availability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bess_size.scenarios.grid_events import (
+    GridEvent,
+    contingency_events,
+    events_from_json,
+    events_to_json,
+    render_grid,
+    sampled_events,
+)
+
+from .conftest import make_site
+
+YEAR = 365 * 86400.0
+
+
+def test_curtailment_rate_durations_and_notice(site):
+    """Spec default: 25 calls/year, 1-4 h, 30 min notice. Over 200 simulated years the count is
+    Poisson(5000), sigma 71 (1.4 %): the measured rate must be within 4 sigma of 25/year."""
+    ev = sampled_events(site, 200 * YEAR, np.random.default_rng(11))
+    cur = [e for e in ev if e.kind == "curtailment"]
+    assert abs(len(cur) - 5000) <= 4 * np.sqrt(5000)
+    d = np.array([e.duration_s for e in cur]) / 3600
+    assert d.min() >= 1 and d.max() <= 4 and d.mean() == pytest.approx(2.5, abs=0.05)
+    assert all(e.notice_s == 30 * 60 and e.recovery_s == 6 * 3600 for e in cur)
+    sags = [e for e in ev if e.kind == "voltage_sag"]
+    assert abs(len(sags) - 800) <= 4 * np.sqrt(800)  # 4/year
+    assert all(1 <= len(e.dips) <= 6 and e.duration_s <= 82 for e in sags)
+    log = [e for e in ev if e.kind == "loss_of_grid"]
+    assert abs(len(log) - 100) <= 4 * np.sqrt(100)  # 0.5/year
+
+
+def test_rendering_of_a_curtailment_and_outages(site):
+    """A curtailment at 3600 s for 1800 s with 30 min notice and 6 h recovery: phase 1 on
+    [1800, 3600), 2 on [3600, 5400) with the limit at firm (80 MW), 3 after; an outage and a sag
+    dip of 0.3 s mark their bins unavailable (a partly covered bin counts)."""
+    events = [GridEvent("curtailment", 3600.0, 1800.0, notice_s=1800.0, recovery_s=6 * 3600.0),
+              GridEvent("loss_of_grid", 100.0, 20.0), GridEvent("voltage_sag", 500.2, 0.3, dips=[[500.2, 0.3]])]
+    limit, phase, avail = render_grid(site, events, 1.0, 30000)
+    assert np.all(phase[1800:3600] == 1) and np.all(phase[3600:5400] == 2) and np.all(phase[5400:27000] == 3)
+    assert phase[1799] == 0 and phase[27000] == 0
+    assert np.all(limit[3600:5400] == 80.0) and limit[3599] == 140.0 and limit[5400] == 140.0
+    assert np.flatnonzero(avail == 0).tolist() == list(range(100, 120)) + [500]
+    assert events_from_json(events_to_json(events)) == events
+
+
+def test_every_trace_carries_one_contingency_apart_from_each_other():
+    site = make_site(**{"scenarios.trace_days": 1.0})
+    for i in range(30):
+        log, sag = contingency_events(site, 86400.0, np.random.default_rng(i))
+        assert log.kind == "loss_of_grid" and sag.kind == "voltage_sag"
+        assert 1 <= log.duration_s <= 3600 and 300 <= log.start_s <= 86400 - 300
+        assert sag.start_s + 82 + 300 < log.start_s or sag.start_s > log.start_s + log.duration_s + 300
