@@ -83,9 +83,42 @@ def tiny_scenarios(load_mw, *, import_limit_mw=1000.0, phase=None, weight_days=3
     return SimpleNamespace(energy=energy, transient=transient_ds, windows=windows_ds)
 
 
+def trace_site_from(csv_path, points, overrides: dict):
+    """A site whose load is a measured trace (``points`` = [(time_s, load_mw), ...], held between
+    points), used as given: one deterministic scenario of one day, no smoothing at the POI, no
+    sampled grid events (each trace still carries its sampled contingency; only ride-through
+    requirements make it matter), no sub-resolution swings (a trace has none)."""
+    with open(csv_path, "w") as f:
+        f.write("time_s,load_mw\n" + "".join(f"{t:g},{v:g}\n" for t, v in points))
+    base = {
+        "load": {"trace": str(csv_path), "trace_mode": "as_given", "it_capacity_mw": 400},
+        "grid": {"smoothing_time_constant_s": 0,
+                 "curtailment": {"events_per_year": 0, "notice_min": 0, "recovery_h": 6},
+                 "loss_of_grid": {"events_per_year": 0}, "voltage_sags": {"events_per_year": 0}},
+        "scenarios": {"count": 1, "trace_days": 1, "representative_days": 1, "transient_windows": 4,
+                      "window_length_s": 900},
+    }
+
+    def merge(a, b):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return out
+
+    return site_from(merge(base, overrides))
+
+
 @pytest.fixture
 def make_site():
     return site_from
+
+
+@pytest.fixture
+def make_trace_site(tmp_path):
+    """``make_trace_site(points, overrides)``: see ``trace_site_from``."""
+    counter = iter(range(1000))
+    return lambda points, overrides=None: trace_site_from(tmp_path / f"trace{next(counter)}.csv", points,
+                                                           overrides or {})
 
 
 @pytest.fixture
