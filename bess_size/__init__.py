@@ -22,6 +22,8 @@ _API = {
     "scenario_trace": "bess_size.scenarios:scenario_trace",
     "ScenarioSet": "bess_size.scenarios:ScenarioSet",
     "write_report": "bess_size.report:write_report",
+    "simulate": "bess_size.simulator:simulate",
+    "run": "bess_size.pipeline:run",
 }
 
 __all__ = sorted(_API)

@@ -21,8 +21,11 @@ Priorities, checked in this order at every step:
    causal daily mean (cheap: up, dear: down).
 
 After an outage longer than a sag, import returns at ``reconnect_ramp_mw_per_min`` (and never
-faster than the policy's ramp limits) while generation hands the load back at the same rate. A
-short dip (a sag) is invisible to the POI's ramp history: import resumes where it was.
+faster than the policy's ramp limits) while generation hands the load back no faster than import
+returns, refilling the ride-through reserve first. Until import is back, generation is off and the
+reserve is refilled, the site is *restoring*: load the battery cannot carry is held back (counted
+as unserved, attributed to the outage) instead of forcing the POI past its rules. A short dip (a
+sag) is invisible to the POI's ramp history: import resumes where it was.
 
 Physical model per step (``dt`` in hours for energies)::
 
@@ -565,7 +568,12 @@ def simulate_kernel(
                 keep_min = False
                 hold = True
             elif reconnecting:
-                target = g_total - r_hb * dt
+                # hand back no faster than import can return, and refill the ride-through reserve first
+                p_next = min(rc_cap, p_prev + min(r_step, r_m / 60.0 * dt))
+                refill = 0.0
+                if e < rt_top:
+                    refill = (rt_top - e) / eta_ch * 3600.0 / rec_s
+                target = max(g_total - r_hb * dt, N - p_next + refill)
                 want = max(target, 0.0)
                 keep_min = False
             elif ph == 1 or ph == 2:
@@ -667,7 +675,10 @@ def simulate_kernel(
             short = b - dis_max
             b = dis_max
             limit_cause = 1 if p_avail <= dis_e else 2
-            if connected:
+            # while restoring after a loss of grid, load comes back only as import returns (the
+            # reconnection ramp) and the battery refills: a deficit then is load held back
+            restoring = reconnecting or not connected
+            if not restoring:
                 room = max(lim - p, 0.0)
                 take = min(short, room)
                 p += take
@@ -676,7 +687,7 @@ def simulate_kernel(
                 shed = min(short, flex * L)
                 short -= shed
             if short > 0.0:
-                if connected:
+                if not restoring:
                     p += short  # above the import limit: counted as an import violation
                 else:
                     unserved = short
@@ -901,7 +912,7 @@ def simulate_kernel(
                 outages[o, O_RECONNECT_STEPS] += 1.0
         if reconnecting and connected:
             # reconnection ends once import may carry the whole limit and generation is back to zero
-            if rc_cap >= lim and g_total <= 1e-9:
+            if rc_cap >= lim and g_total <= 1e-9 and (e >= rt_top - 1e-9 or E <= 0.0):
                 reconnecting = False
 
         # hourly aggregates (flushed when the hour ends)

@@ -156,6 +156,7 @@ def summarize(run, trace, site, design) -> dict:
         "stored_start_mwh": m[K.M_E_START_MWH],
         "stored_end_mwh": m[K.M_E_END_MWH],
         "loss_of_grid_events": len(log),
+        "restoration_max_s": max((o.reconnect_s for o in log), default=0.0),
         "voltage_sag_dips": len(sags),
         "curtailment_events": len(curtailment_events),
         "ride_through_ok": all(o.ride_through_ok for o in log) if log else None,

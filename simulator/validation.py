@@ -22,7 +22,7 @@ import xarray as xr
 
 from ..io import atomic_path
 from . import kernel as K
-from .checks import Check
+from .checks import Check, wilson_lower_bound
 from .controller import TraceArrays, replay_arrays, run_kernel
 from .metrics import CYCLE_LIFE_AT_80_DOD, WOEHLER_EXPONENT, summarize
 
@@ -233,8 +233,14 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None) -
         "poi_ramp": _ramp_dataset(ramp_hist, site),
     }
     days = float(np.mean([r["days"] for r in rows]))
-    return Validation(site.name, design, checks, results, rows, timeseries,
-                      site.reliability.target_success_rate, days, not_exercised)
+    notes = []
+    target = site.reliability.target_success_rate
+    if wilson_lower_bound(n, n) < target:
+        need = next(k for k in range(n, 10 ** 7) if wilson_lower_bound(k, k) >= target) if target < 1 else None
+        notes.append(f"{n} held-out scenarios cannot prove a success rate of {target:g}: even with every one "
+                     f"passing the 95% lower bound is {wilson_lower_bound(n, n):.3f}"
+                     + (f"; scenarios.held_out needs at least {need}" if need else ""))
+    return Validation(site.name, design, checks, results, rows, timeseries, target, days, not_exercised, notes)
 
 
 # --------------------------------------------------------------------------- checks
@@ -262,8 +268,11 @@ def build_checks(site, design, rows: list[dict]) -> tuple[list[Check], list[str]
             not_exercised.append(requirement)
             return
         ok = [bool(per_row_ok(r)) for r in applicable]
+        value = _json_num(measured(applicable))
+        if value is not None and abs(value) < 1e-9:
+            value = 0.0  # float dust of sums and differences, not a measurement
         checks.append(Check(
-            requirement=requirement, description=description, measured=_json_num(measured(applicable)),
+            requirement=requirement, description=description, measured=value,
             limit=float(limit), unit=unit, scenarios=len(applicable), successes=int(sum(ok)),
             target_success_rate=target, evidence=evidence,
             failed_scenarios=[int(r["scenario"]) for r, k in zip(applicable, ok) if not k],

@@ -22,6 +22,8 @@ COMMANDS = {
     "report": "bess_size.cli.report:report",
     "optimize": "bess_size.cli.optimize:optimize",
     "scenarios": "bess_size.cli.scenarios:scenarios",
+    "run": "bess_size.cli.run:run",
+    "simulate": "bess_size.cli.run:simulate",
 }
 
 

@@ -1,0 +1,170 @@
+"""`bess-size run SITE -o DIR` (the whole job) and `bess-size simulate DESIGN SITE -o DIR` (replay only)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from .common import EXIT_OK, EXIT_REQUIREMENT_FAILED, emit_json, say
+
+STAGE_LABELS = {
+    "scenarios": "generating optimizer scenarios",
+    "optimize": "optimizing the design",
+    "simulate": "replaying held-out scenarios",
+    "refine": "screening failing held-out scenarios",
+}
+
+
+class ProgressBars:
+    """``progress(stage, done, total)`` drawn as rich progress bars on stderr (one per stage)."""
+
+    def __init__(self, enabled: bool = True):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=self.console, transient=False, disable=not enabled,
+        )
+        self.tasks: dict[str, int] = {}
+        self.round = 0
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        key = f"{stage}#{self.round}"
+        if stage == "refine" and done == 1:
+            self.round += 1
+        if key not in self.tasks:
+            label = STAGE_LABELS.get(stage, stage)
+            if self.round and stage in ("optimize", "simulate"):
+                label += f" (refinement {self.round})"
+            self.tasks[key] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[key], completed=done, total=total)
+
+    def log(self, line: str) -> None:
+        self.progress.console.print(line, style="dim", markup=False, highlight=False)
+
+
+def _print_checks(validation) -> None:
+    say()
+    say(f"held-out replay: {validation.held_out_scenarios} scenarios of {validation.trace_days:g} days; "
+        f"a check passes when the 95% lower bound of its success rate reaches {validation.target_success_rate:g}")
+    width = max(len(c.requirement) for c in validation.checks) if validation.checks else 10
+    for c in validation.checks:
+        mark = "PASS" if c.passed else "FAIL"
+        measured = "n/a" if c.measured is None else f"{c.measured:.4g}"
+        rate = "n/a" if c.success_rate is None else f"{c.success_rate:.3f}"
+        say(f"  {mark}  {c.requirement:<{width}}  measured {measured} {c.unit} (limit {c.limit:g}); "
+            f"success {rate}, lower bound {c.success_rate_lower_95:.3f} over {c.scenarios}",
+            fg="green" if c.passed else "red")
+    for name in validation.not_exercised:
+        say(f"  ----  {name:<{width}}  not exercised by any held-out scenario", dim=True)
+    for note in validation.notes:
+        say(f"  note: {note}", dim=True)
+
+
+def _print_design(design) -> None:
+    b = design.bess
+    gens = ", ".join(f"{g.units} x {g.unit_mw:g} MW {g.kind} ({g.new_units} new)" for g in design.generation) or "none"
+    say(f"design: {b.energy_mwh:.1f} MWh"
+        + (f" ({b.containers} containers)" if b.containers is not None else "")
+        + f", PCS {b.pcs_power_mw:.1f} MW, {b.inverters} x {b.inverter_rating_mva:g} MVA inverters; generation: {gens}")
+    if design.cost is not None:
+        c = design.cost
+        say(f"cost: {c.total_annualized_usd / 1e6:,.2f} M USD/year (grid only: {c.grid_only_bill_usd / 1e6:,.2f} M USD/year)")
+
+
+@click.command()
+@click.argument("site_path", metavar="SITE", type=click.Path(dir_okay=False))
+@click.option("-o", "--out-dir", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder: design.json, validation.json, scenarios.nc, timeseries.nc, report.html.")
+@click.option("--refine", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="While a held-out check fails, add the failing scenarios' windows and transient figures to "
+                   "the optimizer's and re-optimize, at most N times.")
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+              help="Stop the solver after S seconds and keep its best design (with its gap).")
+@click.option("--solver", default="highs", show_default=True, help="MILP solver (highs is bundled).")
+@click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=0.01, show_default=True, metavar="G",
+              help="Relative MIP gap on the decision objective.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N", help="Solver threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine summary on stdout.")
+@click.option("-v", "--verbose", is_flag=True, help="Stream the solver's log to stderr.")
+def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, as_json, verbose):
+    """Size a BESS for SITE and prove it: scenarios -> optimize -> replay on held-out scenarios -> outputs.
+
+    \b
+    Writes into DIR (each file atomically): design.json, validation.json, scenarios.nc,
+    timeseries.nc, site.json and report.html.
+    Exit codes: 0 every requirement held on the held-out scenarios; 1 a requirement failed
+    (the design is still written); 2 bad input; 3 infeasible site or solver failure.
+    """
+    from .. import pipeline
+    from ..site_spec import load_site
+    from ..solvers.errors import SolverUnavailableError
+
+    site = load_site(site_path)
+    t0 = time.perf_counter()
+    say(f"{site.name}: {site.scenarios.count} optimizer scenarios, {site.scenarios.held_out} held-out, "
+        f"{site.scenarios.trace_days:g} days at {site.scenarios.transient_resolution_s:g} s")
+    try:
+        with ProgressBars() as bars:
+            result = pipeline.run(site, out_dir, refine=refine, progress=bars, log=bars.log if verbose else None,
+                                  solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
+    except SolverUnavailableError as exc:
+        raise click.UsageError(str(exc)) from None
+    _print_design(result.design)
+    _print_checks(result.validation)
+    if result.refinements:
+        say(f"refinements: {result.refinements}")
+    say(f"{'all requirements held' if result.passed else 'a requirement FAILED'}; "
+        f"wrote {', '.join(p.name for p in result.files)} to {out_dir} in {time.perf_counter() - t0:.1f} s",
+        fg="green" if result.passed else "red")
+    if as_json:
+        emit_json(result.summary())
+    return EXIT_OK if result.passed else EXIT_REQUIREMENT_FAILED
+
+
+@click.command()
+@click.argument("design_path", metavar="DESIGN", type=click.Path(dir_okay=False))
+@click.argument("site_path", metavar="SITE", type=click.Path(dir_okay=False))
+@click.option("-o", "--out-dir", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder: validation.json, timeseries.nc, design.json, site.json, report.html.")
+@click.option("--held-out", "held_out", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Replay N held-out scenarios (default: scenarios.held_out of the site).")
+@click.option("--json", "as_json", is_flag=True, help="Print validation.json's checks on stdout.")
+def simulate(design_path, site_path, out_dir, held_out, as_json):
+    """Replay a DESIGN (design.json from any source) on SITE's held-out scenarios and check every requirement.
+
+    \b
+    The controller has no foresight: it sees the past and announced curtailment notices only.
+    Exit codes: 0 every requirement held; 1 a requirement failed; 2 bad input.
+    """
+    from ..pipeline import write_outputs
+    from ..simulator import simulate as run_simulate
+    from ..site_spec import Design, load_site
+
+    design = Design.from_json_file(design_path)
+    site = load_site(site_path)
+    n = held_out or site.scenarios.held_out
+    t0 = time.perf_counter()
+    with ProgressBars() as bars:
+        validation = run_simulate(site, design, held_out=n, progress=lambda d, t: bars("simulate", d, t))
+    files = write_outputs(Path(out_dir), site, design, validation)
+    _print_design(design)
+    _print_checks(validation)
+    say(f"{'all requirements held' if validation.passed else 'a requirement FAILED'}; "
+        f"wrote {', '.join(p.name for p in files)} to {out_dir} in {time.perf_counter() - t0:.1f} s",
+        fg="green" if validation.passed else "red")
+    if as_json:
+        d = validation.to_dict()
+        emit_json({k: d[k] for k in ("site", "held_out_scenarios", "target_success_rate", "checks", "passed", "results")})
+    return EXIT_OK if validation.passed else EXIT_REQUIREMENT_FAILED
