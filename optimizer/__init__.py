@@ -101,7 +101,9 @@ def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: floa
     from .extract import extract_design
 
     design = extract_design(m, d, info)
-    stats.update(build_s=build_s, handoff_s=handoff_s, solve_s=solve_s, gap=res.gap, objective_usd=res.objective, bound_usd=res.bound,
+    unscale = lambda x: None if x is None else x / m.objective_scale  # noqa: E731
+    stats.update(build_s=build_s, handoff_s=handoff_s, solve_s=solve_s, gap=res.gap, objective_usd=unscale(res.objective),
+                 bound_usd=unscale(res.bound),
                  steps=d.n, scenarios=d.n_scenarios, periods=d.n_periods, windows=len(d.windows))
     return OptimizationResult(design=design, status=res.status, model_stats=stats, solve=res, model=m, _data=d)
 

@@ -14,6 +14,7 @@ from .data import ModelData
 
 TIE_BREAK_USD = 1.0
 MONTHS = 12.0
+OBJECTIVE_SCALE = 1e-3  # the solver sees thousands of USD: cost coefficients stay within HiGHS's preferred range
 
 
 def add_capex_expressions(m, d: ModelData) -> None:
@@ -76,7 +77,8 @@ OPEX_PARTS = ("opex_energy_usd", "opex_demand_charge_usd", "opex_fuel_usd", "ope
 
 
 def add_objective(m, d: ModelData) -> None:
-    """min sum(capex parts) + sum(opex parts) - grid_only_bill + tie-break (see module docstring).
+    """min sum(capex parts) + sum(opex parts) - grid_only_bill + tie-break (see module docstring),
+    handed to the solver in thousands of USD.
 
     In elastic (diagnosis) mode: min 1e3 sum(slacks) + 1e-6 x the same, so the least violation wins
     and the rest of the design stays sensible.
@@ -86,7 +88,8 @@ def add_objective(m, d: ModelData) -> None:
                            + m.down_ramp_headroom_mwh + m.headroom_up_mw + m.headroom_down_mw)
     decision = (sum(getattr(m, k) for k in CAPEX_PARTS) + sum(getattr(m, k) for k in OPEX_PARTS)
                 - m.grid_only_bill_usd + tie)
+    m.objective_scale = OBJECTIVE_SCALE
     if m.elastic:
         m.objective = pyo.Objective(expr=1e3 * sum(m.slack[k] for k in m.limits) + 1e-6 * decision)
     else:
-        m.objective = pyo.Objective(expr=decision)
+        m.objective = pyo.Objective(expr=OBJECTIVE_SCALE * decision)

@@ -4,6 +4,8 @@ Pyomo MILP solver by name where it is installed."""
 from __future__ import annotations
 
 import io
+import os
+import sys
 import time
 from typing import Callable
 
@@ -28,10 +30,23 @@ KNOWN = sorted(set(CONTRIB_NAMES) | set(LEGACY_OPTIONS))
 
 
 class _LineStream(io.TextIOBase):
-    """A text stream that hands each complete line of the solver log to ``progress``."""
+    """A text stream that hands each complete line of the solver log to ``progress``.
+
+    Pyomo captures the process's stdout/stderr (file descriptors included) while HiGHS runs, so a
+    ``progress`` that prints to stderr would print into the capture. Each call therefore runs with
+    ``sys.stderr`` pointing at the stderr of before the solve (a duplicate of file descriptor 2
+    when that is what it was).
+    """
 
     def __init__(self, progress: Callable[[str], None]):
         self._progress, self._buf = progress, ""
+        self._stderr, self._own = sys.stderr, None
+        try:
+            if sys.stderr is not None and sys.stderr.fileno() == 2:
+                self._own = os.fdopen(os.dup(2), "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None))
+                self._stderr = self._own
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            pass  # an in-memory stderr (tests, notebooks): not captured by file descriptor
 
     def writable(self):
         return True
@@ -39,13 +54,24 @@ class _LineStream(io.TextIOBase):
     def write(self, s):
         self._buf += s
         *lines, self._buf = self._buf.split("\n")
-        for line in lines:
-            if line.strip():
-                self._progress(line.rstrip())
+        if lines:
+            saved = sys.stderr
+            sys.stderr = self._stderr
+            try:
+                for line in lines:
+                    if line.strip():
+                        self._progress(line.rstrip())
+            finally:
+                sys.stderr = saved
         return len(s)
 
     def flush(self):
         pass
+
+    def release(self):
+        if self._own is not None:
+            self._own.close()
+            self._own = None
 
 
 def _contrib(name: str):
@@ -144,6 +170,9 @@ def _solve_contrib(opt, name, model, time_limit_s, mip_gap, threads, progress, w
         res = opt.solve(model, **kw)
     except Exception as exc:  # the solver itself failed: say so, never a traceback
         return SolveResult(name, ERROR, False, None, None, None, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
+    finally:
+        if stream is not None:
+            stream.release()
     solve_s = time.perf_counter() - t0
     status = contrib_status(res.termination_condition)
     from pyomo.contrib.solver.common.results import SolutionStatus
