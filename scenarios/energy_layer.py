@@ -93,7 +93,8 @@ def kmedoids(features: np.ndarray, k: int, fixed: list[int], rng) -> tuple[np.nd
     """
     n = features.shape[0]
     k = min(k, n)
-    d = np.sqrt(((features[:, None, :] - features[None, :, :]) ** 2).sum(axis=2))
+    sq = (features**2).sum(axis=1)
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * features @ features.T, 0.0))
     medoids = list(dict.fromkeys(fixed))[:k]
     while len(medoids) < k:
         near = d[:, medoids].min(axis=1) if medoids else np.ones(n)

@@ -229,6 +229,20 @@ def plan_training_jobs(w, workload_mw: float, t_end_s: float, ss) -> list[JobPla
     return plans
 
 
+@njit(cache=True)
+def _comm_fraction(t0, dt, n, period_s, phase_s, duty, out):
+    low = (1.0 - duty) * period_s
+    high = duty * period_s
+    prev = 0.0
+    for i in range(n + 1):
+        x = t0 + dt * i - phase_s
+        q = np.floor(x / period_s)
+        c = q * low + max(0.0, x - q * period_s - high)
+        if i > 0:
+            out[i - 1] = min(max((c - prev) / dt, 0.0), 1.0)
+        prev = c
+
+
 def comm_fraction(t0: float, dt: float, n: int, period_s: float, phase_s: float, duty: float = COMPUTE_DUTY):
     """Fraction of each bin spent in the low (communication) phase of a square wave.
 
@@ -236,10 +250,9 @@ def comm_fraction(t0: float, dt: float, n: int, period_s: float, phase_s: float,
     Exact: with C(x) = floor(x/T) (1-D) T + max(0, (x mod T) - D T) the low time in [0, x),
     the fraction in bin [a, b) is (C(b - phase) - C(a - phase)) / dt.
     """
-    edges = t0 + dt * np.arange(n + 1) - phase_s
-    q, r = np.divmod(edges, period_s)
-    c = q * (1.0 - duty) * period_s + np.maximum(0.0, r - duty * period_s)
-    return np.clip(np.diff(c) / dt, 0.0, 1.0)
+    out = np.empty(n)
+    _comm_fraction(float(t0), float(dt), int(n), float(period_s), float(phase_s), float(duty), out)
+    return out
 
 
 def render_job(plan: JobPlan, swing_fraction: float, t0: float, dt: float, n: int):
