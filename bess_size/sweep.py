@@ -270,10 +270,10 @@ def plot_sweep(df: pd.DataFrame, keys: Sequence[str], path: str | Path) -> None:
     One line per combination of the other keys. Points whose held-out validation failed get a red
     cross, points that did not run a grey triangle at the bottom, the cost-optimal point a star.
     """
+    # the object API, not pyplot + matplotlib.use("Agg"): switching the caller's backend would stop a
+    # notebook's inline figures after the first sweep
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from .io import atomic_path
 
@@ -282,9 +282,10 @@ def plot_sweep(df: pd.DataFrame, keys: Sequence[str], path: str | Path) -> None:
     panels = [("total_annualized_usd", 1e-6, "total annualized cost [M USD/yr]"),
               ("energy_mwh", 1.0, "BESS energy [MWh]"),
               ("pcs_power_mw", 1.0, "PCS power [MW]")]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, 8.5), sharex=True, constrained_layout=True)
+    fig = Figure(figsize=(7.5, 8.5), layout="constrained")
+    axes = fig.subplots(len(panels), 1, sharex=True)
     groups = [((), df)] if not others else list(df.groupby(others, sort=True))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     any_optimal_passed = bool((df["cost_optimal"] & (df["status"] == PASSED)).any())
     cross_labelled = False
     for gi, (gkey, g) in enumerate(groups):
@@ -321,7 +322,6 @@ def plot_sweep(df: pd.DataFrame, keys: Sequence[str], path: str | Path) -> None:
     axes[0].legend(fontsize=8, loc="best")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- the public API
