@@ -406,8 +406,10 @@ def dask_client(workers: int | None = None, scheduler=None, *, retries: int = 2)
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     with dask.config.set({"distributed.scheduler.allowed-failures": int(retries),
                           "distributed.scheduler.worker-saturation": 1.0}):
+        # no dashboard; the scheduler's small health/metrics HTTP server on a free loopback port
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR, env=env)
+                               dashboard_address=None, silence_logs=logging.ERROR, env=env,
+                               scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
     try:
         client = Client(cluster)
         try:
@@ -495,7 +497,7 @@ def run_jobs(jobs: list[SiteJob], out_dir: str | Path, *, workers: int | None = 
         if todo:
             n_workers = min(int(workers or os.cpu_count() or 1), len(todo))
             with dask_client(n_workers, scheduler, retries=retries) as client:
-                rows.update(_submit_and_collect(client, todo, out_root, timeout_per_site_s, retries, threads, display))
+                _submit_and_collect(client, todo, out_root, timeout_per_site_s, retries, threads, display, rows)
     except KeyboardInterrupt:
         for job in jobs:
             rows.setdefault(job.name, error_row(job, INTERRUPTED, "the batch was interrupted before this site finished"))
@@ -515,8 +517,11 @@ def _extra_columns(jobs: list[SiteJob]) -> list[str]:
     return cols
 
 
-def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, display) -> dict[str, dict]:
-    """Submit one task per job; collect rows as they finish; enforce the per-site timeout."""
+def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, display, rows: dict[str, dict]) -> None:
+    """Submit one task per job; put each row into ``rows`` as it finishes; enforce the per-site timeout.
+
+    ``rows`` is filled in place so an interruption keeps what already finished.
+    """
     from distributed import KilledWorker
 
     by_name = {j.name: j for j in jobs}
@@ -533,6 +538,7 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
                 attempts[name] = attempts.get(name, 0) + 1
 
     client.subscribe_topic(EVENT_TOPIC, on_event)
+    restarts: list[threading.Thread] = []
     done_q: queue.Queue = queue.Queue()
     futures = {}
     token = uuid.uuid4().hex[:8]
@@ -542,9 +548,8 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
         futures[job.name] = fut
         fut.add_done_callback(lambda f, name=job.name: done_q.put(name))
 
-    rows: dict[str, dict] = {}
     try:
-        while len(rows) < len(jobs):
+        while any(name not in rows for name in by_name):
             try:
                 name = done_q.get(timeout=0.25)
             except queue.Empty:
@@ -579,14 +584,16 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
                         rows[n] = row
                         display.finished(row)
                         if worker:  # in the background, so other sites' clocks keep being watched
-                            threading.Thread(target=_restart_worker, args=(client, worker), daemon=True).start()
+                            restarts.append(threading.Thread(target=_restart_worker, args=(client, worker), daemon=True))
+                            restarts[-1].start()
             display.update(sum(1 for n in running if n not in rows))
     finally:
         client.unsubscribe_topic(EVENT_TOPIC)
         for fut in futures.values():
             if not fut.done():
                 fut.cancel()
-    return rows
+        for t in restarts:  # the cluster may be closed next: let restarts finish first
+            t.join(timeout=90)
 
 
 # --------------------------------------------------------------------------- the public API

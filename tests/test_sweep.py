@@ -139,3 +139,47 @@ def test_cli_rejects_workers_with_scheduler(tmp_path, capsys):
     code, text = invoke(["sweep", str(_site_file(tmp_path)), "--vary", "grid.nonfirm_import_mw=0", "-o",
                          str(tmp_path / "o"), "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], capsys)
     assert code == 2 and "exclude each other" in text
+
+
+# --------------------------------------------------------------------------- a real sweep
+
+
+def test_small_sweep_writes_its_table_and_figure(tmp_path):
+    """Two points of non-firm import on a 20 MW-IT site, on the default local cluster (2 workers).
+
+    Every point gets a row with its value; exactly one point is marked cost-optimal, and it is the
+    cheapest of those that passed (or, when none passed, of those that ran); sweep.png is a PNG.
+    """
+    pytest.importorskip("bess_size.pipeline", reason="bess_size.pipeline not written yet")
+    import matplotlib.image
+    import pandas as pd
+    import yaml
+
+    from bess_size import sweep
+    from bess_size.examples import path as example_path
+
+    d = yaml.safe_load(Path(example_path("campus-300mw")).read_text())
+    d["name"] = "tiny"
+    d["load"].update(it_capacity_mw=20.0, min_load_mw=6.0)
+    d["grid"].update(firm_import_mw=12.0, nonfirm_import_mw=10.0, ramp_limit_mw_per_min=2.3)
+    d["scenarios"].update(count=2, held_out=4, trace_days=0.25, representative_days=2, transient_windows=4)
+    d["reliability"]["target_success_rate"] = 0.5  # reachable with 4 held-out scenarios (Wilson bound 0.51)
+    site = tmp_path / "tiny.yaml"
+    site.write_text(yaml.safe_dump(d, sort_keys=False))
+
+    out = tmp_path / "sweep"
+    df = sweep(site, {"grid.nonfirm_import_mw": "2:10:8"}, out, workers=2, progress=False)
+    assert list(df["grid.nonfirm_import_mw"]) == [2.0, 10.0]
+    assert list(df["site"]) == ["nonfirm_import_mw=2", "nonfirm_import_mw=10"]
+    assert df["status"].isin(["passed", "requirement_failed"]).all(), df[["site", "status", "error"]]
+    assert (df["energy_mwh"] > 0).all() and (df["total_annualized_usd"] > 0).all()
+    assert int(df["cost_optimal"].sum()) == 1
+    pool = df[df["status"] == "passed"] if (df["status"] == "passed").any() else df
+    assert df.loc[df["cost_optimal"], "total_annualized_usd"].item() == pool["total_annualized_usd"].min()
+
+    table = pd.read_csv(out / "sweep.csv")
+    assert list(table["grid.nonfirm_import_mw"]) == [2.0, 10.0] and "cost_optimal" in table
+    assert table["energy_mwh"].tolist() == pytest.approx(df["energy_mwh"].tolist())
+    img = matplotlib.image.imread(out / "sweep.png")
+    assert img.ndim == 3 and img.shape[0] > 500 and img.shape[1] > 500
+    assert (out / "summary.parquet").is_file() and (out / "nonfirm_import_mw=10" / "design.json").is_file()
