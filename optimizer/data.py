@@ -9,7 +9,9 @@ previous step of the same representative day, cyclically (SoC and commitment are
 
 Contingency windows: the loss-of-grid and voltage-sag windows of the scenarios plus one *design*
 window at the largest load the scenarios show (a grid loss may come at any moment, so the
-ride-through requirement is sized at the peak, not only at the sampled times). In each window the
+ride-through requirement is sized at the peak, not only at the sampled times; the peak is
+``load.peak_mw`` = IT capacity x PUE for the load model, the largest measured value for a trace).
+In each window the
 seconds the BESS must cover are those without grid within ``ride_through.duration_s`` of the start
 of that outage (or the whole outage with ``islanding.required``); the load to cover is
 ``load_fraction * L`` during ride-through and ``load_fraction * (1 - flexible.max_fraction) * L``
@@ -227,6 +229,9 @@ def model_data(site: Site, scenarios) -> ModelData:
     peak = float(load.max())
     if win is not None and "load_mw" in win and win["load_mw"].size:
         peak = max(peak, float(np.max(win["load_mw"].values)))
+    if site.load.trace is None:
+        # the load model never exceeds IT capacity x PUE, and a grid loss may come at that moment
+        peak = max(peak, site.load.peak_mw)
 
     tan_l = _tan_phi(site.load.power_factor)
     tan_poi = _tan_phi(site.grid.poi_power_factor_min)

@@ -111,7 +111,7 @@ def _explain(m, d: ModelData, name: str, lim, slack: float) -> str:
     if name.startswith("explicit_event"):
         _, _, s, p = name.rsplit("_", 3)
         mwh = slack * d.step_h
-        return (f"an explicit event of grid.events (scenario {s}, period {p}) leaves {mwh:.1f} MWh of load unserved: "
+        return (f"an explicit curtailment of grid.events (scenario {s}, period {p}) leaves {mwh:.1f} MWh of load unserved: "
                 f"grid.firm_import_mw = {d.site.grid.firm_import_mw:g} plus the BESS (bess.max_power_mw = "
                 f"{b.max_power_mw:g}, bess.max_energy_mwh = {b.max_energy_mwh:g}) and onsite generation cannot carry it")
     if name == "import_ramp":
