@@ -222,8 +222,11 @@ def model_data(site: Site, scenarios) -> ModelData:
 
     tr = scenarios.transient
     names = ("discharge_residual_mw", "charge_residual_mw", "deficit_mwh", "surplus_mwh", "fast_throughput_mwh_per_day")
-    transient = {k: (_floats(tr[k].values) if k in tr else [0.0] * S) for k in names}
-    fast_mwh_year = float(np.sum(prob * np.asarray(transient["fast_throughput_mwh_per_day"]))) * 365.0
+    n_tr = int(tr.sizes.get("scenario", S))
+    transient = {k: (_floats(tr[k].values) if k in tr else [0.0] * n_tr) for k in names}
+    fast = np.asarray(transient["fast_throughput_mwh_per_day"])
+    # expected fast cycling: the energy scenarios' probabilities where the rows match them, else the mean
+    fast_mwh_year = float(np.sum(prob * fast) if fast.size == S else fast.mean() if fast.size else 0.0) * 365.0
 
     win = getattr(scenarios, "windows", None)
     peak = float(load.max())

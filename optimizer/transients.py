@@ -16,7 +16,8 @@ def add_transient_requirement_constraints(m, d: ModelData) -> None:
     """For every scenario s: R_up >= discharge_residual(s), R_dn >= charge_residual(s) [MW];
     X_up >= deficit(s), X_dn >= surplus(s) [MWh stored] (figures of the POI policy over the whole trace)."""
     tr = d.transient
-    m.transient_scenarios = pyo.RangeSet(0, d.n_scenarios - 1)
+    # one row per screened scenario (a refined set may screen more traces than it has energy scenarios)
+    m.transient_scenarios = pyo.RangeSet(0, len(tr["discharge_residual_mw"]) - 1)
     m.transient_headroom_up = pyo.Constraint(
         m.transient_scenarios, rule=lambda m, s: m.headroom_up_mw >= tr["discharge_residual_mw"][s])
     m.transient_headroom_down = pyo.Constraint(
