@@ -226,3 +226,23 @@ def test_strict_dispatch_gives_the_same_design(make_trace_site):
     assert close(b.pcs_power_mw, default.pcs_power_mw)
     assert close(b.energy_mwh, default.energy_mwh)
     assert b.inverters == default.inverters
+
+
+def test_notice_lets_the_battery_charge_before_the_event(make_trace_site):
+    """The curtailment event announced 60 min ahead (phase 1 during hour 9).
+
+    No foresight beyond the notice: from the event's start the battery may draw X_cu plus what it
+    charged during the notice, so the stored energy at the notice start must hold X_cu below which
+    it may not go. The event still needs 106.38 MWh stored, so U (hence E = 147.75 MWh) is
+    unchanged, but up to 0.94 x P x 1 h = 47 MWh of it may be charged during the notice: with
+    P = 50 MW (the event's depth) the reserve kept at all other times shrinks to
+    X_cu = 106.38 - 47 = 59.38 MWh (the reserves' tie-break keeps it no larger).
+    """
+    site = curtailment_site(make_trace_site, {"grid": {"curtailment": {"events_per_year": 0, "notice_min": 60,
+                                                                       "recovery_h": 6}}})
+    sc = generate_scenarios(site)
+    assert list(sc.energy["curtailment_phase"].values[0, -1, 8:13]) == [0, 1, 2, 2, 3]
+    b = optimize(site, sc).design.bess
+    assert close(b.pcs_power_mw, 50.0)
+    assert close(b.energy_mwh, 100 / ETA / UF)
+    assert close(b.bands_mwh.curtailment_reserve, 100 / ETA - 0.94 * 50)
