@@ -25,7 +25,13 @@ CLOUD_SIGMA = 0.25
 
 
 def clear_sky_fraction(latitude_deg: float, t_abs0: float, dt: float, n: int) -> np.ndarray:
-    """Bin-mean clear-sky AC output as a fraction of capacity (sub-sampled in bins over 60 s)."""
+    """Bin-mean clear-sky AC output as a fraction of capacity (sub-sampled in bins over 60 s;
+    bins under 60 s interpolate a 60-s evaluation, the shape being smooth at that scale)."""
+    if dt < 60 and n > 0:
+        m = int(np.ceil(n * dt / 60.0)) + 1
+        coarse = clear_sky_fraction(latitude_deg, t_abs0 + 0.5 * dt - 30.0, 60.0, m)  # centres at t0 + dt/2 + 60 k
+        centres = dt * np.arange(n)
+        return np.interp(centres, 60.0 * np.arange(m), coarse)
     sub = 1 if dt <= 60 else int(min(12, np.ceil(dt / 300)))
     t = t_abs0 + dt * (np.arange(n)[:, None] + (np.arange(sub)[None, :] + 0.5) / sub)
     doy = np.floor(t / DAY_S) % 365 + 1

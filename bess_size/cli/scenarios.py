@@ -36,7 +36,10 @@ def scenarios(site_path, out_path, stream, plot_path, as_json):
     t0 = time.perf_counter()
     sset = _generate_with_bar(generate_scenarios, site, stream, n)
     gen_s = time.perf_counter() - t0
-    sset.to_netcdf(out_path)
+    try:
+        sset.to_netcdf(out_path)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {out_path}: {exc.strerror or exc}", param_hint="-o/--out") from None
     en, tr, win = sset.energy, sset.transient, sset.windows
     kinds = {}
     for k in (str(x) for x in win["kind"].values):
@@ -53,7 +56,10 @@ def scenarios(site_path, out_path, stream, plot_path, as_json):
     if plot_path:
         from ..scenarios.plot import plot_scenarios
 
-        plot_scenarios(site, sset, plot_path)
+        try:
+            plot_scenarios(site, sset, plot_path)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot write {plot_path}: {exc.strerror or exc}", param_hint="--plot") from None
         say(f"  figure           {plot_path}")
     if as_json:
         emit_json({"site": site.name, "stream": stream, "scenarios": n, "path": str(out_path), "seconds": round(gen_s, 3),
