@@ -59,13 +59,23 @@ def test_example_header_explains_and_cites(name):
     assert "domain-datasheet.md" in body
     assert sum("§" in ln for ln in header) >= 8
     sc = load_site(path(name)).scenarios
-    assert sc.count <= 8 and sc.held_out <= 40 and sc.trace_days <= 1
+    assert sc.count <= 8 and sc.held_out <= 100 and sc.trace_days <= 1
     assert sc.representative_days <= 6 and sc.transient_windows <= 12
+
+
+@pytest.mark.parametrize("name", names())
+def test_example_held_out_count_can_reach_the_target(name):
+    """A check passes when the two-sided 95 % Wilson lower bound of its held-out success rate reaches
+    target_success_rate. With every one of n scenarios passing, that bound is n / (n + 1.96^2), so n
+    must be at least 1.96^2 x t / (1 - t) (73 for t = 0.95); fewer and even a perfect design fails."""
+    site = load_site(path(name))
+    n, t, z2 = site.scenarios.held_out, site.reliability.target_success_rate, 1.959964**2
+    assert n / (n + z2) >= t
 
 
 def test_default_scenarios_are_the_agreed_small_settings():
     sc = load_site(path(DEFAULT)).scenarios
-    assert (sc.count, sc.held_out, sc.trace_days, sc.representative_days, sc.transient_windows) == (8, 40, 1, 6, 12)
+    assert (sc.count, sc.trace_days, sc.representative_days, sc.transient_windows) == (8, 1, 6, 12)
 
 
 def test_examples_cover_the_three_situations():
