@@ -69,30 +69,42 @@ def extract_promises(m, d: ModelData, gens: list[GenerationDesign]) -> dict[str,
     """What the optimizer claims, in the units the simulator's checks measure (annual expectations)."""
     wdt = [w * d.step_h for w in d.annual_weight]
     steps = range(d.n)
-    shed = sum(wdt[i] * _v(m.shed_mw[i]) for i in steps)
-    dis = sum(wdt[i] * _v(m.discharge_mw[i]) for i in steps)
-    flex = sum(wdt[i] * _v(m.flexible_mw[i]) for i in steps) if hasattr(m, "flexible_mw") else 0.0
+    annual = lambda var: sum(wdt[i] * _v(var[i]) for i in steps)  # noqa: E731  [MWh/year]
+    shed = annual(m.shed_mw)
+    dis = annual(m.discharge_mw)
+    flex = annual(m.flexible_mw) if hasattr(m, "flexible_mw") else 0.0
     gen = sum(wdt[i] * _v(m.gen_mw[g, i]) for g in m.thermal_types for i in steps)
+    starts = sum(d.annual_weight[i] * _v(m.started_units[g, i]) for g in m.thermal_types for i in steps)
     rel = d.site.reliability
     usable = usable_fraction(d) * _v(m.energy_mwh)
     tr = d.transient
+    throughput = dis + d.fast_throughput_mwh_per_year
+    r6 = lambda x: round(x, 6)  # noqa: E731
     out = {
-        # the screened residuals are covered in every optimizer scenario, so none is planned
+        # the screened residuals are covered in every optimizer scenario and import limits are hard
+        # in the energy layer, so no violation is planned
         "poi_ramp_violation_mw_s_per_year": 0.0,
-        "unserved_energy_mwh_per_year": round(shed, 6),
-        "ride_through_mw": round(max((w.peak_covered_mw for w in d.windows), default=0.0), 6),
+        "import_limit_violation_mw_s_per_year": 0.0,
+        "unserved_energy_mwh_per_year": r6(shed),
+        "flexible_load_shed_mwh_per_year": r6(flex),
+        "grid_import_mwh_per_year": r6(annual(m.import_mw)),
+        "generation_mwh_per_year": r6(gen),
+        "pv_curtailed_mwh_per_year": r6(annual(m.pv_curtailed_mw)),
+        "energy_cost_usd_per_year": round(_v(m.opex_energy_usd), 2),
+        "fuel_cost_usd_per_year": round(_v(m.opex_fuel_usd), 2),
+        "start_cost_usd_per_year": round(_v(m.opex_starts_usd), 2),
+        "generator_starts_per_year": r6(starts),
+        "bess_throughput_mwh_per_year": r6(throughput),
+        "equivalent_full_cycles_per_year": r6(throughput / usable) if usable > 0 else 0.0,
+        "ride_through_mw": r6(max((w.peak_covered_mw for w in d.windows), default=0.0)),
         "ride_through_s": rel.ride_through.duration_s,
-        "islanding_capacity_mw": round(sum(g.units * g.unit_mw for g in gens), 6),
-        "islanding_required_mw": round(islanding_load_mw(d), 6) if rel.islanding.required else 0.0,
-        "curtailment_reserve_mwh": round(_v(m.curtailment_reserve_mwh), 6),
-        "discharge_residual_mw": round(max(tr["discharge_residual_mw"], default=0.0), 6),
-        "charge_residual_mw": round(max(tr["charge_residual_mw"], default=0.0), 6),
-        "deficit_mwh": round(max(tr["deficit_mwh"], default=0.0), 6),
-        "surplus_mwh": round(max(tr["surplus_mwh"], default=0.0), 6),
-        "flexible_load_mwh_per_year": round(flex, 6),
-        "generation_mwh_per_year": round(gen, 6),
-        "bess_discharge_mwh_per_year": round(dis + d.fast_throughput_mwh_per_year, 6),
-        "equivalent_full_cycles_per_year": round((dis + d.fast_throughput_mwh_per_year) / usable, 6) if usable > 0 else 0.0,
+        "islanding_capacity_mw": r6(sum(g.units * g.unit_mw for g in gens)),
+        "islanding_required_mw": r6(islanding_load_mw(d)) if rel.islanding.required else 0.0,
+        "curtailment_reserve_mwh": r6(_v(m.curtailment_reserve_mwh)),
+        "discharge_residual_mw": r6(max(tr["discharge_residual_mw"], default=0.0)),
+        "charge_residual_mw": r6(max(tr["charge_residual_mw"], default=0.0)),
+        "deficit_mwh": r6(max(tr["deficit_mwh"], default=0.0)),
+        "surplus_mwh": r6(max(tr["surplus_mwh"], default=0.0)),
     }
     return out
 
