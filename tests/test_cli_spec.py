@@ -533,3 +533,14 @@ def test_edge_lets_bugs_through():
     """A programming error is not bad input: it must not be disguised as exit code 2."""
     with pytest.raises(ZeroDivisionError):
         _edge(ZeroDivisionError("bug"))
+
+
+def test_readme_worked_example_matches_what_check_prints(tmp_path, monkeypatch):
+    """The README shows `bess-size check site.yaml` on the default site; it must stay true."""
+    readme = (EXAMPLES.parents[1] / "README.md").read_text()
+    shown = readme.split("$ bess-size check site.yaml\n", 1)[1].split("```", 1)[0].rstrip("\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "site.yaml").write_text(text(DEFAULT))
+    r = run("check", "site.yaml")
+    assert r.code == 0
+    assert r.stderr.rstrip("\n") == shown
