@@ -155,7 +155,23 @@ def _highs_warm_start(opt) -> None:
     h.setSolution(sol)
 
 
+_highs_threads: list[int | None] = [None]  # the thread count HiGHS's global scheduler was started with
+
+
+def _highs_threads_ready(threads: int | None) -> None:
+    """HiGHS keeps one global thread scheduler per process and refuses another thread count later;
+    restart it when a solve asks for a different count (solves in one process run one at a time)."""
+    if threads is None or threads == _highs_threads[0]:
+        return
+    import highspy
+
+    highspy.Highs.resetGlobalScheduler(True)
+    _highs_threads[0] = threads
+
+
 def _solve_contrib(opt, name, model, time_limit_s, mip_gap, threads, progress, warm_start) -> SolveResult:
+    if name == "highs":
+        _highs_threads_ready(threads)
     stream = _LineStream(progress) if progress else None
     kw = dict(tee=[stream] if stream else False, load_solutions=False, raise_exception_on_nonoptimal_result=False,
               time_limit=time_limit_s, rel_gap=mip_gap, threads=threads)
@@ -184,8 +200,12 @@ def _solve_contrib(opt, name, model, time_limit_s, mip_gap, threads, progress, w
     gap = relative_gap(obj, bound)
     if status == OPTIMAL and gap is None:
         gap = 0.0
-    return SolveResult(name, status, has, obj, bound, gap, solve_s, _message(status, has, gap, time_limit_s),
-                       getattr(res, "solver_log", "") or "", handoff_s=handoff_s)
+    log = getattr(res, "solver_log", "") or ""
+    message = _message(status, has, gap, time_limit_s)
+    if status == ERROR:
+        tail = [ln.strip() for ln in log.splitlines() if ln.strip()][-3:]
+        message += (": " + " / ".join(tail)) if tail else f" ({res.termination_condition})"
+    return SolveResult(name, status, has, obj, bound, gap, solve_s, message, log, handoff_s=handoff_s)
 
 
 def _skip_update_checks(opt) -> None:

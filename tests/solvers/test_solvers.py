@@ -73,3 +73,10 @@ def test_missing_solver_is_a_clear_error():
     with pytest.raises(SolverUnavailableError) as err:
         solve(_knapsack(5), solver="no-such-solver")
     assert "no-such-solver" in str(err.value) and "highs" in str(err.value)
+
+
+def test_thread_count_may_change_between_solves():
+    """HiGHS starts one thread scheduler per process; a later solve with another count must still work."""
+    for threads in (1, 2, None, 1):
+        res = solve(_knapsack(8), threads=threads)
+        assert res.status == "optimal", res.message
