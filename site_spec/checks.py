@@ -250,6 +250,13 @@ def notes(site: Site) -> list[str]:
         out.append("load.trace is set: the measured trace replaces the workload model (load.workloads and pue are not applied)")
     if site.pv and site.reliability.islanding.required:
         out.append("PV counts as zero when sizing generation for the island (it may be dark when the grid is lost)")
+    n, target = site.scenarios.held_out, site.reliability.target_success_rate
+    z2 = 1.959964 ** 2  # two-sided 95 % Wilson bound: with all n passing, the lower bound is n / (n + z^2)
+    if n / (n + z2) < target:
+        need = math.ceil(z2 * target / (1 - target)) if target < 1 else None
+        out.append(f"scenarios.held_out = {n}: even if every held-out scenario passes, the 95% Wilson lower bound "
+                   f"{n / (n + z2):.3f} stays below reliability.target_success_rate = {target:g}, so no check can pass"
+                   + (f"; use at least {need}" if need else ""))
     if site.bess.max_energy_mwh == 0:
         out.append("bess.max_energy_mwh = 0: no battery may be built; the site must meet its requirements with generation alone")
     return out

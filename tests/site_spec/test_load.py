@@ -140,3 +140,14 @@ def test_summary_figures_by_hand():
     assert cu["longest_event_at_peak_mwh"] == pytest.approx(280.0)
     br = islanding_bridge(site)
     assert br["delivered_energy_mwh"] == pytest.approx(60 * 170 / 3600)
+
+
+def test_note_when_held_out_cannot_reach_the_target():
+    """Wilson lower bound with n of n passing is n / (n + 1.96^2): 40 -> 0.912 < 0.95; 73 is the
+    smallest n reaching 0.95 (72 -> 0.9493, 73 -> 0.9500)."""
+    from bess_size.site_spec.checks import notes
+
+    few = validate_site({"scenarios": {"held_out": 40}})
+    assert any("scenarios.held_out = 40" in n and "use at least 73" in n for n in notes(few))
+    enough = validate_site({"scenarios": {"held_out": 73}})
+    assert not any("held_out" in n for n in notes(enough))
