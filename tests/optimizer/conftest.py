@@ -16,6 +16,14 @@ import xarray as xr
 from bess_size.site_spec import validate_site
 
 
+def merge(a: dict, b: dict) -> dict:
+    """``a`` updated by ``b``, nested mappings merged key by key."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+    return out
+
+
 def site_from(overrides: dict):
     """A small site: defaults of the spec, no generation, no flexible load, unless overridden."""
     base = {
@@ -28,12 +36,6 @@ def site_from(overrides: dict):
         "reliability": {"ride_through": {"duration_s": 0}, "islanding": {"required": False}},
         "scenarios": {"count": 1, "representative_days": 1},
     }
-
-    def merge(a, b):
-        out = dict(a)
-        for k, v in b.items():
-            out[k] = merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
-        return out
 
     return validate_site(merge(base, overrides), "<test>")
 
@@ -98,12 +100,6 @@ def trace_site_from(csv_path, points, overrides: dict):
         "scenarios": {"count": 1, "trace_days": 1, "representative_days": 1, "transient_windows": 4,
                       "window_length_s": 900},
     }
-
-    def merge(a, b):
-        out = dict(a)
-        for k, v in b.items():
-            out[k] = merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
-        return out
 
     return site_from(merge(base, overrides))
 
