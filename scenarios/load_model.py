@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 from scipy.signal import lfilter
 
-from .render import pwl_bins, steps_to_pwl, zoh_bins
+from .render import pwl_bins, steps_to_pwl, zoh_bins, zoh_breakpoints
 from .rng import child
 
 DAY_S = 86400.0
@@ -424,9 +424,10 @@ def measured_load_bins(site, dt: float, n: int, rng=None) -> LoadBins:
         return LoadBins(m, lo, hi)
     span_s = max(t[-1] - t[0] + (np.median(np.diff(t)) if t.size > 1 else dt), dt)
     n_src = max(int(round(span_s / dt)), 1)
-    src = zoh_bins(t, v, t[0], dt, n_src)
     block = max(1, min(int(round(BOOTSTRAP_BLOCK_S / dt)), max(1, n_src // 4)))
     n_blocks = -(-n // block)
     starts = rng.integers(0, n_src - block + 1, n_blocks)
-    idx = (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
-    return LoadBins(src[0][idx], src[1][idx], src[2][idx])
+    # render only the drawn blocks (a year-long trace at 1 s would be 31.5 million bins)
+    xs, ys = zoh_breakpoints(t, v)
+    parts = [pwl_bins(xs, ys, t[0] + s * dt, dt, block) for s in starts]
+    return LoadBins(*(np.concatenate([p[j] for p in parts])[:n] for j in range(3)))

@@ -104,12 +104,15 @@ def zoh_bins(times_s, values, t0: float, dt: float, n: int):
     first sample take the first value. Coarser bins get the exact bin mean
     (and the samples' extremes); finer bins get the held value.
     """
+    return pwl_bins(*zoh_breakpoints(times_s, values), t0, dt, n)
+
+
+def zoh_breakpoints(times_s, values):
+    """Breakpoints of a zero-order hold: xs t0, t1, t1, t2, t2, ...; ys v0, v0, v1, v1, ...
+    (a jump at each sample time)."""
     times_s = np.asarray(times_s, dtype=float)
     values = np.asarray(values, dtype=float)
-    xs = np.repeat(times_s, 2)[1:]
-    ys = np.repeat(values, 2)[:-1]
-    # xs: t0, t1, t1, t2, t2, ... ; ys: v0, v0, v1, v1, ...  -> jumps at each sample time
-    return pwl_bins(xs, ys, t0, dt, n)
+    return np.repeat(times_s, 2)[1:], np.repeat(values, 2)[:-1]
 
 
 def periodic_bin_means(times_s, values, t_abs0: float, dt: float, n: int):
