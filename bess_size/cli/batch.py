@@ -6,6 +6,7 @@ import json
 import math
 
 import click
+import pandas as pd
 
 from .common import say
 
@@ -48,9 +49,13 @@ def _finish(df, out_dir: str, as_json: bool, extra_cols=()) -> int:
 
     cols = ["site", *extra_cols, "status", "energy_mwh", "pcs_power_mw", "inverters", "total_annualized_usd",
             "validation_passed", "wall_s"]
-    shown = df[[c for c in cols if c in df.columns]].copy()
-    if "total_annualized_usd" in shown:
-        shown["total_annualized_usd"] = shown["total_annualized_usd"].map(lambda x: f"{x / 1e6:,.2f} M" if x == x and x is not None else "")
+    shown = df[[c for c in cols if c in df.columns]].astype(object)
+    money = lambda x: f"{x / 1e6:,.2f} M" if isinstance(x, float) else ""  # noqa: E731
+    number = lambda x: f"{x:,.1f}" if isinstance(x, float) else ""  # noqa: E731
+    for col, fmt in (("total_annualized_usd", money), ("energy_mwh", number), ("pcs_power_mw", number), ("wall_s", number)):
+        shown[col] = shown[col].map(lambda x, fmt=fmt: "" if pd.isna(x) else fmt(float(x)))
+    shown = shown.map(lambda x: "" if x is None or (not isinstance(x, str) and pd.isna(x)) else x)
+    shown = shown.rename(columns={"total_annualized_usd": "total_usd_per_yr"})
     say("")
     for line in shown.to_string(index=False, na_rep="").splitlines():
         say("  " + line)
