@@ -1,17 +1,9 @@
-"""Hand-made sites and ScenarioSets for the optimizer's tests (docs/interfaces.md shapes).
-
-``tiny_scenarios`` builds the three datasets from a small load array, explicit import limits and
-curtailment phases, given transient figures and given contingency windows, so every figure a test
-derives by hand is an input here, not the output of another stage.
-"""
+"""Small sites for the optimizer's tests: a measured trace (a few held points), explicit events and
+the settings that keep a hand derivation exact (no smoothing, no sampled events, one day)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-import numpy as np
 import pytest
-import xarray as xr
 
 from bess_size.site_spec import validate_site
 
@@ -40,51 +32,6 @@ def site_from(overrides: dict):
     return validate_site(merge(base, overrides), "<test>")
 
 
-def tiny_scenarios(load_mw, *, import_limit_mw=1000.0, phase=None, weight_days=365.0, step_h=1.0,
-                   price=60.0, pv_mw=0.0, transient=None, windows=(), explicit_event=None):
-    """One scenario with the given representative days.
-
-    ``load_mw``: shape (step,) for one day or (period, step). ``windows``: dicts with ``load_mw``
-    (array over tau at 1 s), ``grid_available`` (same length) and ``kind``.
-    """
-    load = np.atleast_2d(np.asarray(load_mw, dtype=float))
-    D, T = load.shape
-    cube = lambda x: np.broadcast_to(np.asarray(x, dtype=float), (D, T))[None].copy()
-    energy = xr.Dataset(
-        {
-            "load_mw": (("scenario", "period", "step"), load[None]),
-            "pv_mw": (("scenario", "period", "step"), cube(pv_mw)),
-            "price_usd_per_mwh": (("scenario", "period", "step"), cube(price)),
-            "import_limit_mw": (("scenario", "period", "step"), cube(import_limit_mw)),
-            "curtailment_phase": (("scenario", "period", "step"),
-                                  cube(0 if phase is None else phase).astype(np.int8)),
-            "weight_days_per_year": (("scenario", "period"), np.broadcast_to(np.asarray(weight_days, float), (D,))[None].copy()),
-            "scenario_probability": (("scenario",), np.array([1.0])),
-        },
-        attrs={"step_h": step_h},
-    )
-    if explicit_event is not None:
-        energy["explicit_event"] = (("scenario", "period"), np.asarray(explicit_event, dtype=np.int8)[None])
-    tr = {"discharge_residual_mw": 0.0, "charge_residual_mw": 0.0, "deficit_mwh": 0.0, "surplus_mwh": 0.0,
-          "fast_throughput_mwh_per_day": 0.0}
-    tr.update(transient or {})
-    transient_ds = xr.Dataset({k: (("scenario",), np.array([v], dtype=float)) for k, v in tr.items()})
-    if windows:
-        n_tau = max(len(w["load_mw"]) for w in windows)
-        pad = lambda a, v: np.concatenate([np.asarray(a, float), np.full(n_tau - len(a), v)])
-        windows_ds = xr.Dataset(
-            {"load_mw": (("window", "tau"), np.stack([pad(w["load_mw"], w["load_mw"][-1]) for w in windows])),
-             "grid_available": (("window", "tau"), np.stack([pad(w["grid_available"], 1) for w in windows]).astype(np.int8)),
-             "poi_mw": (("window", "tau"), np.zeros((len(windows), n_tau))),
-             "residual_mw": (("window", "tau"), np.zeros((len(windows), n_tau)))},
-            coords={"tau": np.arange(n_tau, dtype=float), "kind": ("window", [w["kind"] for w in windows]),
-                    "source_scenario": ("window", [0] * len(windows)), "start_s": ("window", [0.0] * len(windows)),
-                    "event_duration_s": ("window", [float(np.sum(np.asarray(w["grid_available"]) == 0)) for w in windows])})
-    else:
-        windows_ds = xr.Dataset(coords={"window": np.arange(0), "tau": np.arange(0)})
-    return SimpleNamespace(energy=energy, transient=transient_ds, windows=windows_ds)
-
-
 def trace_site_from(csv_path, points, overrides: dict):
     """A site whose load is a measured trace (``points`` = [(time_s, load_mw), ...], held between
     points), used as given: one deterministic scenario of one day, no smoothing at the POI, no
@@ -102,11 +49,6 @@ def trace_site_from(csv_path, points, overrides: dict):
     }
 
     return site_from(merge(base, overrides))
-
-
-@pytest.fixture
-def make_site():
-    return site_from
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Islanding with generators starting cold, integer commitment, and conservation in every scenario."""
+"""Islanding with generators starting cold, integer commitment, and conservation in every scenario,
+through measured traces, explicit events and ``generate_scenarios``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import pyomo.environ as pyo
 import pytest
 
 from bess_size.optimizer import optimize
+from bess_size.scenarios import generate_scenarios
+
+DAY = 86400
+EVENT = {"grid": {"firm_import_mw": 200, "nonfirm_import_mw": 800,
+                  "events": [{"kind": "curtailment", "start_s": 36000, "duration_s": 7200, "occurrences_per_year": 1}]}}
 
 ETA = 0.94
 
@@ -18,7 +24,7 @@ def _engine(**kw):
     return e
 
 
-def test_islanding_bridge_until_engines_carry_the_load(make_site, make_scenarios):
+def test_islanding_bridge_until_engines_carry_the_load(make_trace_site):
     """90 MW load, islanding required, 30 MW engines that start in 60 s and then ramp at 1 MW/s.
 
     Islanding capacity: N x 30 >= 90 -> N = 3 (a fourth unit would save 0.1 MWh of battery, worth
@@ -26,10 +32,10 @@ def test_islanding_bridge_until_engines_carry_the_load(make_site, make_scenarios
     u = 90 - 3 min(30, t - 60), falling to 0 at t = 90 s: sum_{k=0}^{29} (90 - 3k) = 1,395 MW s.
     X_rt = (5,400 + 1,395) / 3600 / 0.94 = 2.008 MWh stored; P = 90 MW.
     """
-    site = make_site({"load": {"it_capacity_mw": 90}, "generation": [_engine()],
-                      "reliability": {"ride_through": {"duration_s": 10, "load_fraction": 1.0},
-                                      "islanding": {"required": True}}})
-    res = optimize(site, make_scenarios([90.0] * 24))
+    site = make_trace_site([(0, 90), (DAY - 1, 90)], {
+        "load": {"it_capacity_mw": 90}, "generation": [_engine()],
+        "reliability": {"ride_through": {"duration_s": 10, "load_fraction": 1.0}, "islanding": {"required": True}}})
+    res = optimize(site, generate_scenarios(site))
     d = res.design
     assert d.generation[0].new_units == 3
     assert d.bess.pcs_power_mw == pytest.approx(90.0, rel=0.005)
@@ -37,32 +43,24 @@ def test_islanding_bridge_until_engines_carry_the_load(make_site, make_scenarios
     assert d.promises["islanding_capacity_mw"] == pytest.approx(90.0)
 
 
-def test_integer_commitment_gives_whole_units(make_site, make_scenarios):
+def test_integer_commitment_gives_whole_units(make_trace_site):
     """Curtailment to 200 MW of a 250 MW load for 2 h with two 30 MW engines allowed: with
     --integer-commitment every committed count is a whole number."""
-    limit = [1000.0] * 24
-    phase = [0] * 24
-    for h in (10, 11):
-        limit[h], phase[h] = 200.0, 2
-    site = make_site({"generation": [_engine(max_new_units=2, start_time_s=300)]})
-    sc = make_scenarios([250.0] * 24, import_limit_mw=limit, phase=phase, weight_days=365.0, explicit_event=[1])
-    res = optimize(site, sc, integer_commitment=True)
+    site = make_trace_site([(0, 250), (DAY - 1, 250)], {**EVENT, "generation": [_engine(max_new_units=2, start_time_s=300)]})
+    res = optimize(site, generate_scenarios(site), integer_commitment=True)
     m = res.model
     on = [pyo.value(m.committed_units[0, i]) for i in m.steps]
     assert all(abs(x - round(x)) < 1e-6 for x in on)
     assert max(on) >= 1  # the engines do help in the event
 
 
-def test_energy_balance_closes_in_every_scenario(make_site, make_scenarios):
+def test_energy_balance_closes_in_every_scenario(make_trace_site):
     """For the curtailment design: every step balances (import + BESS + shedding = load) and every
     representative day's stored energy returns to its start (sum (eta_ch p_ch - p_dis / eta_dis) dt = 0)."""
-    limit = [1000.0] * 24
-    phase = [0] * 24
-    for h in (10, 11):
-        limit[h], phase[h] = 200.0, 2
-    site = make_site({})
-    sc = make_scenarios([[250.0] * 24, [250.0] * 24], import_limit_mw=[[1000.0] * 24, limit],
-                        phase=[[0] * 24, phase], weight_days=[364.0, 1.0], explicit_event=[0, 1])
+    site = make_trace_site([(0, 250), (DAY - 1, 250)], EVENT)
+    sc = generate_scenarios(site)
+    limit = sc.energy["import_limit_mw"].values[0, 1].tolist()
+    assert limit[10] == limit[11] == 200.0
     m = optimize(site, sc).model
     for day in range(2):
         idx = range(24 * day, 24 * day + 24)
