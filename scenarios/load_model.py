@@ -28,8 +28,6 @@ DAY_S = 86400.0
 
 # Datasheet 5.2 "Compute duty cycle 0.75": fraction of an iteration at compute (high) power.
 COMPUTE_DUTY = 0.75
-# Datasheet 5.2 "2 concurrent jobs (one 70 %, one 30 % of GPUs)": job j gets a share ~ 1/(j+1)
-# (2 jobs: 0.67 / 0.33).
 # [E] a job runs this long on average before it stops (ramping down) and a new one starts.
 MEAN_JOB_LENGTH_S = 48 * 3600.0
 # [E] idle gap between one job's stop and the next job's start (scheduler turnaround).
@@ -42,6 +40,9 @@ INFERENCE_NOISE_TAU_S = 5.0
 
 
 def job_weights(jobs: int) -> np.ndarray:
+    """Share of the workload per job, ~ 1/(j+1): datasheet 5.2 "2 concurrent jobs (one 70 %, one
+    30 % of GPUs)" gives 0.67 / 0.33. Stalls are split the same way: a job's interruption rate
+    grows with its GPU count (datasheet 1b, "MTTF vs job size": MTTF ~ 1/N_GPU)."""
     w = 1.0 / np.arange(1, jobs + 1)
     return w / w.sum()
 
