@@ -17,7 +17,8 @@ Faults stay local to their row:
   says ``worker_lost``;
 * a site that runs longer than ``timeout_per_site_s`` -> the client cancels it, restarts the worker
   that runs it (a Python thread cannot be stopped any other way) and writes a ``timeout`` row; the
-  solver's own time limit is passed down too, so the MILP usually stops first.
+  solver gets 75% of that as its own time limit, so the MILP usually stops first: with a design in
+  hand the site goes on (``solver_status`` says ``time_limit``), without one the row is ``timeout``.
 
 Statuses: ``passed`` (ran, every check held), ``requirement_failed`` (ran, a check failed; outputs
 complete), ``bad_input``, ``infeasible``, ``timeout``, ``error``, ``worker_lost``, ``interrupted``.
@@ -278,6 +279,10 @@ def _replace_dir(staging: Path, final: Path) -> None:
     os.rename(staging, final)
 
 
+class _SiteTimeout(Exception):
+    """The site finished, but after its --timeout-per-site: its outputs are discarded."""
+
+
 def _announce_start(job: SiteJob) -> None:
     """Tell the client this site started (progress 'running' count, per-site timeout clock)."""
     try:
@@ -297,7 +302,7 @@ def run_site(job: SiteJob, out_root: str | Path, *, timeout_s: float | None = No
     ``OUTDIR/<site>/``. Never raises for a problem of the site itself.
     """
     from .site_spec import SiteSpecError
-    from .solvers.errors import InfeasibleError
+    from .solvers.errors import InfeasibleError, SolverUnavailableError
 
     _announce_start(job)
     out_root = Path(out_root)
@@ -313,18 +318,20 @@ def run_site(job: SiteJob, out_root: str | Path, *, timeout_s: float | None = No
         pipeline.run(site, staging, **_pipeline_kwargs(pipeline.run, threads=threads, time_limit_s=limit))
         wall = time.perf_counter() - t0
         if timeout_s is not None and wall > timeout_s:
-            raise TimeoutError(f"took {wall:.1f} s, over --timeout-per-site {timeout_s:g} s")
+            raise _SiteTimeout(f"took {wall:.1f} s, over --timeout-per-site {timeout_s:g} s")
         row = summarize_outputs(staging, _empty_row(job))
         row.update(status=PASSED if row["validation_passed"] else REQUIREMENT_FAILED, wall_s=wall,
                    out_dir=str(out_root / job.name))
         write_atomic(staging / MARKER, json.dumps({"spec_sha256": job.spec_sha256, "row": row}, indent=2, default=str))
         _replace_dir(staging, out_root / job.name)
         return row
-    except SiteSpecError as err:
+    except (SiteSpecError, SolverUnavailableError) as err:
         return error_row(job, BAD_INPUT, _one_line(err), wall_s=time.perf_counter() - t0)
     except InfeasibleError as err:
-        return error_row(job, INFEASIBLE, _one_line(err), wall_s=time.perf_counter() - t0)
-    except TimeoutError as err:
+        # the solver stopping at its time limit without any design is a timeout, not a verdict on the site
+        status = TIMEOUT if "time limit of" in str(err) else INFEASIBLE
+        return error_row(job, status, _one_line(err), wall_s=time.perf_counter() - t0)
+    except _SiteTimeout as err:
         return error_row(job, TIMEOUT, _one_line(err), wall_s=time.perf_counter() - t0)
     except MemoryError:
         raise  # let Dask retry it (retries=), perhaps on a worker with more room
