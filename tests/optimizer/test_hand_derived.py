@@ -150,6 +150,18 @@ def test_curtailment_event_without_generation(make_trace_site):
     assert close(b.bands_mwh.curtailment_reserve, 100 / ETA)
     assert close(b.energy_mwh, 100 / ETA / UF)
     assert res.design.promises["unserved_energy_mwh_per_year"] == pytest.approx(0.0, abs=1e-6)
+    # the objective is the decision: total annualized cost minus the grid-only bill, which is
+    # 250 MW x 60 USD/MWh x 24 h x 365 days (364 ordinary days + the event day) = 131.4 M USD
+    cost = res.design.cost
+    assert cost.grid_only_bill_usd == pytest.approx(250 * 60 * 24 * 365, rel=1e-9)
+    assert cost.total_annualized_usd == pytest.approx(cost.annualized_capex_usd + cost.expected_annual_opex_usd, abs=0.02)
+    assert cost.breakdown["decision_objective_usd"] == pytest.approx(cost.total_annualized_usd - cost.grid_only_bill_usd,
+                                                                     abs=0.02)
+    # the solver's objective is that decision (plus the reserves' 1 USD/MWh tie-break: 106 USD)
+    assert res.model_stats["objective_usd"] == pytest.approx(cost.breakdown["decision_objective_usd"] + 106.4, abs=1.0)
+    # capex: CRF(8%, 15 y) = 0.11683 x (147.75 MWh x 200k + 50 MW x 60k) = 3.80 M USD/year
+    crf = 0.08 * 1.08 ** 15 / (1.08 ** 15 - 1)
+    assert cost.annualized_capex_usd == pytest.approx(crf * (100 / ETA / UF * 200_000 + 50 * 60_000), rel=0.005)
 
 
 def test_curtailment_event_with_a_cheap_gas_engine(make_trace_site):
