@@ -7,6 +7,7 @@ Every axis names its quantity and unit; every source keeps its colour from ``pal
 from __future__ import annotations
 
 import base64
+import functools
 import io
 
 import numpy as np
@@ -34,13 +35,24 @@ RC = {
 }
 
 
-def new_figure(width_in: float = 9.0, height_in: float = 4.2, layout: str | None = "constrained") -> Figure:
-    import matplotlib
+def styled(draw):
+    """Draw inside the report's rc settings without changing the caller's (a notebook keeps its style)."""
 
-    matplotlib.rcParams.update(RC)
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context(RC):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(width_in: float = 9.0, height_in: float = 4.2, layout: str | None = "constrained") -> Figure:
     return Figure(figsize=(width_in, height_in), layout=layout)
 
 
+@styled
 def to_data_uri(fig: Figure, dpi: int = 110) -> str:
     """PNG bytes of ``fig`` as a data: URI (self-contained HTML needs no file beside it)."""
     buf = io.BytesIO()
@@ -55,6 +67,7 @@ def _musd(x, _pos=None) -> str:
 # --------------------------------------------------------------------------- SoC bands
 
 
+@styled
 def band_diagram(design: Design, site: Site) -> Figure:
     """Two stacked bars, beginning and end of life, of what each slice of stored energy is for."""
     f = battery_figures(design, site)
@@ -105,6 +118,7 @@ def band_diagram(design: Design, site: Site) -> Figure:
 # --------------------------------------------------------------------------- cost
 
 
+@styled
 def cost_breakdown(design: Design) -> Figure | None:
     """Left: grid-only bill beside the design's annualized capital + operating cost. Right: the split."""
     cost = design.cost
@@ -183,6 +197,7 @@ def _window_attr(win: xr.Dataset, *names, default=None):
     return default
 
 
+@styled
 def dispatch_window(win: xr.Dataset, design: Design, site: Site) -> Figure:
     """One window: power balance with the POI ramp envelope, battery power, SoC with its bands."""
     dt = site.scenarios.transient_resolution_s
@@ -290,6 +305,7 @@ def _shade_bands(ax, design: Design, site: Site) -> None:
 # --------------------------------------------------------------------------- held-out statistics
 
 
+@styled
 def soc_fan_chart(hourly: xr.Dataset | None, design: Design, site: Site) -> Figure | None:
     """Percentiles of hourly SoC over held-out scenarios, on the end-of-life bands."""
     soc = soc_fraction(hourly, design.bess.energy_mwh)
@@ -359,6 +375,7 @@ def ramp_duration_data(data) -> tuple[np.ndarray, np.ndarray, str] | None:
     return None
 
 
+@styled
 def poi_ramp_duration(data) -> Figure | None:
     """Duration curves of the POI's one-second and 60-second changes against their limits."""
     curve = ramp_duration_data(data)
@@ -406,6 +423,7 @@ def poi_ramp_duration(data) -> Figure | None:
     return fig
 
 
+@styled
 def transient_requirements(transient: xr.Dataset | None, design: Design) -> Figure | None:
     """The optimizer's screened requirements per scenario against what the design provides."""
     if transient is None:
@@ -433,6 +451,7 @@ def transient_requirements(transient: xr.Dataset | None, design: Design) -> Figu
     return fig
 
 
+@styled
 def inverter_capability(windows: xr.Dataset | None, design: Design) -> Figure:
     """The PCS's P-Q capability (N_inv inverters of S MVA: a circle of radius N_inv*S, cut at ±P) with the
     operating points the replay reached in the stored windows (battery P and Q each second)."""

@@ -255,3 +255,12 @@ def test_report_reads_what_the_simulator_writes(tmp_path):
         assert html.count(f'id="{anchor}"') == 1, anchor
     # 3 scenarios cannot prove a 0.95 target even when all hold (Wilson lower bound 3/(3+z^2) = 0.44)
     assert "at least 73 held-out scenarios are needed" in html
+
+
+def test_drawing_leaves_the_callers_matplotlib_settings_alone(outputs):
+    """A notebook that draws a report figure keeps its own rcParams (the report styles inside rc_context)."""
+    import matplotlib
+
+    before = dict(matplotlib.rcParams)
+    render_report(outputs)
+    assert {k for k, v in matplotlib.rcParams.items() if before[k] != v} == set()
