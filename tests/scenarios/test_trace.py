@@ -37,3 +37,42 @@ def test_same_seed_identical_other_seed_or_stream_differs(site):
     assert not np.array_equal(a.load_mw.values, scenario_trace(site, "held_out", 1).load_mw.values)
     other = make_site(**{"scenarios.seed": 8})
     assert not np.array_equal(a.load_mw.values, scenario_trace(other, "optimizer", 1).load_mw.values)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    dt=st.sampled_from([0.5, 1.0, 2.0, 5.0]),
+    jobs=st.integers(1, 4),
+    swing=st.floats(0, 1),
+    idle=st.floats(0, 1),
+    stalls=st.floats(0, 300),
+    ramp=st.sampled_from([0.0, 0.3, 10.0, 600.0]),
+    period=st.tuples(st.floats(0.05, 5), st.floats(0, 20)),
+    share=st.floats(0, 1),
+    min_load=st.floats(0, 110),
+)
+def test_any_valid_workload_gives_a_bounded_finite_trace(dt, jobs, swing, idle, stalls, ramp, period, share, min_load):
+    """Random valid workloads: every variable finite, min <= mean <= max, the load inside
+    [min_load_mw, it_capacity x pue], the import limit firm or firm + non-firm."""
+    lo_p, extra = period
+    site = make_site(**{
+        "scenarios.transient_resolution_s": dt, "scenarios.trace_days": 0.05, "scenarios.window_length_s": 120,
+        "load.min_load_mw": min_load,
+        "load.workloads": [
+            {"kind": "training", "share": share, "jobs": jobs, "swing_fraction": swing, "idle_fraction": idle,
+             "stalls_per_day": stalls, "job_ramp_s": ramp, "swing_period_s": [lo_p, lo_p + extra],
+             "checkpoint_interval_min": 5, "stall_duration_min": [0, 3]},
+            {"kind": "inference", "share": 1 - share, "bursts_per_day": 200, "noise_fraction": 0.2}],
+    })
+    ds = scenario_trace(site, "held_out", 3)
+    assert ds.sizes["time"] == round(0.05 * 86400 / dt)
+    for v in ds.data_vars:
+        assert np.isfinite(ds[v].values).all()
+    load, lmin, lmax = ds.load_mw.values, ds.load_min_mw.values, ds.load_max_mw.values
+    assert np.all(lmin <= load + 1e-9) and np.all(load <= lmax + 1e-9)
+    assert lmin.min() >= min_load - 1e-9 and lmax.max() <= site.load.peak_mw + 1e-9
+    assert set(np.unique(ds.import_limit_mw.values)) <= {80.0, 140.0}
