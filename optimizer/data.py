@@ -21,7 +21,6 @@ the islanding capacity rule leaves out).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 
@@ -78,7 +77,7 @@ class ModelData:
     q_grid_per_mw: float
     q_island_mvar: float
     fast_throughput_mwh_per_year: float
-    explicit_events: list[dict]
+    explicit_event_field: dict[tuple[int, int], str]  # (scenario, period) -> "grid.events[i]"
 
     @property
     def n(self) -> int:
@@ -238,11 +237,13 @@ def model_data(site: Site, scenarios) -> ModelData:
 
     tan_l = _tan_phi(site.load.power_factor)
     tan_poi = _tan_phi(site.grid.poi_power_factor_min)
-    events = []
-    try:
-        events = json.loads(en.attrs.get("events_json", "[]"))
-    except (TypeError, ValueError):
-        events = []
+    # explicit curtailment events become periods in the order of grid.events (docs/interfaces.md):
+    # the k-th explicit period of a scenario is the k-th curtailment of the list
+    curt = [i for i, e in enumerate(site.grid.events) if e.kind == "curtailment"]
+    event_field = {}
+    for s_ in range(S):
+        for k, p in enumerate(np.flatnonzero(explicit[s_])):
+            event_field[(s_, int(p))] = f"grid.events[{curt[k]}]" if k < len(curt) else "grid.events"
     return ModelData(
         site=site, n_scenarios=S, n_periods=D, n_steps=T, step_h=step_h,
         load_mw=_floats(load), pv_mw=_floats(pv), price_usd_per_mwh=_floats(price),
@@ -255,5 +256,5 @@ def model_data(site: Site, scenarios) -> ModelData:
         # q = L tan(phi_L) - (L - p) tan(phi_POI), taken at the peak load (conservative)
         q_grid_fixed_mvar=max(0.0, peak * (tan_l - tan_poi)), q_grid_per_mw=tan_poi,
         q_island_mvar=site.reliability.ride_through.load_fraction * peak * tan_l,
-        fast_throughput_mwh_per_year=fast_mwh_year, explicit_events=events,
+        fast_throughput_mwh_per_year=fast_mwh_year, explicit_event_field=event_field,
     )

@@ -83,14 +83,21 @@ def _largest(reqs: dict[str, float]) -> tuple[str, float]:
     return max(reqs.items(), key=lambda kv: kv[1])
 
 
+def _binding(reqs: dict[str, float], value: float) -> str:
+    """The requirement that sets ``value``: the largest one not above it (others were relaxed)."""
+    below = {k: v for k, v in reqs.items() if v <= value * (1 + 1e-6) + 1e-9}
+    return _largest(below or reqs)[0]
+
+
 def _explain(m, d: ModelData, name: str, lim, slack: float) -> str:
     b = d.site.bess
     if name == "max_power":
-        req, need = _largest(_power_requirements(m, d))
+        need = _v(m.pcs_power_mw)
+        req = _binding(_power_requirements(m, d), need)
         return f"{req} needs {need:.1f} MW of PCS but {lim.field} is {lim.value:g}"
     if name == "max_energy":
-        reqs = _energy_requirements(m, d)
-        req, need = _largest(reqs)
+        need = _v(m.energy_mwh)
+        req = _binding(_energy_requirements(m, d), need)
         uf = usable_fraction(d)
         return (f"{req} needs {need:.1f} MWh of nameplate energy (bands must fit the end-of-life usable span, "
                 f"{uf:.0%} of nameplate) but {lim.field} is {lim.value:g}")
@@ -109,9 +116,10 @@ def _explain(m, d: ModelData, name: str, lim, slack: float) -> str:
         return (f"{why}: {u.existing_units + need_units:.0f} units of {u.unit_mw:g} MW, "
                 f"but {lim.field} is {lim.value:g} (with {u.existing_units} existing)")
     if name.startswith("explicit_event"):
-        _, _, s, p = name.rsplit("_", 3)
+        _, _, sc, p = name.rsplit("_", 3)
+        where = d.explicit_event_field.get((int(sc), int(p)), "grid.events")
         mwh = slack * d.step_h
-        return (f"an explicit curtailment of grid.events (scenario {s}, period {p}) leaves {mwh:.1f} MWh of load unserved: "
+        return (f"the explicit curtailment {where} leaves {mwh:.1f} MWh of load unserved (scenario {sc}): "
                 f"grid.firm_import_mw = {d.site.grid.firm_import_mw:g} plus the BESS (bess.max_power_mw = "
                 f"{b.max_power_mw:g}, bess.max_energy_mwh = {b.max_energy_mwh:g}) and onsite generation cannot carry it")
     if name == "import_ramp":

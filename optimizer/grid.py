@@ -53,8 +53,9 @@ def add_explicit_event_constraints(m, d: ModelData) -> None:
     m.explicit_event_keys = pyo.Set(initialize=sorted(groups), dimen=2, ordered=True)
 
     def rule(m, s, p):
+        # relaxing a size limit explains more than leaving a hard event unserved: weigh it 100x
         lim = Limit(f"explicit_event_{s}_{p}", "grid.events", 0.0, "MW",
-                    f"load left unserved in the explicit event of scenario {s}, period {p}")
+                    f"load left unserved in the explicit event of scenario {s}, period {p}", weight=100.0)
         return sum(m.shed_mw[i] for i in groups[s, p]) <= relaxed(m, lim, 0.0)
 
     m.explicit_event_served = pyo.Constraint(m.explicit_event_keys, rule=rule)

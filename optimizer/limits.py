@@ -19,6 +19,7 @@ class Limit:
     value: float  # its value in the spec
     unit: str
     what: str  # the limited quantity in words, e.g. "PCS power"
+    weight: float = 1.0  # cost of one unit of slack in the diagnosis: requirements weigh more than sizes
 
 
 def init_limits(m) -> None:

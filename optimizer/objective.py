@@ -80,7 +80,7 @@ def add_objective(m, d: ModelData) -> None:
     """min sum(capex parts) + sum(opex parts) - grid_only_bill + tie-break (see module docstring),
     handed to the solver in thousands of USD.
 
-    In elastic (diagnosis) mode: min 1e3 sum(slacks) + 1e-6 x the same, so the least violation wins
+    In elastic (diagnosis) mode: min 1e3 sum(weight x slack) + 1e-6 x the same, so the least violation wins
     and the rest of the design stays sensible.
     """
     m.grid_only_bill_usd = grid_only_bill_usd(d)
@@ -90,6 +90,7 @@ def add_objective(m, d: ModelData) -> None:
                 - m.grid_only_bill_usd + tie)
     m.objective_scale = OBJECTIVE_SCALE
     if m.elastic:
-        m.objective = pyo.Objective(expr=1e3 * sum(m.slack[k] for k in m.limits) + 1e-6 * decision)
+        m.objective = pyo.Objective(expr=1e3 * sum(lim.weight * m.slack[k] for k, lim in m.limits.items())
+                                    + 1e-6 * decision)
     else:
         m.objective = pyo.Objective(expr=OBJECTIVE_SCALE * decision)
