@@ -231,3 +231,19 @@ def test_whole_trace_driver_matches_a_plain_python_transcription_of_design_4():
         hist.append(p)
         p_prev = p
     assert res.max() > 20 and dev.min() < -0.05  # the trace exercised the limits
+
+
+def test_datasheet_case_u1_ramp_limited_step():
+    """Datasheet 6, U1: a 150 MW step under a 30 MW/min (0.5 MW/s) POI limit, lossless, needs
+    P = 150 MW and E = dP^2 / (2 r) = 22,500 MW s = 6.25 MWh (continuous). In 1-s steps the POI
+    answers in the same step (p_k = 0.5 k for k = 1..300), so the battery carries
+    sum_{k=1}^{300} (150 - 0.5 k) = 45,000 - 22,575 = 22,425 MW s = 6.229 MWh: 0.33 % under the
+    continuous figure, the discretisation of a same-step response."""
+    params = make_poi_params(tau_s=0, ramp_mw_per_s=0.5, ramp_mw_per_min=30, eta_ch=1.0, eta_dis=1.0,
+                             soc_recovery_time_s=NO_RECOVERY)
+    load = np.r_[0.0, np.full(600, 150.0)]
+    poi, res, dev = poi_policy(load, 1e9, params)
+    assert res.max() == pytest.approx(149.5)
+    assert -dev.min() == pytest.approx(22425 / 3600, rel=1e-9)
+    assert -dev.min() == pytest.approx(6.25, rel=0.004)
+    assert poi[300] == pytest.approx(150.0) and np.all(np.diff(poi) <= 0.5 + 1e-12)
