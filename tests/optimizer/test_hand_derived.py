@@ -258,3 +258,14 @@ def test_notice_lets_the_battery_charge_before_the_event(make_trace_site):
     assert close(b.pcs_power_mw, 50.0)
     assert close(b.energy_mwh, 100 / ETA / UF)
     assert close(b.bands_mwh.curtailment_reserve, 100 / ETA - 0.94 * 50)
+
+
+def test_infeasible_curtailment_names_the_energy_limit(make_trace_site):
+    """The hard curtailment event needs E = 106.38 / 0.72 = 147.75 MWh; bess.max_energy_mwh = 100
+    cannot hold it, and the diagnosis says so (rather than only "load unserved")."""
+    site = curtailment_site(make_trace_site, {"bess": {"max_energy_mwh": 100}})
+    with pytest.raises(InfeasibleError) as err:
+        solve_site(site)
+    msg = str(err.value)
+    assert "curtailment reserve" in msg
+    assert "needs 147.8 MWh of nameplate energy" in msg and "bess.max_energy_mwh is 100" in msg
