@@ -428,7 +428,11 @@ def measured_load_bins(site, dt: float, n: int, rng=None) -> LoadBins:
     block = max(1, min(int(round(BOOTSTRAP_BLOCK_S / dt)), max(1, n_src // 4)))
     n_blocks = -(-n // block)
     starts = rng.integers(0, n_src - block + 1, n_blocks)
-    # render only the drawn blocks (a year-long trace at 1 s would be 31.5 million bins)
+    if n_src <= 4 * n:  # a short source: render it once and index the blocks out of it
+        src = zoh_bins(t, v, t[0], dt, n_src)
+        idx = (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
+        return LoadBins(src[0][idx], src[1][idx], src[2][idx])
+    # a long source (a year at 1 s is 31.5 million bins): render only the drawn blocks
     xs, ys = zoh_breakpoints(t, v)
     parts = [pwl_bins(xs, ys, t[0] + s * dt, dt, block) for s in starts]
     return LoadBins(*(np.concatenate([p[j] for p in parts])[:n] for j in range(3)))
