@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from .grid_events import PHASE_ACTIVE, PHASE_NOTICE, PHASE_RECOVERY
-from .load_model import DAY_S, measured_load_bins, model_load_bins, read_trace
+from .load_model import DAY_S, model_load_bins, read_trace
 from .pv_price import price_bins, pv_bins
 from .render import zoh_bins
 from .rng import child, seed_sequence
