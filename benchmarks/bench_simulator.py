@@ -60,7 +60,8 @@ def synthetic_year(site, days: float, seed: int = 7) -> TraceArrays:
     phase_c = np.ascontiguousarray(phase_arr)
     from bess_size.simulator.controller import notice_left_s
 
-    return TraceArrays(np.ascontiguousarray(load), np.ascontiguousarray(pv), limit, phase_c, grid,
+    load = np.ascontiguousarray(load)
+    return TraceArrays(load, load - 5.0, load + 5.0, np.ascontiguousarray(pv), limit, phase_c, grid,
                        np.ascontiguousarray(price), notice_left_s(phase_c, dt), dt)
 
 

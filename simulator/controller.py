@@ -143,6 +143,8 @@ class TraceArrays:
     """One trace as the kernel reads it."""
 
     load_mw: np.ndarray
+    load_min_mw: np.ndarray
+    load_max_mw: np.ndarray
     pv_mw: np.ndarray
     import_limit_mw: np.ndarray
     curtailment_phase: np.ndarray
@@ -164,8 +166,12 @@ class TraceArrays:
 
         phase = np.ascontiguousarray(ds["curtailment_phase"].values, dtype=np.int8)
         events = json.loads(ds.attrs.get("events_json", "[]") or "[]")
+        load = f64("load_mw")
         return cls(
-            load_mw=f64("load_mw"),
+            load_mw=load,
+            # within-bin extremes are optional: a trace without them has no sub-step swings
+            load_min_mw=f64("load_min_mw") if "load_min_mw" in ds else load,
+            load_max_mw=f64("load_max_mw") if "load_max_mw" in ds else load,
             pv_mw=f64("pv_mw"),
             import_limit_mw=f64("import_limit_mw"),
             curtailment_phase=phase,
@@ -218,7 +224,7 @@ def run_kernel(trace: TraceArrays, cp: np.ndarray, gp: np.ndarray, pp: np.ndarra
     starts = np.array(sorted(int(s) for s in (record or [])), dtype=np.int64)
     rec = np.zeros((starts.size, max(record_length, 1) if starts.size else 1, K.N_R))
     K.simulate_kernel(
-        trace.load_mw, trace.pv_mw, trace.import_limit_mw, trace.curtailment_phase,
+        trace.load_mw, trace.load_min_mw, trace.load_max_mw, trace.pv_mw, trace.import_limit_mw, trace.curtailment_phase,
         trace.grid_available, trace.price_usd_per_mwh, trace.notice_left_s,
         cp, gp, pp, new_poi_state(pp),
         m, hourly, ramp_hist, tp, outages, starts, rec,

@@ -140,7 +140,9 @@ M_T_FIRST_UNSERVED = 44
 M_T_WORST_BAND = 45
 M_RAMP_WORST_EXCESS_MW = 46
 M_T_MAX_DP = 47  # step of the largest one-second |dPOI|
-N_M = 48
+M_SUBSTEP_SHORT_WORST_MW = 48  # largest within-step swing (bin min/max) the PCS could not follow
+M_SUBSTEP_SHORT_STEPS = 49
+N_M = 50
 
 # --- outage records (float64, shape (max_outages, N_O)) -----------------------------------
 O_START = 0  # step index
@@ -321,7 +323,7 @@ def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, 
 
 @njit(cache=True)
 def simulate_kernel(
-    load_mw, pv_mw, limit_mw, phase, grid, price, notice_left_s,
+    load_mw, load_min_mw, load_max_mw, pv_mw, limit_mw, phase, grid, price, notice_left_s,
     cp, gp, pp, poi_state,
     m, hourly, ramp_hist, tp, outages, rec_start, rec,
 ):
@@ -724,6 +726,17 @@ def simulate_kernel(
             q_need = q_load - max(p, 0.0) * tan_poi
             if q_need < 0.0:
                 q_need = 0.0
+        # swings faster than the step (the bin's min/max around its mean): the battery must follow
+        # them within the step or the POI sees them; what the PCS cannot carry is counted
+        if connected:
+            sub = load_max_mw[t] - L + b - p_avail
+            sub_dn = L - load_min_mw[t] - b - p_avail
+            if sub_dn > sub:
+                sub = sub_dn
+            if sub > tol:
+                m[M_SUBSTEP_SHORT_STEPS] += 1.0
+                if sub > m[M_SUBSTEP_SHORT_WORST_MW]:
+                    m[M_SUBSTEP_SHORT_WORST_MW] = sub
         # apparent power: real power first, reactive power with what is left
         rest2 = s_mva * s_mva - b * b
         q_room = math.sqrt(rest2) if rest2 > 0.0 else 0.0

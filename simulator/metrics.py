@@ -149,6 +149,8 @@ def summarize(run, trace, site, design) -> dict:
         "generator_starts": m[K.M_STARTS],
         "band_excursion_s": m[K.M_BAND_EXCURSION_S],
         "band_excursion_worst_mwh": m[K.M_BAND_EXCURSION_WORST_MWH],
+        "substep_shortfall_worst_mw": m[K.M_SUBSTEP_SHORT_WORST_MW],
+        "substep_shortfall_steps": m[K.M_SUBSTEP_SHORT_STEPS],
         "reactive_shortfall_worst_mvar": m[K.M_Q_SHORT_WORST_MVAR],
         "reactive_shortfall_steps": m[K.M_Q_SHORT_STEPS],
         "stored_min_mwh": m[K.M_E_MIN_MWH],

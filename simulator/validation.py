@@ -289,6 +289,10 @@ def build_checks(site, design, rows: list[dict]) -> tuple[list[Check], list[str]
         detail={"violation_steps": float(sum(r["ramp_1s_violation_steps"] for r in rows)),
                 "violation_mw_s": float(sum(r["ramp_violation_mw_s"] for r in rows)),
                 "violation_causes_steps": causes(rows)})
+    add("sub_step_buffering", "largest within-step load swing (bin min/max) the PCS could not follow, seen at the POI",
+        lambda r: r["substep_shortfall_steps"] == 0, lambda rs: max(r["substep_shortfall_worst_mw"] for r in rs),
+        0.0, "MW", "report.html#poi-ramp",
+        detail={"steps": float(sum(r["substep_shortfall_steps"] for r in rows))})
     add("poi_ramp_limit_per_min", "largest POI change within any 60 s window (worst held-out scenario)",
         lambda r: r["ramp_60s_violation_steps"] == 0, lambda rs: max(r["ramp_worst_mw_per_min"] for r in rs),
         g.ramp_limit_mw_per_min, "MW/min", "report.html#poi-ramp-minute",

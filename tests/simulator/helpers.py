@@ -62,7 +62,8 @@ def make_design(site, energy_mwh=40.0, pcs_mw=30.0, inverters=None, units=3, rt=
     })
 
 
-def make_trace(load_mw, *, pv_mw=0.0, limit_mw=120.0, phase=None, grid=None, price=60.0, events=(), index=0):
+def make_trace(load_mw, *, pv_mw=0.0, limit_mw=120.0, phase=None, grid=None, price=60.0, events=(), index=0,
+               load_min_mw=None, load_max_mw=None):
     """A trace Dataset per docs/interfaces.md from arrays (scalars broadcast)."""
     load = np.asarray(load_mw, dtype=float)
     n = load.size
@@ -73,8 +74,8 @@ def make_trace(load_mw, *, pv_mw=0.0, limit_mw=120.0, phase=None, grid=None, pri
     ds = xr.Dataset(
         {
             "load_mw": ("time", load),
-            "load_min_mw": ("time", load),
-            "load_max_mw": ("time", load),
+            "load_min_mw": ("time", load if load_min_mw is None else arr(load_min_mw)),
+            "load_max_mw": ("time", load if load_max_mw is None else arr(load_max_mw)),
             "pv_mw": ("time", arr(pv_mw)),
             "import_limit_mw": ("time", arr(limit_mw)),
             "curtailment_phase": ("time", arr(0 if phase is None else phase, np.int8)),

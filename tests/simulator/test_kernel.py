@@ -210,6 +210,20 @@ def test_curtailment_without_notice_is_the_import_caps_fault():
     assert rec[300, K.R_CAUSE] == 3
 
 
+def test_swings_within_a_step_need_pcs_power():
+    """Bin mean 50 MW, within-bin extremes 35..65 MW (a swing faster than the 1 s step): the
+    battery must move +-15 MW inside the step. A 10 MW PCS leaves 5 MW for the POI to see; a
+    20 MW PCS follows it (hand derivation: 65 - 50 - 10 = 5)."""
+    site = make_site()
+    n = 300
+    ds = make_trace(np.full(n, 50.0), load_min_mw=35.0, load_max_mw=65.0)
+    run, rec, cp = replay(site, make_design(site, pcs_mw=10.0), ds)
+    assert run.metric(K.M_SUBSTEP_SHORT_WORST_MW) == pytest.approx(5.0)
+    assert run.metric(K.M_SUBSTEP_SHORT_STEPS) == n
+    run, rec, cp = replay(site, make_design(site, pcs_mw=20.0), ds)
+    assert run.metric(K.M_SUBSTEP_SHORT_STEPS) == 0
+
+
 def test_pv_surplus_is_curtailed_not_exported():
     """PV above load with no export: the battery charges up to its power, PV is curtailed, the
     POI never goes negative."""
