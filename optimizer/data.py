@@ -83,10 +83,6 @@ class ModelData:
     def n(self) -> int:
         return len(self.load_mw)
 
-    @property
-    def has_events(self) -> bool:
-        return bool(self.event_ref)
-
 
 def _tan_phi(pf: float) -> float:
     return math.tan(math.acos(min(1.0, max(pf, 1e-9))))

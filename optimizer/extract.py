@@ -8,6 +8,7 @@ from bess_size.site_spec.design import Bands, BessDesign, Cost, Design, Generati
 
 from .bands import usable_fraction
 from .data import ModelData
+from .design import reactive_power_mvar
 from .generation import islanding_load_mw
 from .objective import CAPEX_PARTS, OPEX_PARTS
 
@@ -105,7 +106,11 @@ def extract_promises(m, d: ModelData, gens: list[GenerationDesign]) -> dict[str,
         "charge_residual_mw": r6(max(tr["charge_residual_mw"], default=0.0)),
         "deficit_mwh": r6(max(tr["deficit_mwh"], default=0.0)),
         "surplus_mwh": r6(max(tr["surplus_mwh"], default=0.0)),
+        "inverter_capacity_mva": r6(round(_v(m.inverters)) * d.site.bess.inverter_rating_mva),
     }
+    # the reactive power the inverters were sized for, with the PCS at its rating
+    for point, q in reactive_power_mvar(d, _v(m.pcs_power_mw)).items():
+        out[f"reactive_power_{point}_mvar"] = r6(q)
     return out
 
 
