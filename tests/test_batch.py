@@ -74,9 +74,14 @@ def needs_pipeline():
 
 
 def test_bad_input_rows_never_stop_the_batch(client, specs, tmp_path):
-    """Bad YAML, a value out of range and a missing file: each its own row, loaded on the worker."""
+    """Bad YAML, a value out of range and a missing file: each its own row, loaded on the worker.
+
+    Sent through a scheduler *address* (as `--scheduler tcp://...` does): the same code path as a
+    multi-machine cluster, here pointed at the local one."""
     missing = specs["good"].parent / "missing.yaml"
-    df = batch([specs["broken"], specs["negative"], missing], tmp_path / "out", scheduler=client, progress=False)
+    address = client.scheduler.address
+    assert address.startswith("tcp://127.0.0.1:")
+    df = batch([specs["broken"], specs["negative"], missing], tmp_path / "out", scheduler=address, progress=False)
     assert list(df["site"]) == ["broken", "negative", "missing"]  # order given; name from the file when unreadable
     assert (df["status"] == BAD_INPUT).all()
     assert "YAML syntax" in df.loc[0, "error"] or "line 3" in df.loc[0, "error"]
