@@ -84,6 +84,34 @@ class Validation:
                          "unit": RESULT_UNITS.get(k, "")})
         return rows
 
+    def metrics(self) -> dict:
+        """Figures over all held-out scenarios that are not annual rates (extremes and totals)."""
+        rows = self.scenarios
+
+        def extreme(key, fn):
+            vals = [r[key] for r in rows if r.get(key) is not None]
+            return _json_num(fn(vals)) if vals else None
+
+        used = self.results.get("cycle_life_used_per_year", 0.0)
+        return {
+            "lowest_soc_in_contingency_fraction": extreme("lowest_soc_contingency_fraction", min),
+            "lowest_stored_mwh": extreme("stored_min_mwh", min),
+            "highest_stored_mwh": extreme("stored_max_mwh", max),
+            "band_excursion_s": extreme("band_excursion_s", sum),
+            "worst_poi_ramp_mw_per_s": extreme("ramp_worst_mw_per_s", max),
+            "worst_poi_change_mw_per_min": extreme("ramp_worst_mw_per_min", max),
+            "ramp_violation_steps": extreme("ramp_violation_steps", sum),
+            "import_violation_steps": extreme("import_violation_steps", sum),
+            "peak_import_mw": extreme("import_peak_mw", max),
+            "unserved_mwh": extreme("unserved_mwh", sum),
+            "longest_restoration_after_loss_of_grid_s": extreme("restoration_max_s", max),
+            "loss_of_grid_events": extreme("loss_of_grid_events", sum),
+            "voltage_sag_dips": extreme("voltage_sag_dips", sum),
+            "curtailment_events": extreme("curtailment_events", sum),
+            "rainflow_cycles": extreme("rainflow_cycles", sum),
+            "years_to_end_of_life_by_cycling": (1.0 / used) if used > 0 else None,
+        }
+
     def to_dict(self) -> dict:
         return {
             "site": self.site_name,
@@ -95,6 +123,7 @@ class Validation:
             "passed": self.passed,
             "not_exercised": self.not_exercised,
             "results": self.results,
+            "metrics": self.metrics(),
             "promises": dict(self.design.promises),
             "promises_vs_results": self.promises_vs_results(),
             "controller": {
