@@ -289,7 +289,7 @@ def _promises(p: Page) -> str:
         for r in v["promises_vs_results"]:
             name, unit = split_unit(str(r.get("key", "")))
             rows.append([_e(name), _e(r.get("unit") or unit), _num(r.get("promised")),
-                         _num(r.get("simulated")) if r.get("simulated") is not None else "not reported"])
+                         _num(r.get("simulated")) if r.get("simulated") is not None else "–"])
     else:
         promises = dict(p.data.design.promises)
         results = dict(v.get("results") or {})
@@ -300,12 +300,12 @@ def _promises(p: Page) -> str:
         for key, promised in promises.items():
             name, unit = split_unit(key)
             got = results.get(key)
-            rows.append([_e(name), _e(unit), _num(promised), _num(got) if got is not None else "not reported"])
+            rows.append([_e(name), _e(unit), _num(promised), _num(got) if got is not None else "–"])
     if not rows:
         return '<p class="missing">Neither design.json nor validation.json carries promises or results.</p>'
     return ("<p>The optimizer's expectations for a year of operation, beside what the no-foresight replay measured on "
             "held-out scenarios (scaled to a year). A replay figure far above its promise means the optimizer's "
-            "scenarios missed something the held-out ones contain; a blank promise means the optimizer made none.</p>"
+            "scenarios missed something the held-out ones contain. A dash: that side has no figure for the quantity.</p>"
             + _table(["quantity", "unit", "optimizer promise", "simulator result"], rows, "num"))
 
 

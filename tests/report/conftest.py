@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from bess_size.report.figures import poi_ramp_envelope
 from bess_size.site_spec import Design, Site, dump_site
 
 HELD_OUT = 20
@@ -70,12 +69,16 @@ def _window(kind: str, step_mw: float, site: Site, start_s: float, scenario: int
     if kind == "loss_of_grid":
         grid_ok[150:260] = 0
     limit = np.full(n, site.grid.total_import_mw)
-    # the POI rule itself, step by step: follow the load inside the envelope of its own past
+    # the POI rule itself, step by step (dt = 1 s): follow the load inside the envelope of its own past,
+    # hi = min(limit, p[i-1] + r_s, min(p[i-60:i]) + r_m), lo = max(0, p[i-1] - r_s, max(p[i-60:i]) - r_m)
+    r_s, r_m = site.grid.ramp_limit_mw_per_s, site.grid.ramp_limit_mw_per_min
     poi = np.empty(n)
     poi[0] = load[0]
     for i in range(1, n):
-        lo, hi = poi_ramp_envelope(poi[: i + 1], 1.0, site.grid.ramp_limit_mw_per_s, site.grid.ramp_limit_mw_per_min, limit[: i + 1])
-        poi[i] = 0.0 if not grid_ok[i] else float(np.clip(load[i], lo[-1], hi[-1]))
+        past = poi[max(0, i - 60): i]
+        hi = min(limit[i], poi[i - 1] + r_s, past.min() + r_m)
+        lo = max(0.0, poi[i - 1] - r_s, past.max() - r_m)
+        poi[i] = 0.0 if not grid_ok[i] else float(np.clip(load[i], lo, hi))
     gen = np.where(np.arange(n) > 450, 18.0, 0.0)
     bess = load - poi - gen
     stored = 270.0 - np.cumsum(np.where(bess > 0, bess / 0.94, bess * 0.94)) / 3600.0
@@ -137,3 +140,19 @@ def report_path(outputs) -> Path:
     from bess_size.report import write_report
 
     return write_report(outputs)
+
+
+@pytest.fixture(scope="session")
+def run_outputs(tmp_path_factory) -> Path:
+    """A real `run` (bess_size.pipeline) of a tiny version of the bundled campus: every file exactly as
+    the pipeline writes it, report.html included."""
+    from bess_size.examples import path as example_path
+    from bess_size.pipeline import run
+    from bess_size.site_spec import load_site
+
+    site = load_site(example_path("campus-300mw"))
+    small = site.scenarios.model_copy(update={"count": 2, "held_out": 3, "trace_days": 0.25, "representative_days": 2,
+                                              "transient_windows": 4})
+    out = tmp_path_factory.mktemp("pipeline") / "out"
+    run(site.model_copy(update={"scenarios": small}), out)
+    return out

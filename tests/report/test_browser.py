@@ -53,6 +53,15 @@ def test_report_loads_and_shows_every_figure(chromium, report_path, tmp_path):
     assert not console, console  # CSP violations and script errors are console messages
 
 
+def test_report_of_a_real_run_in_the_browser(chromium, run_outputs, tmp_path):
+    report = run_outputs / "report.html"
+    n_img = report.read_text(encoding="utf-8").count("<img ")
+    r = _run(chromium, tmp_path, "--dump-dom", report.as_uri())
+    body = re.search(r"<body[^>]*>", r.stdout)
+    assert body and f'data-figures="{n_img}/{n_img}"' in body.group(0) and "data-js-error" not in body.group(0)
+    assert not [line for line in r.stderr.splitlines() if ":CONSOLE" in line]
+
+
 def test_screenshot_is_not_blank(chromium, report_path, tmp_path):
     shot = tmp_path / "report.png"
     r = _run(chromium, tmp_path, "--window-size=1280,4000", f"--screenshot={shot}", report_path.as_uri())

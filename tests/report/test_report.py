@@ -62,8 +62,8 @@ def test_every_evidence_link_lands_on_one_element(outputs, report_path):
     assert re.search(r'<p id="cycles-note">[^<]*<code>#cycles-note</code> \(degradation_cycles', html)
 
 
-def test_same_outputs_same_bytes(outputs):
-    assert render_report(outputs) == render_report(outputs)
+def test_same_outputs_same_bytes(outputs, report_path):
+    assert render_report(outputs) == report_path.read_text(encoding="utf-8")
 
 
 def test_failed_check_is_shown_as_failed(tmp_path):
@@ -229,38 +229,34 @@ def test_cli_report_exit_code_through_main(tmp_path):
     assert r.returncode == 2 and "incomplete output folder" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_report_reads_what_the_simulator_writes(tmp_path):
-    """A real replay (bess_size.simulator) of DESIGN 9's design on a tiny version of the bundled campus:
-    validation.json and timeseries.nc exactly as the simulator writes them make a complete report."""
-    from bess_size.examples import path as example_path
-    from bess_size.simulator import simulate
-    from bess_size.site_spec import dump_site, load_site
+def test_report_of_a_real_run(run_outputs):
+    """`run` (scenarios -> optimize -> replay) writes report.html; every file as the pipeline writes it
+    makes a complete report: every window drawn, every evidence link landing."""
+    import xarray as xr
 
-    site = load_site(example_path("campus-300mw"))
-    site = site.model_copy(update={"scenarios": site.scenarios.model_copy(update={"held_out": 3, "trace_days": 0.25})})
-    design = Design.model_validate({**DESIGN, "site": site.name})
-    v = simulate(site, design)
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "design.json").write_text(design.to_json())
-    (out / "validation.json").write_text(v.to_json())
-    (out / "site.json").write_text(json.dumps(dump_site(site)))
-    v.write_timeseries(out / "timeseries.nc")
-    html = write_report(out).read_text()
+    html = (run_outputs / "report.html").read_text()
     assert "could not be drawn" not in html and "no data in this output folder" not in html
-    n_windows = v.timeseries["windows"].sizes.get("window", 0)
+    with xr.open_dataset(run_outputs / "timeseries.nc", group="windows", engine="h5netcdf") as win:
+        n_windows = win.sizes.get("window", 0)
     assert n_windows > 0 and html.count('alt="dispatch plot of window') == n_windows
-    for check in json.loads((out / "validation.json").read_text())["checks"]:
+    for check in json.loads((run_outputs / "validation.json").read_text())["checks"]:
         anchor = check["evidence"].split("#", 1)[1]
         assert html.count(f'id="{anchor}"') == 1, anchor
     # 3 scenarios cannot prove a 0.95 target even when all hold (Wilson lower bound 3/(3+z^2) = 0.44)
     assert "at least 73 held-out scenarios are needed" in html
+    # `bess-size report DIR` regenerates the same file from the folder alone
+    before = html
+    assert CliRunner().invoke(cli, ["report", str(run_outputs)]).exit_code == 0
+    assert (run_outputs / "report.html").read_text() == before
 
 
 def test_drawing_leaves_the_callers_matplotlib_settings_alone(outputs):
     """A notebook that draws a report figure keeps its own rcParams (the report styles inside rc_context)."""
     import matplotlib
 
+    from bess_size.report import band_diagram, load_outputs
+
+    data = load_outputs(outputs)
     before = dict(matplotlib.rcParams)
-    render_report(outputs)
+    band_diagram(data.design, data.site)
     assert {k for k, v in matplotlib.rcParams.items() if before[k] != v} == set()
