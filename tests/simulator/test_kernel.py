@@ -60,6 +60,16 @@ def assert_invariants(site, design, run, rec, cp):
     assert run.metric(K.M_CAUSE_NONE) == 0
     viol = rec[:, K.R_VIOLATION_MW] > 0
     assert np.all(rec[viol, K.R_CAUSE] >= 1) and np.all(rec[viol, K.R_CAUSE] <= 4)
+    # independent of the kernel's own cause code: at or within 60 s before every violation the
+    # recorded steps show the battery at its power limit or at a stored-energy limit, or the
+    # import cap falling (a notice's pre-ramp or a drop of the trace's limit)
+    at_power = np.abs(np.abs(b) - rec[:, K.R_P_AVAIL]) <= 1e-9
+    at_energy = ((e1 <= cp[K.C_RT_TOP_MWH] + 1e-9) | (e1 <= cp[K.C_FLOOR_MWH] + 1e-9)
+                 | (e1 >= cp[K.C_TOP_MWH] - 1e-9) | (e0 <= cp[K.C_RT_TOP_MWH] + 1e-9) | (e0 >= cp[K.C_TOP_MWH] - 1e-9))
+    cap_falls = (rec[:, K.R_PHASE] == 1) | (np.diff(rec[:, K.R_LIMIT], prepend=rec[0, K.R_LIMIT]) < 0)
+    evidence = at_power | at_energy | cap_falls
+    for t in np.flatnonzero(viol):
+        assert evidence[max(0, t - 60): t + 1].any(), f"ramp violation at step {t} with the battery free"
 
 
 def test_steady_load_is_quiet():
@@ -236,6 +246,24 @@ def test_pv_surplus_is_curtailed_not_exported():
     assert_invariants(site, design, run, rec, cp)
     assert run.metric(K.M_PV_CURTAILED_MWH) > 0
     assert run.metric(K.M_EXPORT_WORST_MW) == 0
+
+
+def test_no_battery_design_replays():
+    """E = 0, P = 0 (a grid-and-engines-only design): the replay runs, the POI takes every swing."""
+    site = make_site()
+    design = make_design(site, energy_mwh=1.0, pcs_mw=0.0, inverters=0, rt=0.0, up=0.0, cu=0.0, dn=0.0)
+    d = design.model_dump(mode="json")
+    d["bess"]["energy_mwh"] = 0.0
+    d["bess"]["bands_mwh"]["operating"] = [0.0, 0.0]
+    from bess_size.site_spec import Design
+
+    design = Design.model_validate(d)
+    load = np.full(600, 40.0)
+    load[300:] = 60.0
+    run, rec, cp = replay(site, design, make_trace(load))
+    assert_invariants(site, design, run, rec, cp)
+    assert np.all(rec[:, K.R_BESS] == 0) and run.metric(K.M_CAUSE_POWER) > 0
+    assert run.metric(K.M_UNSERVED_MWH) == 0  # the import limit (120 MW) can carry it, just too fast
 
 
 def test_turning_points_are_the_stored_energy_extremes():
