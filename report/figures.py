@@ -253,6 +253,7 @@ def dispatch_window(win: xr.Dataset, design: Design, site: Site) -> Figure:
     shed = variable(win, "flexible_shed_mw")
     if shed is not None and np.nanmax(shed.values, initial=0) > 0:
         ax_p.fill_between(t, 0, shed.values, color=pal.UNSERVED, alpha=0.3, lw=0, label="flexible load shed")
+    _shade_events(win, t, (ax_p, ax_b, ax_s))
     ax_p.set_ylabel("power [MW]")
     ax_p.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     bess = variable(win, "bess_mw")
@@ -288,6 +289,29 @@ def dispatch_window(win: xr.Dataset, design: Design, site: Site) -> Figure:
         title += f", starting {float(start) / 3600:,.2f} h into the trace"
     ax_p.set_title(title)
     return fig
+
+
+def _spans(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) index pairs of the runs of True in ``mask``."""
+    m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
+    edges = np.flatnonzero(np.diff(m.astype(np.int8)))
+    return list(zip(edges[::2], edges[1::2]))
+
+
+def _shade_events(win: xr.Dataset, t: np.ndarray, axes) -> None:
+    """Grey where the grid was lost (outage or sag dip), pale blue while a curtailment call was active."""
+    dt = float(t[1] - t[0]) if t.size > 1 else 1.0
+    for name, test, colour, alpha, label in (
+        ("grid_available", lambda v: v == 0, "#7F7F7F", 0.25, "grid lost"),
+        ("curtailment_phase", lambda v: v == 2, pal.GRID, 0.08, "curtailment call"),
+    ):
+        v = variable(win, name)
+        if v is None:
+            continue
+        for k, (a, b) in enumerate(_spans(test(np.asarray(v.values)))):
+            for ax in axes:
+                ax.axvspan(t[a] - dt / 2, t[b - 1] + dt / 2, color=colour, alpha=alpha, lw=0,
+                           label=label if (k == 0 and ax is axes[0]) else None)
 
 
 def _shade_bands(ax, design: Design, site: Site) -> None:
