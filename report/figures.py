@@ -75,6 +75,10 @@ def band_diagram(design: Design, site: Site) -> Figure:
     E = f.energy_mwh
     fig = new_figure(9.0, 5.2)
     ax = fig.add_subplot()
+    if E <= 0:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no battery in this design (E = 0): nothing to split into bands", ha="center", va="center")
+        return fig
     x = {"bol": 0.0, "eol": 1.0}
     width = 0.5
     seen = set()

@@ -260,3 +260,19 @@ def test_drawing_leaves_the_callers_matplotlib_settings_alone(outputs):
     before = dict(matplotlib.rcParams)
     band_diagram(data.design, data.site)
     assert {k for k, v in matplotlib.rcParams.items() if before[k] != v} == set()
+
+
+def test_a_design_without_battery_renders(tmp_path):
+    """E = 0 and P = 0 (the optimizer found no battery worth building): no division by zero, no crash."""
+    out = make_outputs(tmp_path / "out")
+    zero = json.loads((out / "design.json").read_text())
+    zero["bess"].update(energy_mwh=0.0, containers=0, pcs_power_mw=0.0, inverters=0,
+                        headroom_mw={"up": 0.0, "down": 0.0},
+                        bands_mwh={"ride_through_reserve": 0, "up_ramp_buffer": 0, "curtailment_reserve": 0,
+                                   "down_ramp_headroom": 0, "operating": [0, 0]},
+                        bands_fraction={"ride_through_reserve": 0, "up_ramp_buffer": 0, "curtailment_reserve": 0,
+                                        "down_ramp_headroom": 0, "operating": [0, 0]})
+    (out / "design.json").write_text(json.dumps(zero))
+    html = write_report(out).read_text()
+    assert "could not be drawn" not in html
+    assert "BESS energy (nameplate E)</div><div class=\"v\">0.0 MWh" in html
