@@ -51,7 +51,7 @@ UNIT_SUFFIXES = (
     ("_mw_s_per_year", "MW·s/year"), ("_mwh_per_year", "MWh/year"), ("_usd_per_year", "USD/year"),
     ("_per_year", "1/year"), ("_mw_per_s", "MW/s"), ("_mw_per_min", "MW/min"), ("_mw_s", "MW·s"),
     ("_mwh", "MWh"), ("_mw", "MW"), ("_usd", "USD"), ("_fraction", "fraction"), ("_count", "count"),
-    ("_s", "s"), ("_h", "h"),
+    ("_s", "s"), ("_h", "h"), ("_steps", "steps"),
 )
 
 
@@ -301,12 +301,21 @@ def _promises(p: Page) -> str:
             name, unit = split_unit(key)
             got = results.get(key)
             rows.append([_e(name), _e(unit), _num(promised), _num(got) if got is not None else "–"])
+    metrics = v.get("metrics") if isinstance(v.get("metrics"), dict) else {}
+    extra = ""
+    if metrics:
+        mrows = []
+        for key, val in metrics.items():
+            name, unit = split_unit(key)
+            mrows.append([_e(name), _e(unit), _num(val)])
+        extra = ("<h3>Replay figures over all held-out scenarios</h3><p>Extremes and totals over every replayed "
+                 "second (not scaled to a year).</p>" + _table(["quantity", "unit", "value"], mrows, "num"))
     if not rows:
-        return '<p class="missing">Neither design.json nor validation.json carries promises or results.</p>'
+        return '<p class="missing">Neither design.json nor validation.json carries promises or results.</p>' + extra
     return ("<p>The optimizer's expectations for a year of operation, beside what the no-foresight replay measured on "
             "held-out scenarios (scaled to a year). A replay figure far above its promise means the optimizer's "
             "scenarios missed something the held-out ones contain. A dash: that side has no figure for the quantity.</p>"
-            + _table(["quantity", "unit", "optimizer promise", "simulator result"], rows, "num"))
+            + _table(["quantity", "unit", "optimizer promise", "simulator result"], rows, "num") + extra)
 
 
 def _windows(p: Page) -> str:
