@@ -36,6 +36,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import threading
 import time
 import traceback
@@ -161,7 +162,7 @@ def plan_jobs(sites: Iterable) -> list[SiteJob]:
         if isinstance(item, Mapping):
             data = dict(item)
             base = safe_name(data.get("name") or "site")
-            spec, source, base_dir = data, str(data.get("name") or "<site>"), "."
+            spec, source, base_dir = data, str(data.get("name") or "<site>"), str(Path.cwd())
         else:
             path = Path(item).absolute()
             base = safe_name(_name_from_file(path))
@@ -415,7 +416,7 @@ def dask_client(workers: int | None = None, scheduler=None, *, retries: int = 2)
                           "distributed.scheduler.worker-saturation": 1.0}):
         # no dashboard; the scheduler's small health/metrics HTTP server on a free loopback port
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR, env=env,
+                               dashboard_address=None, silence_logs=logging.ERROR, env=env, preload=[__name__],
                                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
     try:
         client = Client(cluster)
@@ -425,6 +426,19 @@ def dask_client(workers: int | None = None, scheduler=None, *, retries: int = 2)
             client.close()
     finally:
         cluster.close()
+
+
+def dask_setup(worker) -> None:
+    """Preload hook of the local cluster's worker processes: leave Ctrl-C to the client.
+
+    A terminal's Ctrl-C reaches the whole process group; the client then records the unfinished
+    sites as interrupted and closes the cluster in order, instead of every worker printing a
+    KeyboardInterrupt traceback mid-site.
+    """
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: leave it
+        pass
 
 
 # --------------------------------------------------------------------------- running jobs

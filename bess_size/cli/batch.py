@@ -84,9 +84,11 @@ def batch(sites, out_dir, workers, scheduler, timeout_s, retries, as_json):
     with --scheduler the same tasks go to a running Dask cluster, whose workers must have bess-size
     installed and see OUT_DIR and the spec files at the same paths.
     """
-    from ..batch import batch as run_batch
+    from ..batch import batch as run_batch, expand_site_paths
 
     _check_cluster(workers, scheduler)
+    if not expand_site_paths(sites):
+        raise click.BadParameter(f"no *.yaml, *.yml or *.json site specs in {', '.join(sites)}", param_hint="SITES")
     df = run_batch(list(sites), out_dir, workers=workers, scheduler=scheduler, timeout_per_site_s=timeout_s,
                    retries=retries, progress=True)
     return _finish(df, out_dir, as_json)
