@@ -171,6 +171,13 @@ def _summary(p: Page) -> str:
                   else f"{len(failed)} of {len(checks)} requirement checks failed: "
                   + ", ".join(_e(c.get("requirement")) for c in failed))
                + "</div>")
+    unproven = [c for c in failed if c.get("scenarios") and c.get("successes") == c.get("scenarios")]
+    if failed and len(unproven) == len(failed):
+        target = p.data.validation.get("target_success_rate", site.reliability.target_success_rate)
+        need = math.ceil(1.959963984540054**2 * target / (1 - target) - 1e-9) if target < 1 else None
+        verdict += (f'<p class="missing">Every failed check held in every held-out scenario it was tested on; '
+                    f"{_e(p.data.validation.get('held_out_scenarios'))} scenarios are too few to prove the target success "
+                    f"rate {_num(target)}" + (f" (at least {need} are needed)" if need else "") + ".</p>")
     gen_new = sum(g.new_units * g.unit_mw for g in d.generation)
     cards = [
         ("BESS energy (nameplate E)", f"{f.energy_mwh:,.1f} MWh"),
