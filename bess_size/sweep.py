@@ -317,6 +317,10 @@ def plot_sweep(df: pd.DataFrame, keys: Sequence[str], path: str | Path) -> None:
         if len(failed):
             ax.plot(failed[x_key], np.zeros(len(failed)), "v", color="grey", ms=8, clip_on=False,
                     transform=ax.get_xaxis_transform(), label="did not run (see sweep.csv)" if ax is axes[0] else None)
+            if ax is axes[0]:  # say why: infeasible, timeout, ...
+                for x, status in zip(failed[x_key], failed["status"]):
+                    ax.annotate(str(status), (x, 0), xycoords=ax.get_xaxis_transform(), xytext=(0, 7),
+                                textcoords="offset points", ha="center", fontsize=7, color="dimgrey")
     axes[-1].set_xlabel(f"{x_key} [{unit}]" if unit else x_key)
     axes[0].set_title(f"Trade-off over {x_key}" + (f" (lines: {', '.join(others)})" if others else ""), fontsize=10)
     axes[0].legend(fontsize=8, loc="best")
