@@ -579,8 +579,8 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
                 fut, job = futures[name], by_name[name]
                 if fut.status == "finished":
                     row = fut.result()
-                elif fut.status == "cancelled":
-                    continue  # a timeout row was already written
+                elif fut.status == "cancelled":  # not by us (ours have their timeout row): e.g. the scheduler went away
+                    row = error_row(job, ERROR, "the task was cancelled by the Dask scheduler (did it restart or stop?)")
                 else:
                     exc = fut.exception()
                     if isinstance(exc, KilledWorker):
