@@ -411,6 +411,22 @@ def _conventions(p: Page) -> str:
 </ul>"""
 
 
+def _inputs(p: Page) -> str:
+    """The validated site spec itself, so the report stands alone as a record of what was sized."""
+    import yaml
+
+    from ..site_spec import dump_site
+
+    site = p.data.site
+    sc = site.scenarios
+    spec = yaml.safe_dump(dump_site(site), sort_keys=False, allow_unicode=True)
+    return (f"<p>Scenarios: {sc.count} optimizer scenarios and {_e(p.data.validation.get('held_out_scenarios', sc.held_out))} "
+            f"held-out scenarios of {sc.trace_days:g} days at {sc.transient_resolution_s:g} s, seed {sc.seed} (same seed, same "
+            f"scenarios, bit for bit). To reproduce: save the spec below as <code>site.yaml</code> and run "
+            f"<code>bess-size run site.yaml -o out</code>; <code>bess-size report out</code> rewrites this page from the "
+            f"output folder.</p><details><summary>The site spec as validated (YAML)</summary><pre>{_e(spec)}</pre></details>")
+
+
 LEAVES_OUT = [
     "The electrical network: the site is one bus behind the POI; no load flow, protection coordination, harmonics, "
     "flicker or sub-cycle dynamics (grid-forming behaviour, inertia, fault current) are modelled.",
@@ -465,6 +481,8 @@ table.num td:not(:first-child),table.checks td:nth-child(n+3){text-align:right;f
 .desc{font-size:12px;color:#555}
 .anchor{display:block;position:relative;top:-8px}
 :target{outline:3px solid #f0b400;outline-offset:4px}
+pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px;max-height:480px}
+summary{cursor:pointer;font-weight:600}
 @media print{nav{display:none}section{break-inside:avoid}}
 """ % {"grid": pal.GRID, "bess": pal.BESS, "pass": pal.PASS, "fail": pal.FAIL}
 
@@ -501,6 +519,7 @@ def render(data: ReportData) -> str:
         p.section("transient", "Transient requirements the optimizer covered", _transient(p))
     p.section("solver", "Solver", _solver(p))
     p.section("conventions", "Conventions", _conventions(p))
+    p.section("inputs", "Inputs and reproduction", _inputs(p))
     p.section("leaves-out", "What the model leaves out", "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in LEAVES_OUT) + "</ul>")
     # evidence anchors whose figure is absent land on a note that says so
     p.notes += [str(x) for x in data.validation.get("notes") or []]
