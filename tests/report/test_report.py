@@ -276,3 +276,17 @@ def test_a_design_without_battery_renders(tmp_path):
     html = write_report(out).read_text()
     assert "could not be drawn" not in html
     assert "BESS energy (nameplate E)</div><div class=\"v\">0.0 MWh" in html
+
+
+def test_embedded_spec_reproduces_the_site(outputs, report_path):
+    """The YAML in 'Inputs and reproduction' validates back to the very Site the report was made from."""
+    import html as htmllib
+
+    import yaml
+
+    from bess_size.report import load_outputs
+    from bess_size.site_spec import validate_site
+
+    text = report_path.read_text(encoding="utf-8")
+    spec = htmllib.unescape(re.search(r"<pre>(.*?)</pre>", text, flags=re.S).group(1))
+    assert validate_site(yaml.safe_load(spec), "report.html", outputs) == load_outputs(outputs).site
