@@ -209,7 +209,14 @@ def test_cli_report(outputs, tmp_path):
     assert json.loads(r.stdout)["failed"] == []
     bad = make_outputs(tmp_path / "bad")
     (bad / "design.json").write_text('{"site": "x", "bess": {"energy_mwh": -1}}')
+    garbled = make_outputs(tmp_path / "garbled")
+    (garbled / "timeseries.nc").write_text("not netCDF")
+    (garbled / "validation.json").write_text('{"checks": []}')
+    broken_json = make_outputs(tmp_path / "broken_json")
+    (broken_json / "validation.json").write_text('{"checks": [')
     for args, needle in (
+        (["report", str(garbled)], "timeseries.nc: not a readable netCDF-4 file"),
+        (["report", str(broken_json)], "validation.json: not readable JSON"),
         (["report", str(tmp_path / "nowhere")], "no such folder"),
         (["report", str(tmp_path)], "missing design.json"),
         (["report", str(bad)], "design.json: not a valid design.json"),
