@@ -273,6 +273,9 @@ def _validation(p: Page) -> str:
             need = math.ceil(1.959963984540054**2 * target / (1 - target) - 1e-9) if target < 1 else None
             what += (f'<div class="desc">held in all {m} scenarios, but {m} cannot prove the target {_num(target)}'
                      + (f": at least {need} held-out scenarios are needed" if need else "") + "</div>")
+        detail = _flat_detail(c.get("detail"))
+        if detail:
+            what += f'<div class="desc">{_e(detail)}</div>'
         if not ok and c.get("failed_scenarios"):
             what += f'<div class="desc">failed in held-out scenarios {_e(", ".join(map(str, c["failed_scenarios"])))}</div>'
         rows.append([what, f'<span class="badge {"pass" if ok else "fail"}">{"PASS" if ok else "FAIL"}</span>',
@@ -287,6 +290,23 @@ def _validation(p: Page) -> str:
                + ", ".join(_e(x) for x in v["not_exercised"]) + ".</p>" if v.get("not_exercised") else "")
             + ("<p>Replay: " + "; ".join(f"{_e(k.replace('_', ' '))}: {_e(x)}" for k, x in v["controller"].items()) + ".</p>"
                if isinstance(v.get("controller"), dict) else ""))
+
+
+def _flat_detail(detail, prefix: str = "") -> str:
+    """A check's detail mapping as one line of its non-zero figures ('violation steps 3; causes power 2')."""
+    if not isinstance(detail, dict):
+        return ""
+    parts = []
+    for k, v in detail.items():
+        name, unit = split_unit(k)
+        name = prefix + name
+        if isinstance(v, dict):
+            inner = _flat_detail(v)
+            if inner:
+                parts.append(f"{name}{f' ({unit})' if unit else ''}: {inner.replace('; ', ', ')}")
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and v:
+            parts.append(f"{name} {_num(v)}{f' {unit}' if unit else ''}")
+    return "; ".join(parts)
 
 
 def _promises(p: Page) -> str:

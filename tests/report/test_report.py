@@ -297,3 +297,11 @@ def test_embedded_spec_reproduces_the_site(outputs, report_path):
     text = report_path.read_text(encoding="utf-8")
     spec = htmllib.unescape(re.search(r"<pre>(.*?)</pre>", text, flags=re.S).group(1))
     assert validate_site(yaml.safe_load(spec), "report.html", outputs) == load_outputs(outputs).site
+
+
+def test_check_detail_is_shown_in_its_units():
+    from bess_size.report.page import _flat_detail
+
+    line = _flat_detail({"violation_steps": 3.0, "violation_mw_s": 0.5, "excursion_s": 0.0,
+                         "violation_causes_steps": {"power": 2.0, "energy": 1.0, "none": 0.0}})
+    assert line == "violation 3 steps; violation 0.5 MW·s; violation causes (steps): power 2, energy 1"
