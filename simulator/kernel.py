@@ -17,8 +17,10 @@ Priorities, checked in this order at every step:
    are committed to cover the expected deficit, and the battery draws its curtailment reserve
    (its floor in the notice, event and recovery phases is the top of the ride-through reserve).
 4. **SoC recovery**: the policy's recovery term steers the deviation back to zero.
-5. **Arbitrage**: the setpoint moves inside the operating band with the price relative to its
-   causal daily mean (cheap: up, dear: down).
+5. **Economics**: the setpoint moves inside the operating band with the price relative to its
+   causal daily mean (cheap: up, dear: down); units whose fuel costs less than the present price
+   run instead of import, committed for the recent peak and raised no faster than the POI's
+   steady ramp rate (so the POI can follow them down).
 
 After an outage longer than a sag, import returns at ``reconnect_ramp_mw_per_min`` (and never
 faster than the policy's ramp limits) while generation hands the load back no faster than import
@@ -399,6 +401,8 @@ def simulate_kernel(
     e = mid
     e_set = mid
     pk = N0
+    pk_day = N0
+    pk_decay_day = min(1.0, dt / 86400.0)
     p_prev = 0.0
     started = False
     in_outage = False
@@ -409,9 +413,15 @@ def simulate_kernel(
     out_start = 0
     last_forced = -10 ** 9
     g_total = 0.0
-    # units running at the start if the import limit cannot carry the first net load
-    if ng > 0 and N0 > limit_mw[0]:
-        need = N0 - limit_mw[0]
+    # units running at the start (steady state): those the import limit cannot do without, and
+    # those cheaper than the first price, carrying up to the net load
+    need = max(N0 - limit_mw[0], 0.0)
+    cheap = 0.0
+    for k in range(ng):
+        if gp[k, G_FUEL_USD_PER_MWH] < price[0]:
+            cheap += gp[k, G_UNITS] * gp[k, G_UNIT_MW]
+    need = max(need, min(cheap, max(N0, 0.0)))
+    if ng > 0 and need > 0.0:
         for k in range(ng):
             unit = gp[k, G_UNIT_MW]
             nk = min(gp[k, G_UNITS], math.ceil(max(need, 0.0) / unit - 1e-9))
@@ -484,6 +494,11 @@ def simulate_kernel(
             pk = N
         else:
             pk += (N - pk) * pk_decay
+        # and over about a day, for committing units that run on economics (no start-stop per stall)
+        if N > pk_day:
+            pk_day = N
+        else:
+            pk_day += (N - pk_day) * pk_decay_day
         # causal price statistics and the arbitrage setpoint inside the operating band
         price_mean += a_price * (pr - price_mean)
         price_mad += a_price * (abs(pr - price_mean) - price_mad)
@@ -562,6 +577,14 @@ def simulate_kernel(
                     lim_eff = rc_cap
             if N > lim_eff or pk > lim:
                 units_active = True
+        # (5) economics: units whose fuel is cheaper than the present price run instead of import
+        econ_cap = 0.0
+        if ng > 0 and connected:
+            for k in range(ng):
+                if gp[k, G_FUEL_USD_PER_MWH] < pr:
+                    econ_cap += gp[k, G_UNITS] * gp[k, G_UNIT_MW]
+            if econ_cap > 0.0:
+                units_active = True
         if ng > 0 and units_active:
             hold = False
             if not connected:
@@ -570,12 +593,12 @@ def simulate_kernel(
                 keep_min = False
                 hold = True
             elif reconnecting:
-                # hand back no faster than import can return, and refill the ride-through reserve first
-                p_next = min(rc_cap, p_prev + min(r_step, r_m / 60.0 * dt))
+                # hand the load back at the POI's steady rate (the policy follows it), never faster
+                # than the reconnection cap lets import return, refilling the ride-through reserve first
                 refill = 0.0
                 if e < rt_top:
                     refill = (rt_top - e) / eta_ch * 3600.0 / rec_s
-                target = max(g_total - r_hb * dt, N - p_next + refill)
+                target = max(g_total - r_hb * dt, N - rc_cap + refill)
                 want = max(target, 0.0)
                 keep_min = False
             elif ph == 1 or ph == 2:
@@ -594,6 +617,15 @@ def simulate_kernel(
                     want = 0.0
                 keep_min = want > 0.0
             starts_before = m[M_STARTS]
+            if econ_cap > 0.0:
+                # cover the net load up to the cheap capacity, rising no faster than the POI can
+                # follow down (the steady ramp rate); commit for the recent peak so swings do not
+                # start and stop units
+                econ = min(econ_cap, max(N, 0.0), g_total + r_hb * dt)
+                if econ > target:
+                    target = econ
+                want = max(want, min(econ_cap, pk_day))
+                keep_min = True
             g_total = _dispatch_units(gp, n_on, starting, timer, g, want, target, keep_min, hold, dt, m)
             if out_i >= 0 and (in_outage or reconnecting):
                 outages[out_i, O_STARTS] += m[M_STARTS] - starts_before
@@ -925,7 +957,10 @@ def simulate_kernel(
                 outages[o, O_RECONNECT_STEPS] += 1.0
         if reconnecting and connected:
             # reconnection ends once import may carry the whole limit and generation is back to zero
-            if rc_cap >= lim and g_total <= 1e-9 and (e >= rt_top - 1e-9 or E <= 0.0):
+            # ... once import may carry the whole limit, generation is back to what economics
+            # keeps running, and the ride-through reserve is refilled
+            econ_level = min(econ_cap, max(N, 0.0))
+            if rc_cap >= lim and g_total <= econ_level + r_hb * dt + 1e-9 and (e >= rt_top - 1e-9 or E <= 0.0):
                 reconnecting = False
 
         # hourly aggregates (flushed when the hour ends)

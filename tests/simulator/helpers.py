@@ -21,8 +21,10 @@ def make_site(**overrides):
             "smoothing_time_constant_s": 0, "poi_power_factor_min": 0.95, "export_allowed": False,
             "curtailment": {"notice_min": 30},
         },
+        # fuel dearer than the 60 USD/MWh grid price: engines run for contingencies and curtailment only
         "generation": [{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 10,
-                        "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60}],
+                        "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60,
+                        "fuel_usd_per_mwh": 80}],
         "bess": {"charge_efficiency": 0.95, "discharge_efficiency": 0.95, "soc_min_fraction": 0.05,
                  "soc_max_fraction": 0.95, "end_of_life_fraction": 0.8, "soc_recovery_time_s": 900},
         "reliability": {"ride_through": {"duration_s": 30, "load_fraction": 1.0},

@@ -170,6 +170,42 @@ def test_loss_of_grid_ride_through_generation_and_reconnection():
     assert run.metric(K.M_RAMP_VIOL_STEPS) == 0
 
 
+def test_cheap_engines_replace_import_within_the_ramp_rules():
+    """Fuel 45 USD/MWh; the grid price rises from 40 to 80 USD/MWh at t = 100 s (and falls back at
+    t = 900 s) on a flat 50 MW load.
+    Engines (6 x 10 MW, 60 s start) are ordered at the price change, run from t = 160 s, reach
+    their minimum load (5 x 3 MW) at their own ramp (5 x 0.5 MW/s; the battery takes that faster
+    step) and then rise no faster than the POI's steady rate (min(2 MW/s, 20 MW/min / 60) = 1/3
+    MW/s), so import falls within the ramp rules and ends at ~0. When the price falls back below
+    the fuel cost, they hand the load back at the same rate."""
+    site = make_site(generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 10,
+                                  "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60,
+                                  "fuel_usd_per_mwh": 45}])
+    design = make_design(site, units=6)
+    n = 1500
+    price = np.where((np.arange(n) >= 100) & (np.arange(n) < 900), 80.0, 40.0)
+    run, rec, cp = replay(site, design, make_trace(np.full(n, 50.0), price=price))
+    assert_invariants(site, design, run, rec, cp)
+    assert run.metric(K.M_RAMP_VIOL_STEPS) == 0
+    gen = rec[:, K.R_GEN]
+    assert np.all(gen[:160] == 0) and gen[160] > 0 and np.all(np.diff(gen) <= 2.5 + 1e-9)
+    above_min = gen[:-1] >= 15.0 - 1e-9
+    assert np.all(np.diff(gen)[above_min] <= 1 / 3 + 1e-9)
+    assert gen[899] == pytest.approx(50.0) and rec[899, K.R_POI] == pytest.approx(0.0, abs=1e-6)
+    assert run.metric(K.M_STARTS) == 5  # ceil(50 / 10), started once
+    assert gen[-1] < gen[899] and np.all(np.diff(gen[900:]) >= -1 / 3 - 1e-9)  # handed back steadily
+
+
+def test_cheap_engines_already_run_at_the_start():
+    """A trace starts in steady state: engines cheaper than the first price already carry the load."""
+    site = make_site(generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 10,
+                                  "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60,
+                                  "fuel_usd_per_mwh": 45}])
+    run, rec, cp = replay(site, make_design(site, units=6), make_trace(np.full(300, 50.0)))
+    assert np.all(rec[:, K.R_GEN] == pytest.approx(50.0)) and np.all(np.abs(rec[:, K.R_POI]) < 1e-9)
+    assert run.metric(K.M_STARTS) == 0
+
+
 def test_sag_is_invisible_to_the_ramp_history():
     """A one-second dip: the battery carries it and import resumes where it was, no violation."""
     site = make_site()
