@@ -85,7 +85,7 @@ def _print_design(design) -> None:
 
 @click.command()
 @click.argument("site_path", metavar="SITE", type=click.Path(dir_okay=False))
-@click.option("-o", "--out-dir", "out_dir", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--out-dir", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
               help="Output folder: design.json, validation.json, scenarios.nc, timeseries.nc, report.html.")
 @click.option("--refine", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="While a held-out check fails, add the failing scenarios' windows and transient figures to "
@@ -136,7 +136,7 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, as_j
 @click.command()
 @click.argument("design_path", metavar="DESIGN", type=click.Path(dir_okay=False))
 @click.argument("site_path", metavar="SITE", type=click.Path(dir_okay=False))
-@click.option("-o", "--out-dir", "out_dir", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--out-dir", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
               help="Output folder: validation.json, timeseries.nc, design.json, site.json, report.html.")
 @click.option("--held-out", "held_out", type=click.IntRange(min=1), default=None, metavar="N",
               help="Replay N held-out scenarios (default: scenarios.held_out of the site).")
