@@ -95,6 +95,10 @@ def _num(x, digits: int = 4) -> str:
     return _e(x)
 
 
+def _days(x: float) -> str:
+    return f"{x:g} day" + ("" if x == 1 else "s")
+
+
 def _musd(x) -> str:
     return "–" if x is None else f"{x / 1e6:,.2f}"
 
@@ -208,7 +212,7 @@ def _summary(p: Page) -> str:
             + f"<p>Site <b>{_e(site.name)}</b>: peak load {site.load.peak_mw:,.0f} MW, firm import {site.grid.firm_import_mw:,.0f} MW "
             f"+ non-firm {site.grid.nonfirm_import_mw:,.0f} MW, POI ramp limits {site.grid.ramp_limit_mw_per_s:g} MW/s and "
             f"{site.grid.ramp_limit_mw_per_min:g} MW/min. Validated by replay on {_e(held if held is not None else '?')} held-out scenarios "
-            f"of {site.scenarios.trace_days:g} days at {site.scenarios.transient_resolution_s:g} s.</p>"
+            f"of {_days(site.scenarios.trace_days)} at {site.scenarios.transient_resolution_s:g} s.</p>"
             + "<h3>Battery</h3>" + _table(["", "value"], rows, "kv") + inv + "<h3>Onsite generation</h3>" + gen)
 
 
@@ -441,7 +445,7 @@ def _inputs(p: Page) -> str:
     sc = site.scenarios
     spec = yaml.safe_dump(dump_site(site), sort_keys=False, allow_unicode=True)
     return (f"<p>Scenarios: {sc.count} optimizer scenarios and {_e(p.data.validation.get('held_out_scenarios', sc.held_out))} "
-            f"held-out scenarios of {sc.trace_days:g} days at {sc.transient_resolution_s:g} s, seed {sc.seed} (same seed, same "
+            f"held-out scenarios of {_days(sc.trace_days)} at {sc.transient_resolution_s:g} s, seed {sc.seed} (same seed, same "
             f"scenarios, bit for bit). To reproduce: save the spec below as <code>site.yaml</code> and run "
             f"<code>bess-size run site.yaml -o out</code>; <code>bess-size report out</code> rewrites this page from the "
             f"output folder.</p><details><summary>The site spec as validated (YAML)</summary><pre>{_e(spec)}</pre></details>")
