@@ -41,12 +41,35 @@ def test_outputs_are_stripped_and_api_is_public(path):
         assert not re.search(r"bess_size(\.\w+)*\._\w", src), f"{path.name} reaches into a private name"
 
 
+@pytest.fixture(scope="module")
+def kernel_name(tmp_path_factory) -> str:
+    """A kernelspec running this very interpreter, so the notebooks see the bess_size under test even where
+    another 'python3' kernelspec is installed system-wide."""
+    import json
+    import os
+    import sys
+
+    root = tmp_path_factory.mktemp("jupyter")
+    spec = root / "kernels" / "bess-size-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "bess-size test", "language": "python"}))
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(root), *([old] if old else [])])
+    yield "bess-size-test"
+    if old is None:
+        os.environ.pop("JUPYTER_PATH", None)
+    else:
+        os.environ["JUPYTER_PATH"] = old
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, tmp_path, kernel_name):
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(nb, timeout=600, kernel_name=kernel_name, resources={"metadata": {"path": str(tmp_path)}})
     t0 = time.perf_counter()
     client.execute()
     wall_s = time.perf_counter() - t0
