@@ -51,6 +51,13 @@ class BandEnergies:
         return cls(E, F, top, rt_top, normal, lo, hi)
 
 
+def sag_steps(site) -> int:
+    """Outages of at most this many steps are sags: a dip of up to ``dip_duration_s[1]`` can touch
+    ``ceil(d / dt) + 1`` bins when it straddles a bin boundary."""
+    dt = float(site.scenarios.transient_resolution_s)
+    return math.ceil(site.grid.voltage_sags.dip_duration_s[1] / dt - 1e-9) + 1
+
+
 def controller_params(site, design) -> np.ndarray:
     """The kernel's float64 settings (layout ``kernel.C_*``) for this site and design."""
     g, b, r = site.grid, site.bess, site.reliability
@@ -78,7 +85,7 @@ def controller_params(site, design) -> np.ndarray:
     cp[K.C_PRERAMP_MW_PER_S] = 0.95 * steady_rate
     cp[K.C_RECONNECT_MW_PER_S] = g.reconnect_ramp_mw_per_min / 60.0
     cp[K.C_HANDBACK_MW_PER_S] = steady_rate
-    cp[K.C_SAG_STEPS] = math.ceil(max(g.voltage_sags.dip_duration_s[1], dt) / dt - 1e-9)
+    cp[K.C_SAG_STEPS] = sag_steps(site)
     cp[K.C_RT_STEPS] = math.ceil(r.ride_through.duration_s / dt - 1e-9)
     cp[K.C_RT_LOAD_FRACTION] = r.ride_through.load_fraction
     cp[K.C_RECOVERY_S] = b.soc_recovery_time_s

@@ -6,13 +6,13 @@ with the ``rainflow`` library on the kernel's turning points and estimates degra
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import rainflow
 
 from . import kernel as K
+from .controller import sag_steps
 
 # Cycle life at 80% depth of discharge: the datasheet's degradation-cost row (6,000 cycles x 0.8
 # DoD, ../shared/reference/domain-datasheet.md "Degradation cost"). Shallower cycles count less by
@@ -93,8 +93,7 @@ def summarize(run, trace, site, design) -> dict:
     b = site.bess
     E = float(design.bess.energy_mwh)
     usable = (b.soc_max_fraction - b.soc_min_fraction) * E
-    sag_steps = math.ceil(max(site.grid.voltage_sags.dip_duration_s[1], dt) / dt - 1e-9)
-    outages = classify_outages(run, trace.events, dt, sag_steps)
+    outages = classify_outages(run, trace.events, dt, sag_steps(site))
     log = [o for o in outages if o.kind == "loss_of_grid"]
     sags = [o for o in outages if o.kind == "voltage_sag"]
     damage, rf_efc, n_cycles = cycle_damage(run.turning_points, usable)

@@ -207,15 +207,17 @@ def test_cheap_engines_already_run_at_the_start():
 
 
 def test_sag_is_invisible_to_the_ramp_history():
-    """A one-second dip: the battery carries it and import resumes where it was, no violation."""
+    """A dip of at most 0.5 s that straddles a bin boundary (two 1 s bins): the battery carries
+    it and import resumes where it was, no violation (a longer outage would restore at the
+    reconnection ramp)."""
     site = make_site()
     design = make_design(site, pcs_mw=60.0)
     grid = np.ones(300, np.int8)
-    grid[100] = 0
+    grid[99:101] = 0
     run, rec, cp = replay(site, design, make_trace(np.full(300, 50.0), grid=grid))
     assert_invariants(site, design, run, rec, cp)
     assert rec[100, K.R_BESS] == pytest.approx(50.0)
-    assert rec[101, K.R_POI] == pytest.approx(50.0, abs=0.1)
+    assert 50.0 - 1e-9 <= rec[101, K.R_POI] <= 50.0 + 2.0  # resumes (plus a little to refill)
     assert run.metric(K.M_RAMP_VIOL_STEPS) == 0 and run.metric(K.M_UNSERVED_MWH) == 0
 
 
