@@ -22,12 +22,13 @@ Priorities, checked in this order at every step:
    run instead of import, committed for the recent peak and raised no faster than the POI's
    steady ramp rate (so the POI can follow them down).
 
-After an outage longer than a sag, import returns at ``reconnect_ramp_mw_per_min`` (and never
-faster than the policy's ramp limits) while generation hands the load back no faster than import
-returns, refilling the ride-through reserve first. Until import is back, generation is off and the
-reserve is refilled, the site is *restoring*: load the battery cannot carry is held back (counted
-as unserved, attributed to the outage) instead of forcing the POI past its rules. A short dip (a
-sag) is invisible to the POI's ramp history: import resumes where it was.
+After an outage longer than a sag (a dip touches at most ``ceil(dip_max / dt) + 1`` steps),
+import returns at ``reconnect_ramp_mw_per_min`` (and never faster than the policy's ramp limits)
+while generation hands the load back at the POI's steady rate (never faster than the reconnection
+cap lets import return; down to what economics keeps running), refilling the ride-through reserve
+first. Until then the site is *restoring*: load the battery cannot carry is held back (counted as
+unserved, attributed to the outage) instead of forcing the POI past its rules. A sag is invisible
+to the POI's ramp history: import resumes where it was.
 
 Physical model per step (``dt`` in hours for energies)::
 
@@ -47,7 +48,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..scenarios.poi_policy import poi_bounds, poi_commit, poi_reset, poi_step
+from ..scenarios.poi_policy import poi_commit, poi_reset, poi_step
 
 # --- controller parameters (float64 array `cp`) --------------------------------------------
 C_DT_S = 0

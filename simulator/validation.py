@@ -129,6 +129,13 @@ class Validation:
             "controller": {
                 "replayed_at": "end of life (stored energy within soc_min x E + the end-of-life usable span)",
                 "foresight": "none: past steps and announced curtailment notices only",
+                "priorities": ["loss of grid and sags: battery serves the load, generation starts",
+                               "POI ramp and import limits through the shared POI policy",
+                               "curtailment: pre-ramp within the notice, commit generation, draw the reserve",
+                               "SoC recovery to the setpoint", "economics: setpoint with price, cheap units run"],
+                "restoration": "after a loss of grid, load the battery cannot carry is held back until import "
+                               "returns at the reconnection ramp and the ride-through reserve is refilled",
+                "degradation_scope": "cycling only (calendar ageing not modelled)",
                 "degradation_model": f"rainflow cycles, N(DoD) = {CYCLE_LIFE_AT_80_DOD:g} x (DoD/0.8)^-{WOEHLER_EXPONENT:g}",
             },
             "notes": self.notes,
