@@ -248,6 +248,17 @@ def _tp_compact(tp, n, h):
 
 
 @njit(cache=True)
+def _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, value, t_index):
+    """Restart the measurement deques with one entry: the POI steady at ``value`` up to ``t_index``.
+    Returns the new (min front, min back, max front, max back)."""
+    qmin_v[0] = value
+    qmin_t[0] = t_index
+    qmax_v[0] = value
+    qmax_t[0] = t_index
+    return 0, 1, 0, 1
+
+
+@njit(cache=True)
 def _p_available(pcs_mw, s_mva, q_mvar):
     """Real power the battery may carry: ``min(P_pcs, sqrt(S^2 - Q^2))`` (0 when Q >= S)."""
     rest = s_mva * s_mva - q_mvar * q_mvar
@@ -548,14 +559,7 @@ def simulate_kernel(
                 if started:
                     poi_reset(poi_state, pp, N - g_total, 0.0)
                 # the measurement history restarts at the outage's zero import
-                qmin_f = 0
-                qmin_b = 1
-                qmax_f = 0
-                qmax_b = 1
-                qmin_v[0] = 0.0
-                qmin_t[0] = t - 1
-                qmax_v[0] = 0.0
-                qmax_t[0] = t - 1
+                qmin_f, qmin_b, qmax_f, qmax_b = _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, 0.0, t - 1)
                 p_prev = 0.0
             recovering = True
 
@@ -659,14 +663,7 @@ def simulate_kernel(
                 poi_reset(poi_state, pp, Nn, p0)
                 started = True
                 p_prev = p0
-                qmin_f = 0
-                qmin_b = 1
-                qmax_f = 0
-                qmax_b = 1
-                qmin_v[0] = p0
-                qmin_t[0] = t - 1
-                qmax_v[0] = p0
-                qmax_t[0] = t - 1
+                qmin_f, qmin_b, qmax_f, qmax_b = _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, p0, t - 1)
             # the ramp envelope of the true history: the rules the POI is measured against
             oldest = t - W
             while qmin_f < qmin_b and qmin_t[qmin_f & mask] < oldest:
