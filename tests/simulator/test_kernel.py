@@ -115,6 +115,24 @@ def test_load_step_follows_the_ramp_triangle():
     assert rec[99, K.R_STORED] - rec[1199, K.R_STORED] == pytest.approx(expected_left, rel=5e-3)
 
 
+def test_five_second_steps():
+    """At dt = 5 s the per-step ramp allowance is 10 MW and the window holds 12 steps: a +30 MW
+    step is met by 10 MW per step up to the 20 MW per-minute allowance (two steps), then held."""
+    site = make_site(scenarios={"transient_resolution_s": 5})
+    design = make_design(site, pcs_mw=40.0)
+    load = np.full(200, 40.0)
+    load[20:] = 70.0
+    grid = np.ones(200, np.int8)
+    grid[100] = 0  # one 5 s step: still a sag (ceil(0.5 / 5) + 1 = 2 steps)
+    run, rec, cp = replay(site, design, make_trace(load, grid=grid))
+    assert_invariants(site, design, run, rec, cp)
+    p = rec[:, K.R_POI]
+    np.testing.assert_allclose(p[20:22], [50.0, 60.0], atol=1e-9)
+    assert np.all(p[22:32] <= 60.0 + 1e-9)
+    assert run.metric(K.M_RAMP_VIOL_STEPS) == 0
+    assert run.hourly.shape[0] == 1 and run.hourly[0, K.H_COUNT] == 200
+
+
 def test_undersized_pcs_violates_the_ramp_only_at_its_limit():
     """A 30 MW step with a 5 MW PCS: the POI must jump; every violation step has the battery at
     its power limit that step or within the last 60 s."""
