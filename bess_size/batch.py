@@ -83,6 +83,7 @@ SUMMARY_COLUMNS = {
     "mip_gap": "float64",
     "solve_s": "float64",
     "wall_s": "float64",
+    "cpu_s": "float64",
     "attempts": "Int64",
     "reused": "boolean",
     "error": "string",
@@ -307,7 +308,7 @@ def run_site(job: SiteJob, out_root: str | Path, *, timeout_s: float | None = No
 
     _announce_start(job)
     out_root = Path(out_root)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     staging = out_root / STAGING / f"{job.name}.{uuid.uuid4().hex[:8]}"
     try:
         site = _load_job(job)
@@ -321,8 +322,9 @@ def run_site(job: SiteJob, out_root: str | Path, *, timeout_s: float | None = No
         if timeout_s is not None and wall > timeout_s:
             raise _SiteTimeout(f"took {wall:.1f} s, over --timeout-per-site {timeout_s:g} s")
         row = summarize_outputs(staging, _empty_row(job))
+        # cpu_s well below wall_s means the site waited for a CPU: the machine is oversubscribed
         row.update(status=PASSED if row["validation_passed"] else REQUIREMENT_FAILED, wall_s=wall,
-                   out_dir=str(out_root / job.name))
+                   cpu_s=time.process_time() - c0, out_dir=str(out_root / job.name))
         write_atomic(staging / MARKER, json.dumps({"spec_sha256": job.spec_sha256, "row": row}, indent=2, default=str))
         _replace_dir(staging, out_root / job.name)
         return row
