@@ -305,3 +305,18 @@ def test_check_detail_is_shown_in_its_units():
     line = _flat_detail({"violation_steps": 3.0, "violation_mw_s": 0.5, "excursion_s": 0.0,
                          "violation_causes_steps": {"power": 2.0, "energy": 1.0, "none": 0.0}})
     assert line == "violation 3 steps; violation 0.5 MW·s; violation causes (steps): power 2, energy 1"
+
+
+def test_site_json_naming_files_that_moved(tmp_path):
+    """An output folder copied to another machine: site.json names a price CSV that is not there. The report
+    still renders from the spec's values and says so; a site.json that is not a spec at all is an error."""
+    out = make_outputs(tmp_path / "out")
+    site = json.loads((out / "site.json").read_text())
+    site["grid"]["energy_price_usd_per_mwh"] = str(tmp_path / "gone" / "prices.csv")
+    (out / "site.json").write_text(json.dumps(site))
+    html = write_report(out).read_text()
+    assert "site.json was read without its file checks" in html and "prices.csv" in html
+    site["grid"]["firm_import_mw"] = "lots"
+    (out / "site.json").write_text(json.dumps(site))
+    with pytest.raises(ReportInputError, match=r"site\.json: not a valid site spec"):
+        write_report(out)
