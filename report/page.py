@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import traceback
 
 from .. import __version__
 from . import figures as figs
 from . import palette as pal
-from .conventions import BAND_ORDER, BAND_PURPOSE, band_slices, battery_figures
+from .conventions import BAND_PURPOSE, band_slices, battery_figures
 from .data import ReportData
 
 # evidence anchor -> blocks that may carry it, best first (docs/interfaces.md lists the anchors)
@@ -117,7 +118,6 @@ class Page:
         self.sections: list[str] = []
         self.toc: list[tuple[str, str]] = []
         self.notes: list[str] = list(data.notes)
-        self.blocks: set[str] = set()
         self.anchors: dict[str, str] = {}   # evidence anchor -> block id carrying it
 
     def plan_anchors(self, available_blocks: set[str]) -> None:
@@ -135,15 +135,15 @@ class Page:
 
     def spans(self, block: str) -> str:
         """The evidence anchors that land on ``block``, as empty elements carrying the ids."""
-        self.blocks.add(block)
         return "".join(f'<span class="anchor" id="{_e(a)}"></span>' for a, b in self.anchors.items() if b == block and a != block)
 
     def figure(self, block: str, draw, caption: str, alt: str) -> str:
         try:
             fig = draw()
-        except Exception as exc:  # a figure must never take the whole report down; say what happened
-            self.notes.append(f"figure '{block}' could not be drawn: {type(exc).__name__}: {exc}")
-            self.data.notes.append(traceback.format_exc(limit=3))
+        except Exception as exc:  # a figure must never take the whole report down; say what and where
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            self.notes.append(f"figure '{block}' could not be drawn: {type(exc).__name__}: {exc} "
+                              f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})")
             return f'<div id="{_e(block)}">{self.spans(block)}<p class="missing">Figure not drawn: {_e(exc)}</p></div>'
         if fig is None:
             return f'<div id="{_e(block)}">{self.spans(block)}<p class="missing">{_e(caption)}: no data in this output folder.</p></div>'
@@ -547,7 +547,8 @@ def render(data: ReportData) -> str:
     p.section("leaves-out", "What the model leaves out", "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in LEAVES_OUT) + "</ul>")
     # evidence anchors whose figure is absent land on a note that says so
     p.notes += [str(x) for x in data.validation.get("notes") or []]
-    orphans = [(a, b) for a, b in p.anchors.items() if b not in p.blocks]
+    emitted = set(re.findall(r'\bid="([^"]+)"', "".join(p.sections)))
+    orphans = [(a, b) for a, b in p.anchors.items() if a not in emitted]
     if orphans or p.notes:
         body = ""
         for anchor, _ in orphans:

@@ -320,3 +320,25 @@ def test_site_json_naming_files_that_moved(tmp_path):
     (out / "site.json").write_text(json.dumps(site))
     with pytest.raises(ReportInputError, match=r"site\.json: not a valid site spec"):
         write_report(out)
+
+
+def test_odd_evidence_anchors_and_a_failing_figure(tmp_path, monkeypatch):
+    """An anchor equal to a section id is not duplicated; an unknown one gets its note; a figure that raises
+    becomes a visible note naming it, and the rest of the report is still written."""
+    from bess_size.report import figures
+
+    out = make_outputs(tmp_path / "out")
+    v = json.loads((out / "validation.json").read_text())
+    v["checks"][0]["evidence"] = "report.html#cost"
+    v["checks"][1]["evidence"] = "report.html#made-up"
+    (out / "validation.json").write_text(json.dumps(v))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted failure")
+
+    monkeypatch.setattr(figures, "soc_fan_chart", broken)
+    html = write_report(out).read_text()
+    ids = re.findall(r'id="([^"]+)"', html)
+    assert ids.count("cost") == 1 and ids.count("made-up") == 1
+    assert "figure &#x27;fig-soc-fan&#x27; could not be drawn: RuntimeError: planted failure" in html
+    assert html.count("<img ") == 8
