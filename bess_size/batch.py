@@ -27,6 +27,7 @@ Only the first two are complete; everything else is redone by a re-run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -527,6 +528,8 @@ def run_jobs(jobs: list[SiteJob], out_dir: str | Path, *, workers: int | None = 
         raise
     finally:
         display.close()
+        with contextlib.suppress(OSError):
+            (out_root / STAGING).rmdir()  # empty once every task renamed its folder into place
         # keep what is known even when interrupted: the table is rewritten in full each run
         if rows:
             write_table(summary_frame([rows[j.name] for j in jobs if j.name in rows], _extra_columns(jobs)), out_root)
