@@ -131,9 +131,18 @@ def cost_breakdown(design: Design) -> Figure | None:
     fig = new_figure(9.5, 4.0)
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[1, 1.6])
     ax1.bar(0, cost.grid_only_bill_usd, 0.6, color=pal.GRID, label="grid-only bill")
-    ax1.bar(1, cost.annualized_capex_usd, 0.6, color=pal.BESS, label="annualized capital")
-    ax1.bar(1, cost.expected_annual_opex_usd, 0.6, bottom=cost.annualized_capex_usd, color=pal.LIMIT, alpha=0.6,
-            label="expected annual operating")
+    # capital split by what it buys when the breakdown says so: the battery's and the generators' colours
+    gen_capex = sum(v for k, v in cost.breakdown.items() if "capex" in k and "generation" in k)
+    stack = [(cost.annualized_capex_usd - gen_capex, pal.BESS, 1.0, "annualized capital: battery"),
+             (gen_capex, pal.GENERATION, 1.0, "annualized capital: new generation"),
+             (cost.expected_annual_opex_usd, pal.LIMIT, 0.6, "expected annual operating")]
+    if not gen_capex:
+        stack[0] = (cost.annualized_capex_usd, pal.BESS, 1.0, "annualized capital")
+        del stack[1]
+    bottom = 0.0
+    for value, colour, alpha, label in stack:
+        ax1.bar(1, value, 0.6, bottom=bottom, color=colour, alpha=alpha, label=label)
+        bottom += value
     for xi, v in ((0, cost.grid_only_bill_usd), (1, cost.total_annualized_usd)):
         ax1.text(xi, v, f"{v / 1e6:,.1f}", ha="center", va="bottom", fontsize=9)
     ax1.set_xticks([0, 1], ["grid only", "with this design"])
