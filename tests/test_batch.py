@@ -66,10 +66,6 @@ def specs(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def needs_pipeline():
-    pytest.importorskip("bess_size.pipeline", reason="bess_size.pipeline not written yet")
-
-
 # --------------------------------------------------------------------------- rows
 
 
@@ -92,7 +88,6 @@ def test_bad_input_rows_never_stop_the_batch(client, specs, tmp_path):
 
 
 def test_mixed_batch_gives_the_right_rows_and_a_round_tripping_summary(client, specs, tmp_path):
-    needs_pipeline()
     out = tmp_path / "out"
     df = batch([specs["good"], specs["broken"], specs["infeasible"]], out, scheduler=client, progress=False)
     assert list(df["site"]) == ["good", "broken", "infeasible"]
@@ -138,7 +133,6 @@ def test_summary_dtypes_survive_parquet_with_all_missing_columns(tmp_path):
 def test_a_killed_worker_does_not_lose_a_site(client, specs, tmp_path):
     """SIGKILL the worker process running a site mid-pipeline: the nanny restarts it, the
     scheduler reruns the site elsewhere, and both sites end complete (one after 2 attempts)."""
-    needs_pipeline()
     out = tmp_path / "out"
     killed = {}
 
@@ -171,7 +165,6 @@ def test_rerun_after_interruption_redoes_only_what_was_missing(client, specs, tm
     """Interrupt `bess-size batch` (SIGINT, as Ctrl-C) once one of two sites is complete; the same
     command again reuses that site untouched and runs only the other. Then the reused site's spec
     is edited (here: broken): its fingerprint no longer matches, so it is not reused but redone."""
-    needs_pipeline()
     out = tmp_path / "out"
     sites = [write(tmp_path / "first.yaml", tiny_site("first")), write(tmp_path / "second.yaml", tiny_site("second"))]
     cmd = [sys.executable, "-m", "bess_size", "batch", *map(str, sites), "-o", str(out), "--workers", "1"]
@@ -206,7 +199,6 @@ def test_rerun_after_interruption_redoes_only_what_was_missing(client, specs, tm
 def test_a_site_past_its_timeout_is_an_error_row_and_the_cluster_recovers(client, specs, tmp_path):
     """A 0.5 s budget is far below a site's seconds of work: the client cancels the task, restarts
     that worker process (a running thread cannot be stopped otherwise) and writes a timeout row."""
-    needs_pipeline()
     df = batch([specs["good"]], tmp_path / "out", scheduler=client, progress=False, timeout_per_site_s=0.5)
     assert df.loc[0, "status"] == TIMEOUT and "0.5 s" in df.loc[0, "error"]
     assert not (tmp_path / "out" / "good" / MARKER).exists()

@@ -150,7 +150,6 @@ def test_small_sweep_writes_its_table_and_figure(tmp_path):
     Every point gets a row with its value; exactly one point is marked cost-optimal, and it is the
     cheapest of those that passed (or, when none passed, of those that ran); sweep.png is a PNG.
     """
-    pytest.importorskip("bess_size.pipeline", reason="bess_size.pipeline not written yet")
     import matplotlib.image
     import pandas as pd
     import yaml
