@@ -183,7 +183,12 @@ def write_outputs(out: Path, site, design, validation, scenarios=None) -> list[P
     files.append(out / "validation.json")
     report = _report_writer()
     if report is not None:
-        files.append(Path(report(out, site=site)))
+        try:
+            files.append(Path(report(out, site=site)))
+        except Exception as exc:  # the evidence is written; a figure that fails must not lose it
+            import warnings
+
+            warnings.warn(f"report.html not written: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
     return files
 
 

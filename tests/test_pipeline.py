@@ -141,3 +141,15 @@ def test_refine_adds_failing_scenarios_and_reoptimizes(result, small_site, tmp_p
     assert (after.transient["discharge_residual_mw"] >= before.transient["discharge_residual_mw"]).all()
     assert json.loads(after.attrs["refined_with_held_out"])
     assert any("refinement" in n for n in r.validation.notes)
+
+
+def test_a_failing_report_does_not_lose_the_evidence(result, small_site, tmp_path, monkeypatch):
+    """write_outputs writes the report last; if drawing it fails, the other files stay and a
+    warning says why."""
+    def broken(out, site=None):
+        raise ValueError("no figure today")
+
+    monkeypatch.setattr(pipeline, "_report_writer", lambda: broken)
+    with pytest.warns(RuntimeWarning, match="no figure today"):
+        files = pipeline.write_outputs(tmp_path, small_site, result.design, result.validation, result.scenarios)
+    assert {f.name for f in files} == {"site.json", "design.json", "scenarios.nc", "timeseries.nc", "validation.json"}

@@ -17,6 +17,13 @@ STAGE_LABELS = {
 }
 
 
+def _warnings_to_stderr():
+    """Show the pipeline's warnings (e.g. a report that could not be drawn) as one line on stderr."""
+    import warnings
+
+    warnings.showwarning = lambda message, *a, **k: say(f"warning: {message}", fg="yellow")
+
+
 class ProgressBars:
     """``progress(stage, done, total)`` drawn as rich progress bars on stderr (one per stage)."""
 
@@ -112,6 +119,7 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, as_j
     from ..solvers.errors import SolverUnavailableError
 
     site = load_site(site_path)
+    _warnings_to_stderr()
     t0 = time.perf_counter()
     say(f"{site.name}: {site.scenarios.count} optimizer scenarios, {site.scenarios.held_out} held-out, "
         f"{site.scenarios.trace_days:g} days at {site.scenarios.transient_resolution_s:g} s")
@@ -154,6 +162,7 @@ def simulate(design_path, site_path, out_dir, held_out, as_json):
 
     design = Design.from_json_file(design_path)
     site = load_site(site_path)
+    _warnings_to_stderr()
     n = held_out or site.scenarios.held_out
     t0 = time.perf_counter()
     with ProgressBars() as bars:
