@@ -369,10 +369,40 @@ def _windows(p: Page) -> str:
         for i in idx[:MAX_WINDOWS_PER_KIND]:
             one = win.isel(window=i)
             out.append(p.figure(f"window-{i}", lambda one=one: figs.dispatch_window(one, p.data.design, p.data.site),
-                                f"Window {i}: {_e(kind.replace('_', ' '))}.", f"dispatch plot of window {i}"))
+                                f"Window {i}: {_e(kind.replace('_', ' '))}. {_e(_window_figures(one, p.data))}",
+                                f"dispatch plot of window {i}"))
         if len(idx) > MAX_WINDOWS_PER_KIND:
             out.append(f"<p>{len(idx) - MAX_WINDOWS_PER_KIND} more windows of this kind are in timeseries.nc.</p>")
     return "".join(out)
+
+
+def _window_figures(win, data: ReportData) -> str:
+    """The window's key numbers in one sentence: steepest POI step, largest discharge, lowest SoC, unserved."""
+    import numpy as np
+
+    from .data import soc_fraction, variable
+
+    dt = data.site.scenarios.transient_resolution_s
+    parts = []
+    poi = variable(win, "poi_mw")
+    ok = variable(win, "grid_available")
+    if poi is not None and poi.size > 1:
+        steps = np.abs(np.diff(np.asarray(poi.values, dtype=float))) / dt
+        if ok is not None:  # a loss of grid cuts import by design: not a ramp
+            up = np.asarray(ok.values) != 0
+            steps = steps[up[1:] & up[:-1]]
+        if steps.size:
+            parts.append(f"steepest POI change {steps.max():.2f} MW/s (limit {data.site.grid.ramp_limit_mw_per_s:g})")
+    bess = variable(win, "bess_mw")
+    if bess is not None:
+        parts.append(f"largest discharge {float(np.nanmax(bess.values)):,.1f} MW of {data.design.bess.pcs_power_mw:,.1f}")
+    soc = soc_fraction(win, data.design.bess.energy_mwh)
+    if soc is not None:
+        parts.append(f"lowest SoC {100 * float(np.nanmin(soc.values)):.1f}% of E")
+    uns = variable(win, "unserved_mw")
+    if uns is not None:
+        parts.append(f"unserved {float(np.nansum(uns.values)) * dt / 3600:,.3f} MWh")
+    return ("In this window: " + "; ".join(parts) + ".") if parts else ""
 
 
 def _held_out(p: Page) -> str:
