@@ -342,3 +342,17 @@ def test_odd_evidence_anchors_and_a_failing_figure(tmp_path, monkeypatch):
     assert ids.count("cost") == 1 and ids.count("made-up") == 1
     assert "figure &#x27;fig-soc-fan&#x27; could not be drawn: RuntimeError: planted failure" in html
     assert html.count("<img ") == 8
+
+
+def test_window_caption_figures(outputs):
+    """The ramp-up window of the fixture follows the POI rule at r_s = 2 MW/s, so its steepest POI change is
+    exactly 2.00 MW/s; its load step of 80 MW at t = 200 s is met by the battery: largest discharge = 80 MW
+    plus the noise on the load (normal, sd 0.5 MW) minus the 2 MW the POI may already follow, within 3 MW."""
+    from bess_size.report import load_outputs
+    from bess_size.report.page import _window_figures
+
+    data = load_outputs(outputs)
+    text = _window_figures(data.windows.isel(window=0), data)
+    assert "steepest POI change 2.00 MW/s (limit 2)" in text and "unserved 0.000 MWh" in text
+    discharge = float(re.search(r"largest discharge ([\d.]+) MW", text).group(1))
+    assert 78.0 - 3 <= discharge <= 78.0 + 3
