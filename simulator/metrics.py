@@ -86,6 +86,14 @@ def classify_outages(run, events: list[dict], dt_s: float, sag_steps: float) -> 
     return out
 
 
+def explicit_occurrences(site, outage: Outage) -> float | None:
+    """``occurrences_per_year`` of the explicit ``grid.events`` entry an outage belongs to."""
+    for ev in site.grid.events:
+        if ev.kind == outage.kind and ev.start_s - 1e-6 <= outage.start_s <= ev.start_s + ev.duration_s + 1e-6:
+            return float(ev.occurrences_per_year)
+    return None
+
+
 def summarize(run, trace, site, design) -> dict:
     """One row of per-scenario figures (trace totals, not annualized)."""
     m = run.metrics
@@ -122,6 +130,10 @@ def summarize(run, trace, site, design) -> dict:
         "unserved_loss_of_grid_mwh": sum(o.unserved_mwh for o in log),
         "unserved_contingency_loss_of_grid_mwh": sum(o.unserved_mwh for o in log if o.source == "contingency"),
         "unserved_contingency_sag_mwh": sum(o.unserved_mwh for o in sags if o.source == "contingency"),
+        # explicit events happen once in every trace but are costed occurrences_per_year times a year
+        "unserved_explicit_mwh": sum(o.unserved_mwh for o in outages if o.source == "explicit"),
+        "unserved_explicit_mwh_per_year": sum(o.unserved_mwh * (explicit_occurrences(site, o) or 0.0)
+                                              for o in outages if o.source == "explicit"),
         # what the one sampled contingency of every trace (present for evidence) cost, so the
         # annual figures can count it at its natural rate rather than once per trace
         "contingency_loss_of_grid_starts": sum(o.starts for o in log if o.source == "contingency"),

@@ -381,6 +381,7 @@ def annual_results(site, rows: list[dict]) -> dict[str, float]:
     A trace of ``d`` days counts ``365 / d`` times, except the one sampled contingency every trace
     carries (a loss of grid and a sag sequence, present for evidence, not at their natural rate):
     its unserved energy, unit starts, fuel and generation count at ``events_per_year`` of their kind.
+    Unserved energy in explicit ``grid.events`` outages counts ``occurrences_per_year`` times.
     """
     g = site.grid
 
@@ -397,6 +398,7 @@ def annual_results(site, rows: list[dict]) -> dict[str, float]:
 
     unserved = annual("unserved_mwh", {"loss_of_grid": "unserved_contingency_loss_of_grid_mwh",
                                        "sag": "unserved_contingency_sag_mwh"})
+    unserved += mean("unserved_explicit_mwh_per_year") - mean("unserved_explicit_mwh") * scale
     starts = annual("generator_starts", {"loss_of_grid": "contingency_loss_of_grid_starts",
                                          "sag": "contingency_sag_starts"})
     fuel = annual("fuel_cost_usd", {"loss_of_grid": "contingency_loss_of_grid_fuel_usd",

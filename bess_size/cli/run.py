@@ -163,6 +163,8 @@ def simulate(design_path, site_path, out_dir, held_out, as_json):
     design = Design.from_json_file(design_path)
     site = load_site(site_path)
     _warnings_to_stderr()
+    if design.site != site.name:
+        say(f"warning: {design_path} was made for site {design.site!r}, replaying it on {site.name!r}", fg="yellow")
     n = held_out or site.scenarios.held_out
     t0 = time.perf_counter()
     with ProgressBars() as bars:

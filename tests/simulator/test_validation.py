@@ -136,3 +136,24 @@ def test_replay_is_deterministic():
     a = simulate(site, design, held_out=traces(swing_mw=5.0, outage_s=200)).to_json()
     b = simulate(site, design, held_out=traces(swing_mw=5.0, outage_s=200)).to_json()
     assert a == b
+
+
+def test_explicit_events_are_annualized_at_their_occurrences():
+    """An explicit loss of grid (300 s, twice a year) that no engine covers leaves unserved energy
+    u in every trace; the annual figure is 2 u, not u x 365 / trace_days."""
+    site = make_site(reliability={"target_success_rate": 0.5, "islanding": {"required": True}},
+                     grid={"events": [{"kind": "loss_of_grid", "start_s": 600, "duration_s": 300,
+                                       "occurrences_per_year": 2}]})
+    design = make_design(site, energy_mwh=2.0, pcs_mw=70.0, units=0, rt=1.0, up=0.05, cu=0.05, dn=0.05)
+    ts = []
+    for i in range(2):
+        grid = np.ones(N, np.int8)
+        grid[600:900] = 0
+        ts.append(make_trace(np.full(N, 50.0), grid=grid, index=i,
+                             events=[{"kind": "loss_of_grid", "start_s": 600.0, "duration_s": 300.0,
+                                      "source": "explicit"}]))
+    v = simulate(site, design, held_out=ts)
+    u = np.mean([r["unserved_mwh"] for r in v.scenarios])
+    assert u > 0
+    assert v.results["unserved_energy_mwh_per_year"] == pytest.approx(2 * u, rel=1e-9)
+    assert not by_name(v)["islanding"].passed
