@@ -361,9 +361,13 @@ def random_case(draw):
         phase[a + notice + dur:a + notice + dur + 100] = 3
         limit[phase == 2] = 60.0
     export = draw(st.booleans())
+    fuel = draw(st.sampled_from([30.0, 80.0]))  # engines cheaper or dearer than the 60 USD/MWh grid
     site = make_site(grid={"export_allowed": export, "smoothing_time_constant_s": draw(st.sampled_from([0, 5, 30])),
                            "ramp_limit_mw_per_s": draw(st.floats(0.5, 5)),
-                           "ramp_limit_mw_per_min": draw(st.floats(5, 60))})
+                           "ramp_limit_mw_per_min": draw(st.floats(5, 60))},
+                     generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 10,
+                                  "min_load_fraction": draw(st.floats(0.0, 0.6)), "ramp_mw_per_s": draw(st.floats(0.05, 2)),
+                                  "start_time_s": draw(st.sampled_from([0, 10, 60, 300])), "fuel_usd_per_mwh": fuel}])
     e = draw(st.floats(1.0, 80.0))
     span = 0.8 * 0.9 * e
     parts = np.array([draw(st.floats(0.01, 1)) for _ in range(5)])
