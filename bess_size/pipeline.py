@@ -84,7 +84,7 @@ def refine_scenarios(site, scenarios, validation, progress: Progress | None = No
         trace = scenario_trace(site, "held_out", i)
         screened = screen_trace(site, trace)
         for k in TRANSIENT_FIGURES:
-            transient[k] = np.maximum(transient[k], screened[k])
+            transient[k] = transient[k].copy(data=np.maximum(transient[k].values, screened[k]))
         cands = [c for c in window_candidates(site, i, trace, screened) if c["kind"] in REFINE_WINDOW_KINDS]
         by_kind: dict[str, dict] = {}
         for c in sorted(cands, key=lambda c: -c["severity"]):

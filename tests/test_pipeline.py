@@ -139,6 +139,7 @@ def test_refine_adds_failing_scenarios_and_reoptimizes(result, small_site, tmp_p
     before, after = calls[0], calls[1]
     assert after.windows.sizes["window"] > before.windows.sizes["window"]
     assert (after.transient["discharge_residual_mw"] >= before.transient["discharge_residual_mw"]).all()
+    assert after.transient["discharge_residual_mw"].attrs["units"] == "MW"
     assert json.loads(after.attrs["refined_with_held_out"])
     assert any("refinement" in n for n in r.validation.notes)
 
@@ -153,3 +154,14 @@ def test_a_failing_report_does_not_lose_the_evidence(result, small_site, tmp_pat
     with pytest.warns(RuntimeWarning, match="no figure today"):
         files = pipeline.write_outputs(tmp_path, small_site, result.design, result.validation, result.scenarios)
     assert {f.name for f in files} == {"site.json", "design.json", "scenarios.nc", "timeseries.nc", "validation.json"}
+
+
+def test_progress_bars_one_per_stage_and_refinement():
+    from bess_size.cli.run import ProgressBars
+
+    bars = ProgressBars(enabled=False)
+    calls = [("scenarios", 1, 2), ("scenarios", 2, 2), ("optimize", 0, 1), ("optimize", 1, 1), ("simulate", 3, 3),
+             ("refine", 1, 2), ("refine", 2, 2), ("optimize", 0, 1), ("optimize", 1, 1), ("simulate", 3, 3)]
+    for c in calls:
+        bars(*c)
+    assert sorted(bars.tasks) == ["optimize#0", "optimize#1", "refine#1", "scenarios#0", "simulate#0", "simulate#1"]

@@ -37,7 +37,7 @@ class ProgressBars:
             console=self.console, transient=False, disable=not enabled,
         )
         self.tasks: dict[str, int] = {}
-        self.round = 0
+        self.solves = 0
 
     def __enter__(self):
         self.progress.start()
@@ -47,13 +47,15 @@ class ProgressBars:
         self.progress.stop()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        key = f"{stage}#{self.round}"
-        if stage == "refine" and done == 1:
-            self.round += 1
+        if stage == "optimize" and done == 0:
+            self.solves += 1
+        # refinement r screens failing scenarios, then solves and replays again
+        rnd = self.solves if stage == "refine" else max(self.solves - 1, 0)
+        key = f"{stage}#{rnd}"
         if key not in self.tasks:
             label = STAGE_LABELS.get(stage, stage)
-            if self.round and stage in ("optimize", "simulate"):
-                label += f" (refinement {self.round})"
+            if rnd and stage in ("refine", "optimize", "simulate"):
+                label += f" (refinement {rnd})"
             self.tasks[key] = self.progress.add_task(label, total=total)
         self.progress.update(self.tasks[key], completed=done, total=total)
 
