@@ -480,6 +480,7 @@ def transient_requirements(transient: xr.Dataset | None, design: Design) -> Figu
         v = np.asarray(transient[name].values, dtype=float).reshape(-1)
         ax.bar(np.arange(v.size), v, color=pal.BESS, alpha=0.7)
         ax.axhline(provided, color=pal.LIMIT, ls="--", lw=1.0, label=f"{what} {provided:,.1f}")
+        ax.set_ylim(0, 1.35 * max(float(np.nanmax(v, initial=0.0)), provided, 1e-9))  # room for the legend
         ax.set_ylabel(label, fontsize=8)
         ax.set_xlabel("optimizer scenario", fontsize=8)
         ax.legend(loc="upper right", fontsize=8)
