@@ -356,3 +356,16 @@ def test_window_caption_figures(outputs):
     assert "steepest POI change 2.00 MW/s (limit 2)" in text and "unserved 0.000 MWh" in text
     discharge = float(re.search(r"largest discharge ([\d.]+) MW", text).group(1))
     assert 78.0 - 3 <= discharge <= 78.0 + 3
+
+
+def test_cli_report_with_site_option(tmp_path):
+    """A folder without site.json: the message says to pass --site; with --site it renders."""
+    from bess_size.examples import path as example_path
+
+    out = make_outputs(tmp_path / "out", with_site_json=False)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["report", str(out)])
+    assert r.exit_code == 2 and "missing site.json" in r.stderr and "--site SITE.yaml" in r.stderr
+    r = runner.invoke(cli, ["report", str(out), "--site", str(example_path("campus-300mw"))])
+    assert r.exit_code == 0, r.output
+    assert "bess-size report: campus-300mw" in (out / "report.html").read_text()
