@@ -524,7 +524,13 @@ def run_jobs(jobs: list[SiteJob], out_dir: str | Path, *, workers: int | None = 
                 _submit_and_collect(client, todo, out_root, timeout_per_site_s, retries, threads, display, rows)
     except KeyboardInterrupt:
         for job in jobs:
-            rows.setdefault(job.name, error_row(job, INTERRUPTED, "the batch was interrupted before this site finished"))
+            if job.name in rows:
+                continue
+            # a site may have completed on its worker before its result reached us: its marker says so
+            row = completed_row(job, out_root)
+            if row is not None:
+                row["reused"] = False
+            rows[job.name] = row or error_row(job, INTERRUPTED, "the batch was interrupted before this site finished")
         raise
     finally:
         display.close()
