@@ -549,13 +549,30 @@ def _extra_columns(jobs: list[SiteJob]) -> list[str]:
     return cols
 
 
+def _row_of(fut, job: SiteJob) -> dict:
+    """The row a finished future stands for: the task's own row, or why there is none."""
+    from distributed import KilledWorker
+
+    try:
+        if fut.status == "finished":
+            return fut.result()
+        if fut.status == "cancelled":  # not by us (a timeout has its row already): e.g. the scheduler went away
+            return error_row(job, ERROR, "the task was cancelled by the Dask scheduler (did it restart or stop?)")
+        exc = fut.exception()
+    except Exception as err:  # the future itself failed to report, e.g. the connection to the scheduler broke
+        exc = err
+    if isinstance(exc, KilledWorker):
+        last = getattr(exc.last_worker, "address", "?")
+        return error_row(job, WORKER_LOST, f"the worker process running this site died {exc.allowed_failures + 1} times "
+                                           f"(last: {last})")
+    return error_row(job, ERROR, f"{type(exc).__name__}: {exc}")
+
+
 def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, display, rows: dict[str, dict]) -> None:
     """Submit one task per job; put each row into ``rows`` as it finishes; enforce the per-site timeout.
 
     ``rows`` is filled in place so an interruption keeps what already finished.
     """
-    from distributed import KilledWorker
-
     by_name = {j.name: j for j in jobs}
     started: dict[str, tuple[float, str]] = {}  # site -> (client monotonic start, worker address)
     attempts: dict[str, int] = {}
@@ -587,19 +604,7 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
             except queue.Empty:
                 name = None
             if name is not None and name not in rows:
-                fut, job = futures[name], by_name[name]
-                if fut.status == "finished":
-                    row = fut.result()
-                elif fut.status == "cancelled":  # not by us (ours have their timeout row): e.g. the scheduler went away
-                    row = error_row(job, ERROR, "the task was cancelled by the Dask scheduler (did it restart or stop?)")
-                else:
-                    exc = fut.exception()
-                    if isinstance(exc, KilledWorker):
-                        last = getattr(exc.last_worker, "address", "?")
-                        row = error_row(job, WORKER_LOST, f"the worker process running this site died "
-                                                          f"{exc.allowed_failures + 1} times (last: {last})")
-                    else:
-                        row = error_row(job, ERROR, f"{type(exc).__name__}: {exc}")
+                row = _row_of(futures[name], by_name[name])
                 row["attempts"] = attempts.get(name)
                 rows[name] = row
                 display.finished(row)
