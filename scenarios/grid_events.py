@@ -84,9 +84,11 @@ def sampled_events(site, horizon_s: float, rng) -> list[GridEvent]:
     return out
 
 
-def contingency_events(site, horizon_s: float, rng) -> list[GridEvent]:
+def contingency_events(site, horizon_s: float, rng, curtailment_rng=None) -> list[GridEvent]:
     """One loss of grid and one sag sequence at uniform times, kept a window apart and away from
-    the trace ends where the horizon allows (so each gets a full evidence window)."""
+    the trace ends where the horizon allows (so each gets a full evidence window); with
+    ``curtailment_rng`` (a stream of its own, so the outage and sag draws do not move) and non-firm
+    import, also one curtailment call (``contingency_curtailment``)."""
     g, sc = site.grid, site.scenarios
     margin = min(sc.window_length_s, 0.1 * horizon_s)
     dur = float(rng.uniform(*g.loss_of_grid.duration_s))
@@ -100,7 +102,37 @@ def contingency_events(site, horizon_s: float, rng) -> list[GridEvent]:
         if t_sag + span + sc.window_length_s < t_log or t_sag > t_log + dur + sc.window_length_s:
             break
         t_sag = float(rng.uniform(lo_start, hi_sag))
-    return [GridEvent("loss_of_grid", t_log, dur, source="contingency"), _sag(site, t_sag, rng, "contingency")]
+    out = [GridEvent("loss_of_grid", t_log, dur, source="contingency"), _sag(site, t_sag, rng, "contingency")]
+    if curtailment_rng is not None and has_contingency_curtailment(site):
+        out.append(contingency_curtailment(site, horizon_s, curtailment_rng, out[0]))
+    return out
+
+
+def has_contingency_curtailment(site) -> bool:
+    """A trace carries a contingency curtailment call when the site has non-firm import that the
+    grid can call back (``nonfirm_import_mw > 0`` and ``curtailment.events_per_year > 0``)."""
+    g = site.grid
+    return g.nonfirm_import_mw > 0 and g.curtailment.events_per_year > 0
+
+
+def contingency_curtailment(site, horizon_s: float, rng, loss_of_grid: GridEvent) -> GridEvent:
+    """One curtailment call (duration uniform in ``duration_h``, the spec's notice and recovery)
+    at a uniform start that leaves the notice inside the trace and ends the active period before
+    the trace end where the horizon allows, with its notice-to-end span at least a window away
+    from the loss-of-grid contingency where there is room (so the two are judged apart)."""
+    c, sc = site.grid.curtailment, site.scenarios
+    dur = float(rng.uniform(*c.duration_h)) * 3600.0
+    notice = c.notice_min * 60.0
+    lo = min(notice, 0.5 * horizon_s)
+    hi = max(lo, horizon_s - dur)
+    w = sc.window_length_s
+    a_log, b_log = loss_of_grid.start_s, loss_of_grid.start_s + loss_of_grid.duration_s
+    t = float(rng.uniform(lo, hi))
+    for _ in range(50):  # keep clear of the outage where there is room (as the sag placement does)
+        if t + dur + w < a_log or t - notice > b_log + w:
+            break
+        t = float(rng.uniform(lo, hi))
+    return _curtailment(site, t, dur, "contingency")
 
 
 def explicit_events(site) -> list[GridEvent]:

@@ -54,7 +54,8 @@ def scenario_trace(site, stream: str = "optimizer", index: int = 0) -> xr.Datase
     pv = pv_bins(site, t_abs0, dt, n, seed_sequence(seed, stream, index, "pv"))
     price = price_bins(site, t_abs0, dt, n)
     events = (sampled_events(site, horizon, generator(seed, stream, index, "events"))
-              + contingency_events(site, horizon, generator(seed, stream, index, "contingency"))
+              + contingency_events(site, horizon, generator(seed, stream, index, "contingency"),
+                                   curtailment_rng=generator(seed, stream, index, "contingency", 1))
               + explicit_events(site))
     events.sort(key=lambda e: (e.start_s, e.kind))
     limit, phase, avail = render_grid(site, events, dt, n)

@@ -6,13 +6,14 @@ with the ``rainflow`` library on the kernel's turning points and estimates degra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 import rainflow
 
 from . import kernel as K
-from .controller import sag_steps
+from .controller import notice_left_s, sag_steps
 
 # Cycle life at 80% depth of discharge: the datasheet's degradation-cost row (6,000 cycles x 0.8
 # DoD, ../shared/reference/domain-datasheet.md "Degradation cost"). Shallower cycles count less by
@@ -92,6 +93,78 @@ def explicit_occurrences(site, outage: Outage) -> float | None:
         if ev.kind == outage.kind and ev.start_s - 1e-6 <= outage.start_s <= ev.start_s + ev.duration_s + 1e-6:
             return float(ev.occurrences_per_year)
     return None
+
+
+# kernel metrics whose change a contingency curtailment causes, annualized at its natural rate
+CURTAILMENT_DELTAS = {
+    "unserved_mwh": K.M_UNSERVED_MWH,
+    "starts": K.M_STARTS,
+    "fuel_usd": K.M_FUEL_COST_USD,
+    "generation_mwh": K.M_GEN_MWH,
+    "import_mwh": K.M_IMPORT_MWH,
+    "energy_cost_usd": K.M_ENERGY_COST_USD,
+    "flexible_load_shed_mwh": K.M_SHED_MWH,
+}
+
+
+def contingency_curtailment(events: list[dict]) -> dict | None:
+    """The trace's contingency curtailment call (``source == "contingency"``), if it has one."""
+    return next((e for e in events if e.get("kind") == "curtailment" and e.get("source") == "contingency"), None)
+
+
+def active_steps(event: dict, dt_s: float, n: int) -> tuple[int, int]:
+    """(first step, steps) of a curtailment's active period: the bins overlapping
+    ``[start_s, start_s + duration_s)``, clipped to the trace (as the trace renders it)."""
+    a = max(int(math.floor(float(event["start_s"]) / dt_s)), 0)
+    b = min(int(math.ceil((float(event["start_s"]) + float(event["duration_s"])) / dt_s)), n)
+    return min(a, n), max(b - a, 0)
+
+
+def without_event(trace, site, event: dict):
+    """The trace as it would be without one curtailment call: its notice, active and recovery
+    bins re-rendered from the trace's other curtailments (the counterfactual whose difference
+    from the actual replay is what the call cost)."""
+    from ..scenarios.grid_events import GridEvent, render_grid
+
+    dt, n = trace.dt_s, trace.steps
+    others = [GridEvent(**e) for e in trace.events if e.get("kind") == "curtailment" and e is not event]
+    limit, phase, _ = render_grid(site, others, dt, n)
+    s0 = float(event["start_s"]) - float(event.get("notice_s", 0.0))
+    s1 = float(event["start_s"]) + float(event["duration_s"]) + float(event.get("recovery_s", 0.0))
+    i0, i1 = max(int(math.floor(s0 / dt)), 0), min(int(math.ceil(s1 / dt)), n)
+    lim, ph = trace.import_limit_mw.copy(), trace.curtailment_phase.copy()
+    lim[i0:i1], ph[i0:i1] = limit[i0:i1], phase[i0:i1]
+    return replace(trace, import_limit_mw=lim, curtailment_phase=ph, notice_left_s=notice_left_s(ph, dt))
+
+
+def curtailment_response(recorded: np.ndarray, firm_mw: float, dt_s: float, tol_mw: float) -> dict:
+    """What a curtailment call's active period asked of the design, from its recorded steps.
+
+    ``import_over_firm_mw`` = max over connected steps of (POI import - firm import), floored at 0;
+    ``unserved_mwh`` = sum over connected steps of unserved load x dt (load lost while the grid is
+    down belongs to the outage checks). ``ok`` when the import stays within ``firm + tol_mw`` and
+    no more than 1e-6 MWh goes unserved (the tolerances of the import-limit and unserved checks).
+    """
+    if recorded.shape[0] == 0:
+        return {"ok": None, "import_over_firm_mw": None, "unserved_mwh": None}
+    up = recorded[:, K.R_GRID] > 0
+    over = float(np.max(recorded[up, K.R_POI] - firm_mw, initial=0.0))
+    unserved = float(recorded[up, K.R_UNSERVED].sum() * dt_s / 3600.0)
+    return {"ok": over <= tol_mw and unserved <= 1e-6, "import_over_firm_mw": over, "unserved_mwh": unserved}
+
+
+def curtailment_row(site, event: dict | None, recorded: np.ndarray | None, run=None, counterfactual=None,
+                    dt_s: float = 1.0, tol_mw: float = 1e-6) -> dict:
+    """Per-scenario figures of the contingency curtailment call: the response during its active
+    period (``recorded``: its steps) and, per ``CURTAILMENT_DELTAS`` key, actual minus
+    counterfactual replay (what the call cost, counted at its natural rate a year)."""
+    resp = curtailment_response(recorded, site.grid.firm_import_mw, dt_s, tol_mw) if event is not None else \
+        {"ok": None, "import_over_firm_mw": None, "unserved_mwh": None}
+    row = {f"curtailment_response_{k}": v for k, v in resp.items()}
+    for key, col in CURTAILMENT_DELTAS.items():
+        row[f"contingency_curtailment_{key}"] = (
+            float(run.metrics[col] - counterfactual.metrics[col]) if event is not None else 0.0)
+    return row
 
 
 def summarize(run, trace, site, design) -> dict:

@@ -24,7 +24,8 @@ from ..io import atomic_path
 from . import kernel as K
 from .checks import Check, wilson_lower_bound
 from .controller import TraceArrays, replay_arrays, run_kernel
-from .metrics import CYCLE_LIFE_AT_80_DOD, WOEHLER_EXPONENT, summarize
+from .metrics import (CYCLE_LIFE_AT_80_DOD, WOEHLER_EXPONENT, active_steps, contingency_curtailment, curtailment_row,
+                      summarize, without_event)
 
 Progress = Callable[[int, int], None]
 
@@ -230,8 +231,19 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None) -
     for i in range(n):
         ds = load(i)
         trace = TraceArrays.from_dataset(ds, dt, index=i)
-        run = run_kernel(trace, cp, gp, pp)
+        cev = contingency_curtailment(trace.events)
+        if cev is not None:
+            # record the call's active period in the same run, and replay the trace without the
+            # call to learn what it cost (the kernel takes ~1% of a trace's generation time)
+            a0, na = active_steps(cev, dt, trace.steps)
+            run = run_kernel(trace, cp, gp, pp, record=[a0], record_length=na)
+            counterfactual = run_kernel(without_event(trace, site, cev), cp, gp, pp)
+            recorded = run.recorded[0][:na]
+        else:
+            run = run_kernel(trace, cp, gp, pp)
+            counterfactual = recorded = None
         row = summarize(run, trace, site, design)
+        row.update(curtailment_row(site, cev, recorded, run, counterfactual, dt, float(cp[K.C_TOL_MW])))
         row["scenario"] = i
         rows.append(row)
         hourly.append(run.hourly)
@@ -253,7 +265,14 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None) -
             score = -o[K.O_E_MIN_MWH] + 1e-6 * o[K.O_STEPS] + 1e6 * (1.0 - o[K.O_ISLAND_OK])
             offer("loss_of_grid" if long_ else "voltage_sag", score, i, trace, int(o[K.O_START]), lead=0.1)
         onsets = np.flatnonzero(np.diff((trace.curtailment_phase == 2).astype(np.int8), prepend=0) == 1)
-        if onsets.size:
+        if recorded is not None and recorded.shape[0]:
+            # the contingency call: its first failing step if it failed, else its onset
+            bad = np.flatnonzero((recorded[:, K.R_GRID] > 0) & (
+                (recorded[:, K.R_POI] - site.grid.firm_import_mw > cp[K.C_TOL_MW]) | (recorded[:, K.R_UNSERVED] > 1e-9)))
+            score = row["curtailment_response_import_over_firm_mw"] + row["curtailment_response_unserved_mwh"]
+            offer("curtailment", score + 1e-3 * m[K.M_BAND_EXCURSION_WORST_MWH], i, trace,
+                  a0 + (int(bad[0]) if bad.size else 0), lead=0.5 if bad.size else 0.2)
+        elif onsets.size:
             offer("curtailment", m[K.M_IMPORT_WORST_MW] + 1e-3 * m[K.M_BAND_EXCURSION_WORST_MWH], i, trace,
                   int(onsets[0]), lead=0.5)
         if progress is not None:
@@ -365,6 +384,15 @@ def build_checks(site, design, rows: list[dict]) -> tuple[list[Check], list[str]
     add("unserved_energy", "largest unserved energy in a held-out scenario",
         lambda r: unserved_counted(r) <= 1e-6, lambda rs: max(unserved_counted(r) for r in rs),
         0.0, "MWh", "report.html#unserved-energy")
+    if g.nonfirm_import_mw > 0:
+        add("curtailment_response",
+            "largest POI import above the firm import while the contingency curtailment call is active "
+            "(a scenario also fails on load unserved in it)",
+            lambda r: r["curtailment_response_ok"], lambda rs: max(r["curtailment_response_import_over_firm_mw"] for r in rs),
+            0.0, "MW", "report.html#curtailment", applies=lambda r: r.get("curtailment_response_ok") is not None,
+            detail={"firm_import_mw": float(g.firm_import_mw),
+                    "unserved_mwh_worst": max((r["curtailment_response_unserved_mwh"] for r in rows
+                                               if r.get("curtailment_response_ok") is not None), default=0.0)})
     add("soc_bands", "largest draw below the band floor of the operating mode (curtailment reserve outside events)",
         lambda r: r["band_excursion_s"] == 0, lambda rs: max(r["band_excursion_worst_mwh"] for r in rs),
         0.0, "MWh", "report.html#soc-bands",
@@ -379,8 +407,10 @@ def annual_results(site, rows: list[dict]) -> dict[str, float]:
     """Means over held-out scenarios, scaled to a year.
 
     A trace of ``d`` days counts ``365 / d`` times, except the one sampled contingency every trace
-    carries (a loss of grid and a sag sequence, present for evidence, not at their natural rate):
-    its unserved energy, unit starts, fuel and generation count at ``events_per_year`` of their kind.
+    carries (a loss of grid and a sag sequence, and a curtailment call where there is non-firm
+    import: present for evidence, not at their natural rate): its unserved energy, unit starts,
+    fuel and generation count at ``events_per_year`` of their kind. A curtailment call's part is
+    the actual replay minus the replay without the call (also for import, energy cost and shed).
     Unserved energy in explicit ``grid.events`` outages counts ``occurrences_per_year`` times.
     """
     g = site.grid
@@ -389,7 +419,8 @@ def annual_results(site, rows: list[dict]) -> dict[str, float]:
         return float(np.mean([r[key] for r in rows]))
 
     scale = 365.0 / mean("days")
-    rate = {"loss_of_grid": g.loss_of_grid.events_per_year, "sag": g.voltage_sags.events_per_year}
+    rate = {"loss_of_grid": g.loss_of_grid.events_per_year, "sag": g.voltage_sags.events_per_year,
+            "curtailment": g.curtailment.events_per_year}
 
     def annual(total_key, part_keys):
         """Trace total scaled to a year, with the sampled contingency counted at its own rate."""
@@ -397,24 +428,32 @@ def annual_results(site, rows: list[dict]) -> dict[str, float]:
         return (mean(total_key) - sum(parts.values())) * scale + sum(v * rate[kind] for kind, v in parts.items())
 
     unserved = annual("unserved_mwh", {"loss_of_grid": "unserved_contingency_loss_of_grid_mwh",
-                                       "sag": "unserved_contingency_sag_mwh"})
+                                       "sag": "unserved_contingency_sag_mwh",
+                                       "curtailment": "contingency_curtailment_unserved_mwh"})
     unserved += mean("unserved_explicit_mwh_per_year") - mean("unserved_explicit_mwh") * scale
     starts = annual("generator_starts", {"loss_of_grid": "contingency_loss_of_grid_starts",
-                                         "sag": "contingency_sag_starts"})
+                                         "sag": "contingency_sag_starts",
+                                         "curtailment": "contingency_curtailment_starts"})
     fuel = annual("fuel_cost_usd", {"loss_of_grid": "contingency_loss_of_grid_fuel_usd",
-                                    "sag": "contingency_sag_fuel_usd"})
+                                    "sag": "contingency_sag_fuel_usd",
+                                    "curtailment": "contingency_curtailment_fuel_usd"})
     gen = annual("generation_mwh", {"loss_of_grid": "contingency_loss_of_grid_generation_mwh",
-                                    "sag": "contingency_sag_generation_mwh"})
+                                    "sag": "contingency_sag_generation_mwh",
+                                    "curtailment": "contingency_curtailment_generation_mwh"})
+
+    def curtailed(key):
+        return annual(key, {"curtailment": f"contingency_curtailment_{key}"})
+
     start_cost = mean("start_cost_usd") / mean("generator_starts") * starts if mean("generator_starts") > 0 else 0.0
     return {
         "poi_ramp_violation_mw_s_per_year": mean("ramp_violation_mw_s") * scale,
         "poi_ramp_violation_seconds_per_year": mean("ramp_violation_steps") * site.scenarios.transient_resolution_s * scale,
         "import_limit_violation_mw_s_per_year": mean("import_violation_mw_s") * scale,
         "unserved_energy_mwh_per_year": max(unserved, 0.0),
-        "flexible_load_shed_mwh_per_year": mean("flexible_load_shed_mwh") * scale,
-        "grid_import_mwh_per_year": mean("import_mwh") * scale,
+        "flexible_load_shed_mwh_per_year": max(curtailed("flexible_load_shed_mwh"), 0.0),
+        "grid_import_mwh_per_year": max(curtailed("import_mwh"), 0.0),
         "generation_mwh_per_year": max(gen, 0.0),
-        "energy_cost_usd_per_year": mean("energy_cost_usd") * scale,
+        "energy_cost_usd_per_year": curtailed("energy_cost_usd"),
         "fuel_cost_usd_per_year": max(fuel, 0.0),
         "start_cost_usd_per_year": max(start_cost, 0.0),
         "generator_starts_per_year": max(starts, 0.0),

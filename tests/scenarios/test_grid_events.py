@@ -56,3 +56,39 @@ def test_every_trace_carries_one_contingency_apart_from_each_other():
         assert log.kind == "loss_of_grid" and sag.kind == "voltage_sag"
         assert 1 <= log.duration_s <= 3600 and 300 <= log.start_s <= 86400 - 300
         assert sag.start_s + 82 + 300 < log.start_s or sag.start_s > log.start_s + log.duration_s + 300
+
+
+def test_contingency_curtailment_placement_and_own_stream():
+    """With non-firm import (60 MW here) every draw adds one curtailment call: duration in the
+    spec's 1-4 h, 30 min notice and 6 h recovery, the notice inside the one-day trace, the active
+    period ending inside it, and notice-to-end at least a window (300 s) from the outage. Its own
+    generator: the outage and sag are the draws without it."""
+    site = make_site(**{"scenarios.trace_days": 1.0})
+    for i in range(30):
+        log, sag, cur = contingency_events(site, 86400.0, np.random.default_rng(i), np.random.default_rng(1000 + i))
+        assert [log, sag] == contingency_events(site, 86400.0, np.random.default_rng(i))
+        assert cur.kind == "curtailment" and cur.source == "contingency"
+        assert 3600 <= cur.duration_s <= 4 * 3600 and cur.notice_s == 1800 and cur.recovery_s == 6 * 3600
+        assert cur.start_s - cur.notice_s >= 0 and cur.start_s + cur.duration_s <= 86400
+        assert (cur.start_s + cur.duration_s + 300 < log.start_s
+                or cur.start_s - cur.notice_s > log.start_s + log.duration_s + 300)
+
+
+@pytest.mark.parametrize("grid, expected", [({}, 1), ({"nonfirm_import_mw": 0}, 0),
+                                            ({"curtailment": {"events_per_year": 0}}, 0)])
+def test_every_trace_carries_a_curtailment_call_only_with_nonfirm_import(grid, expected):
+    """One contingency call per trace exactly when non-firm import can be called back; where there
+    is one, the rendered limit falls to the firm 80 MW over its active period."""
+    from bess_size.scenarios import scenario_trace
+
+    site = make_site(**{f"grid.{k}": v for k, v in grid.items()})
+    for i in range(3):
+        ds = scenario_trace(site, "held_out", i)
+        calls = [e for e in events_from_json(ds.attrs["events_json"])
+                 if e.kind == "curtailment" and e.source == "contingency"]
+        assert len(calls) == expected
+        for e in calls:
+            dt = ds.attrs["dt_s"]
+            sl = slice(int(np.ceil(e.start_s / dt)), min(int(np.floor((e.start_s + e.duration_s) / dt)), ds.sizes["time"]))
+            assert np.all(ds["curtailment_phase"].values[sl] == 2)
+            assert np.all(ds["import_limit_mw"].values[sl] == 80.0)

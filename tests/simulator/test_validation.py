@@ -157,3 +157,85 @@ def test_explicit_events_are_annualized_at_their_occurrences():
     assert u > 0
     assert v.results["unserved_energy_mwh_per_year"] == pytest.approx(2 * u, rel=1e-9)
     assert not by_name(v)["islanding"].passed
+
+
+# --------------------------------------------------------------------------- curtailment response
+
+CALL = {"kind": "curtailment", "start_s": 1800.0, "duration_s": 600.0, "notice_s": 1200.0, "recovery_s": 600.0,
+        "source": "contingency"}
+
+
+def curtailment_traces(n_traces=4, load_mw=80.0):
+    """Flat load above the 60 MW firm import; a contingency call: notice on [600, 1800) s, active
+    on [1800, 2400) s (import limit 60 MW instead of 120), recovery on [2400, 3000) s."""
+    n = 3600
+    phase = np.zeros(n, np.int8)
+    phase[600:1800], phase[1800:2400], phase[2400:3000] = 1, 2, 3
+    limit = np.where(phase == 2, 60.0, 120.0)
+    return [make_trace(np.full(n, load_mw), limit_mw=limit, phase=phase, events=[dict(CALL)], index=i)
+            for i in range(n_traces)]
+
+
+def curtail_site():
+    return make_site(reliability={"target_success_rate": 0.5, "islanding": {"required": True}},
+                     grid={"curtailment": {"notice_min": 20, "events_per_year": 25}})
+
+
+def test_curtailment_response_adequate_design_passes():
+    """20 MW above firm for 600 s is 3.33 MWh AC (3.51 MWh stored at eta 0.95); a 40 MWh battery
+    with an 8 MWh curtailment reserve and no engines carries it: every check passes."""
+    site = curtail_site()
+    v = simulate(site, make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=0), held_out=curtailment_traces())
+    assert [c.requirement for c in v.checks if not c.passed] == []
+    c = by_name(v)["curtailment_response"]
+    assert c.scenarios == 4 and c.successes == 4 and c.measured == 0.0
+    assert c.evidence == "report.html#curtailment" and c.unit == "MW" and c.limit == 0.0
+    assert all(r["curtailment_response_unserved_mwh"] == 0.0 for r in v.scenarios)
+
+
+def test_curtailment_response_small_reserve_fails():
+    """A 6 MWh battery keeps F = 0.3 MWh and a 1 MWh ride-through reserve; above it at most
+    F + U - (F + 1) = 4.32 - 1 = 3.32 MWh is stored, and the operating band starts it lower
+    (setpoint mid-band, about 3.2 MWh stored, 1.9 MWh above the reserve): less than the 3.51 MWh
+    the call needs, so the import must rise above firm before the call ends. The same excess is an
+    import-limit violation; nothing unrelated to the call may fail."""
+    site = curtail_site()
+    design = make_design(site, energy_mwh=6.0, pcs_mw=70.0, units=0, rt=1.0, up=0.2, cu=0.5, dn=0.2)
+    v = simulate(site, design, held_out=curtailment_traces())
+    checks = by_name(v)
+    c = checks["curtailment_response"]
+    assert not c.passed and c.successes == 0 and c.failed_scenarios == [0, 1, 2, 3]
+    # once the battery is down to its ride-through reserve the whole 80 - 60 = 20 MW comes in at the POI
+    assert c.measured == pytest.approx(20.0, abs=1e-6)
+    assert all(r["stored_min_mwh"] == pytest.approx(1.3) for r in v.scenarios)  # F + rt: the reserve held
+    failed = {x.requirement for x in v.checks if not x.passed}
+    assert "curtailment_response" in failed
+    assert failed <= {"curtailment_response", "import_limit", "poi_ramp_limit", "poi_ramp_limit_per_min"}, failed
+    assert checks["unserved_energy"].passed and checks["soc_bands"].passed
+
+
+def test_curtailment_response_absent_without_nonfirm_and_not_exercised_without_a_call():
+    site = make_site(reliability={"target_success_rate": 0.5}, grid={"firm_import_mw": 120, "nonfirm_import_mw": 0})
+    v = simulate(site, make_design(site), held_out=traces())
+    assert "curtailment_response" not in by_name(v) and "curtailment_response" not in v.not_exercised
+    site = curtail_site()
+    v = simulate(site, make_design(site), held_out=traces())
+    assert "curtailment_response" in v.not_exercised
+
+
+def test_contingency_curtailment_is_annualized_at_its_natural_rate():
+    """Engines (fuel 80 USD/MWh above the 60 USD/MWh price) run only for the call: the replay
+    without the call generates nothing, so the call's part is the trace's whole generation g and
+    fuel 80 g. Counted 25 times a year: generation 25 g and fuel 25 x 80 g, not 365 / d x g
+    (d = 1/24 day: 8760 g)."""
+    site = curtail_site()
+    design = make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=3, cu=0.5)
+    v = simulate(site, design, held_out=curtailment_traces())
+    g = float(np.mean([r["generation_mwh"] for r in v.scenarios]))
+    assert g > 1.0
+    for r in v.scenarios:
+        assert r["contingency_curtailment_generation_mwh"] == pytest.approx(r["generation_mwh"], rel=1e-12)
+    assert v.results["generation_mwh_per_year"] == pytest.approx(25 * g, rel=1e-9)
+    assert v.results["fuel_cost_usd_per_year"] == pytest.approx(25 * 80 * g, rel=1e-9)
+    starts = float(np.mean([r["generator_starts"] for r in v.scenarios]))
+    assert starts > 0 and v.results["generator_starts_per_year"] == pytest.approx(25 * starts, rel=1e-9)
