@@ -612,7 +612,9 @@ def simulate_kernel(
                 refill = 0.0
                 if dev < 0.0:
                     refill = -dev / eta_ch * 3600.0 / rec_s
-                target = max(N - lim_eff + refill, 0.0)
+                # never let generation fall faster than the POI can follow (as in normal running):
+                # a dip in load during a call must not hand the load to the shrinking import cap
+                target = max(g_total - r_hb * dt, N - lim_eff + refill, 0.0)
                 keep_min = True
                 hold = True
             else:
