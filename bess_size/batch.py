@@ -15,8 +15,9 @@ Faults stay local to their row:
   reschedules its task on another worker, up to ``retries`` times (the scheduler's
   ``allowed-failures``; exceptions escaping the task are retried by ``retries=`` too), then the row
   says ``worker_lost``;
-* a site that runs longer than ``timeout_per_site_s`` -> the client cancels it, restarts the worker
-  that runs it (a Python thread cannot be stopped any other way) and writes a ``timeout`` row; the
+* a site that runs longer than ``timeout_per_site_s`` -> the client cancels it, ends the worker
+  process that runs it for its nanny to replace (a Python thread cannot be stopped any other way)
+  and writes a ``timeout`` row; the
   solver gets 75% of that as its own time limit, so the MILP usually stops first: with a design in
   hand the site goes on (``solver_status`` says ``time_limit``), without one the row is ``timeout``.
 
@@ -492,12 +493,30 @@ class _Display:
             self.progress.stop()
 
 
+def _exit_worker_process() -> None:
+    """Run on a worker: end its process at once; its nanny starts a fresh one in its place."""
+    os._exit(75)
+
+
 def _restart_worker(client, address: str) -> None:
-    """Stop a timed-out site: restart the worker process it runs in (needs a nanny, as `dask worker` has)."""
+    """Stop a timed-out site: end the worker process it runs in, for its nanny to replace.
+
+    The same path as any worker that dies (and is tested as such); a graceful
+    ``Client.restart_workers`` was seen to leave the nanny closed instead of restarted after
+    heavy worker churn. A worker without a nanny (``dask worker --no-nanny``) is left alone, since
+    nothing would replace it: the site then runs on until it ends, its row already says timeout.
+    """
     try:
-        client.restart_workers([address], timeout=60, raise_for_error=True)
-    except Exception as exc:  # e.g. a worker started with --no-nanny cannot be restarted from here
-        log.warning("could not restart worker %s to stop a timed-out site (%s); it runs on until it ends", address, exc)
+        info = client.scheduler_info(n_workers=-1)["workers"].get(address, {})
+    except Exception:  # an older scheduler_info signature, or the scheduler went away
+        info = client.scheduler_info()["workers"].get(address, {})
+    if not info.get("nanny"):
+        log.warning("worker %s has no nanny to replace it; the timed-out site runs on until it ends", address)
+        return
+    try:
+        client.run(_exit_worker_process, workers=[address], wait=False)
+    except Exception as exc:  # the worker may be gone already
+        log.warning("could not stop worker %s running a timed-out site (%s)", address, exc)
 
 
 def run_jobs(jobs: list[SiteJob], out_dir: str | Path, *, workers: int | None = None, scheduler=None,
@@ -563,8 +582,10 @@ def _row_of(fut, job: SiteJob) -> dict:
         exc = err
     if isinstance(exc, KilledWorker):
         last = getattr(exc.last_worker, "address", "?")
-        return error_row(job, WORKER_LOST, f"the worker process running this site died {exc.allowed_failures + 1} times "
-                                           f"(last: {last})")
+        row = error_row(job, WORKER_LOST, f"the worker process running this site died {exc.allowed_failures + 1} times "
+                                          f"(last: {last})")
+        row["attempts"] = exc.allowed_failures + 1  # exact; a start event may die with its worker unsent
+        return row
     return error_row(job, ERROR, f"{type(exc).__name__}: {exc}")
 
 
@@ -605,7 +626,8 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
                 name = None
             if name is not None and name not in rows:
                 row = _row_of(futures[name], by_name[name])
-                row["attempts"] = attempts.get(name)
+                if row.get("attempts") is None:
+                    row["attempts"] = attempts.get(name)
                 rows[name] = row
                 display.finished(row)
             now = time.monotonic()
@@ -616,7 +638,7 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
                     if now - t_start > timeout_s and not futures[n].done():
                         futures[n].cancel()
                         row = error_row(by_name[n], TIMEOUT, f"still running after --timeout-per-site {timeout_s:g} s; "
-                                                             f"stopped (its worker was restarted)", wall_s=now - t_start)
+                                                             f"stopped (its worker process was replaced)", wall_s=now - t_start)
                         row["attempts"] = attempts.get(n)
                         rows[n] = row
                         display.finished(row)

@@ -19,9 +19,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from bess_size.batch import (BAD_INPUT, COMPLETE, INFEASIBLE, INTERRUPTED, MARKER, PASSED, REQUIREMENT_FAILED,
-                             STAGING, TIMEOUT, batch, dask_client, exit_code, summary_frame)
+                             STAGING, TIMEOUT, WORKER_LOST, batch, dask_client, exit_code, summary_frame)
 
 
 def tiny_site(name: str, **sections) -> dict:
@@ -156,6 +157,53 @@ def test_a_killed_worker_does_not_lose_a_site(client, specs, tmp_path):
     assert df["attempts"].max() >= 2  # the killed site ran again
     assert all((out / n / MARKER).is_file() for n in df["site"])
     client.wait_for_workers(2, timeout=60)  # the nanny brought the worker back
+
+
+class CrashOn(WorkerPlugin):
+    """Fault injection (a Dask worker plugin): the pipeline SIGKILLs its own worker process for the
+    site named ``site``, as a crash in native code would. Registered plugins also run on the
+    workers the nannies start in place of the dead ones, so every attempt crashes."""
+
+    name = "bess-size-test-crash-on"
+
+    def __init__(self, site: str):
+        self.site = site
+
+    def setup(self, worker):
+        from bess_size import pipeline
+
+        real = self.real = pipeline.run
+
+        def run(site, out_dir, **kw):
+            if site.name == self.site:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(site, out_dir, **kw)
+
+        pipeline.run = run
+
+    def teardown(self, worker):
+        from bess_size import pipeline
+
+        pipeline.run = self.real
+
+
+def test_a_site_that_kills_every_worker_becomes_a_worker_lost_row(client, specs, tmp_path):
+    """The crashing site is retried on fresh workers until the scheduler's allowed failures (2 in
+    this cluster) are spent, then it is a worker_lost row after 3 attempts; the other site is done."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
+    crashing = write(tmp_path / "crashing.yaml", tiny_site("crashing"))
+    try:
+        client.register_plugin(CrashOn("crashing"), name=CrashOn.name)
+        df = batch([crashing, specs["good"]], tmp_path / "out", scheduler=client, progress=False)
+    finally:
+        client.unregister_worker_plugin(CrashOn.name)
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert df.loc[0, "status"] == WORKER_LOST and "died 3 times" in df.loc[0, "error"]
+    assert df.loc[0, "attempts"] == 3
+    assert df.loc[1, "status"] in COMPLETE
+    client.wait_for_workers(2, timeout=60)
 
 
 # --------------------------------------------------------------------------- resume
