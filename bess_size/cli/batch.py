@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import click
 import pandas as pd
@@ -129,8 +128,6 @@ def sweep(site, vary, out_dir, workers, scheduler, timeout_s, retries, as_json):
         if key in grid:
             raise click.BadParameter(f"{key} is given twice", param_hint="--vary")
         grid[key] = values
-    n = math.prod(len(v) for v in grid.values())
-    say(f"sweep of {n} point{'s' if n != 1 else ''} over {', '.join(grid)}")
     df = run_sweep(site, grid, out_dir, workers=workers, scheduler=scheduler, timeout_per_site_s=timeout_s,
                    retries=retries, progress=True)
     code = _finish(df, out_dir, as_json, extra_cols=list(grid))
