@@ -29,6 +29,9 @@ from pathlib import Path
 import yaml
 
 
+CONTENDED = 1.15  # median site wall / CPU above this: the site waited for a core
+
+
 def small_site(i: int) -> dict:
     """The bundled default shrunk to a few seconds of work: 2 scenarios of 6 h, 4 held out."""
     from bess_size.examples import path as example_path
@@ -110,13 +113,23 @@ def main() -> int:
                   f"{r['client_cpu_s']:>13.2f} {r['end_to_end_s']:>13.1f} {r['load_average_after']:>16}")
     speedups = [two["sites_per_s"] / one["sites_per_s"] for one, two in results]
     e2es = [one["end_to_end_s"] / two["end_to_end_s"] for one, two in results]
-    speedup, e2e = statistics.median(speedups), statistics.median(e2es)
+    # a pair in which sites took clearly longer on the wall clock than on the CPU shared the machine
+    # with other work: its ratio measures the neighbours, not the batch machinery
+    clean = [i for i, pair in enumerate(results)
+             if all(r["median_site_wall_s"] <= CONTENDED * r["median_site_cpu_s"] for r in pair)]
+    for i, x in enumerate(speedups):
+        print(f"pair {i + 1}: {x:.2f}x" + ("" if i in clean else f" (contended: a median site's wall time exceeded "
+                                                                  f"{CONTENDED}x its CPU time)"))
+    pool = clean or list(range(len(results)))
+    speedup = statistics.median(speedups[i] for i in pool)
+    e2e = statistics.median(e2es[i] for i in pool)
     verdict = "meets" if speedup >= 1.6 else "MISSES"
-    print(f"throughput 2 workers / 1 worker: {speedup:.2f}x median of {len(speedups)} "
-          f"({', '.join(f'{x:.2f}' for x in speedups)}; {verdict} the 1.6x target); "
-          f"end to end, start-up included: {e2e:.2f}x")
+    print(f"throughput 2 workers / 1 worker: {speedup:.2f}x, median of {len(pool)} "
+          f"{'uncontended' if clean else 'CONTENDED (machine busy: rerun when it is quiet)'} pair(s) "
+          f"({verdict} the 1.6x target); end to end, start-up included: {e2e:.2f}x")
     if args.json:
-        args.json.write_text(json.dumps({"runs": results, "speedup": speedup, "end_to_end_speedup": e2e}, indent=2))
+        args.json.write_text(json.dumps({"runs": results, "pair_speedups": speedups, "uncontended_pairs": clean,
+                                         "speedup": speedup, "end_to_end_speedup": e2e}, indent=2))
     return 0 if speedup >= 1.6 else 1
 
 
