@@ -55,7 +55,7 @@ def load_average() -> str:
 
 
 def run(sites: list[Path], warmups: list[Path], workers: int, out: Path) -> dict:
-    from bess_size.batch import batch, dask_client
+    from bess_size.batch_runner import batch, dask_client
 
     shutil.rmtree(out, ignore_errors=True)
     print(f"  {workers} worker(s): load average {load_average()} ...", file=sys.stderr, flush=True)

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from bess_size.batch import (BAD_INPUT, COMPLETE, INFEASIBLE, INTERRUPTED, MARKER, PASSED, REQUIREMENT_FAILED,
+from bess_size.batch_runner import (BAD_INPUT, COMPLETE, INFEASIBLE, INTERRUPTED, MARKER, PASSED, REQUIREMENT_FAILED,
                              STAGING, TIMEOUT, WORKER_LOST, batch, dask_client, exit_code, summary_frame)
 
 
@@ -119,7 +119,7 @@ def test_mixed_batch_gives_the_right_rows_and_a_round_tripping_summary(client, s
 
 def test_summary_dtypes_survive_parquet_with_all_missing_columns(tmp_path):
     """A table of error rows only (every figure missing) still round-trips with its dtypes."""
-    from bess_size.batch import SiteJob, error_row, write_table
+    from bess_size.batch_runner import SiteJob, error_row, write_table
 
     job = SiteJob(name="x", spec="/nope.yaml", source="/nope.yaml", spec_sha256=None, extra={"grid.firm_import_mw": 5.0})
     df = summary_frame([error_row(job, BAD_INPUT, "bad")], ["grid.firm_import_mw"])

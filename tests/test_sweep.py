@@ -8,7 +8,7 @@ import pytest
 
 from bess_size.cli import main
 from bess_size.site_spec import SiteSpecError
-from bess_size.sweep import field_unit, format_value, parse_values, parse_vary, plan_sweep, set_dotted, sweep_points
+from bess_size.sweep_grid import field_unit, format_value, parse_values, parse_vary, plan_sweep, set_dotted, sweep_points
 
 HERE = Path(__file__).parent
 

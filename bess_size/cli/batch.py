@@ -44,7 +44,7 @@ def _check_cluster(workers, scheduler) -> None:
 
 def _finish(df, out_dir: str, as_json: bool, extra_cols=()) -> int:
     """Print the table to stderr (and JSON to stdout); return the exit code."""
-    from ..batch import exit_code
+    from ..batch_runner import exit_code
 
     cols = ["site", *extra_cols, "status", "energy_mwh", "pcs_power_mw", "inverters", "total_annualized_usd",
             "validation_passed", "wall_s"]
@@ -83,7 +83,7 @@ def batch(sites, out_dir, workers, scheduler, timeout_s, retries, as_json):
     with --scheduler the same tasks go to a running Dask cluster, whose workers must have bess-size
     installed and see OUT_DIR and the spec files at the same paths.
     """
-    from ..batch import batch as run_batch, expand_site_paths
+    from ..batch_runner import batch as run_batch, expand_site_paths
 
     _check_cluster(workers, scheduler)
     if not expand_site_paths(sites):
@@ -116,7 +116,7 @@ def sweep(site, vary, out_dir, workers, scheduler, timeout_s, retries, as_json):
     cost-optimal point marked), OUT_DIR/summary.csv and .parquet, and each point's outputs in
     OUT_DIR/<key=value>/.
     """
-    from ..sweep import parse_vary, sweep as run_sweep
+    from ..sweep_grid import parse_vary, sweep as run_sweep
 
     _check_cluster(workers, scheduler)
     grid = {}

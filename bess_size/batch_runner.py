@@ -690,22 +690,3 @@ def _expand(items) -> list:
     for s in items:
         out += expand_site_paths([s]) if isinstance(s, (str, Path)) else [s]
     return out
-
-
-# --------------------------------------------------------------------------- bess_size.batch is callable
-
-
-class CallableModule(type(os)):
-    """A module that calls its namesake function: ``bess_size.batch(...)`` works as the API says.
-
-    Importing the submodule ``bess_size.batch`` sets the package attribute ``batch`` to the module,
-    shadowing the lazily exported function of the same name; calling the module forwards to it.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return getattr(self, self.__name__.rsplit(".", 1)[-1])(*args, **kwargs)
-
-
-import sys as _sys  # noqa: E402
-
-_sys.modules[__name__].__class__ = CallableModule

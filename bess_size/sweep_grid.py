@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .batch import PASSED, REQUIREMENT_FAILED, SiteJob, fingerprint, run_jobs, safe_name, summary_frame
+from .batch_runner import PASSED, REQUIREMENT_FAILED, SiteJob, fingerprint, run_jobs, safe_name, summary_frame
 
 _PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
 
@@ -360,10 +360,3 @@ def sweep(site, vary: Mapping[str, object], out_dir: str | Path, workers: int | 
 
 
 __all__ = ["sweep", "parse_vary", "parse_values", "plan_sweep", "plot_sweep", "set_dotted"]
-
-
-import sys as _sys  # noqa: E402
-
-from .batch import CallableModule as _CallableModule  # noqa: E402
-
-_sys.modules[__name__].__class__ = _CallableModule  # bess_size.sweep(...) calls sweep() (see bess_size.batch)
