@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from bess_size.io import atomic_path
 
 
 def plot_scenarios(site, sset, path, trace=None, max_windows: int = 6) -> None:
@@ -83,5 +87,6 @@ def plot_scenarios(site, sset, path, trace=None, max_windows: int = 6) -> None:
         a2.set_ylabel("power [MW]")
         if j == 0:
             a2.legend(fontsize=7)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:  # the temporary name has no extension: say the format
+        fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=110)
     plt.close(fig)
