@@ -205,6 +205,19 @@ def _push(s, p, t):
     s[S_MAX_BACK] = back + 1
 
 
+@njit(cache=True, inline="always")
+def _limits(params, import_limit_mw, p_prev, wmin, wmax):
+    """DESIGN 4's bounds: hi = min(limit, p_prev + r_s dt, min(window) + r_m),
+    lo = max(p_prev - r_s dt, max(window) - r_m), and lo >= 0 unless export is allowed."""
+    r_step = params[P_RAMP_MW_PER_S] * params[P_DT_S]
+    r_m = params[P_RAMP_MW_PER_MIN]
+    hi = min(import_limit_mw, p_prev + r_step, wmin + r_m)
+    lo = max(p_prev - r_step, wmax - r_m)
+    if params[P_EXPORT_ALLOWED] == 0.0:
+        lo = max(lo, 0.0)
+    return lo, hi
+
+
 @njit(cache=True)
 def poi_bounds(state, params, import_limit_mw):
     """``(lo, hi)`` [MW] the next POI value must respect, from the history only.
@@ -216,14 +229,7 @@ def poi_bounds(state, params, import_limit_mw):
     """
     s = state
     wmin, wmax = _window_min_max(s, s[S_STEP], params[P_WINDOW_STEPS])
-    p_prev = s[S_P_PREV]
-    r_step = params[P_RAMP_MW_PER_S] * params[P_DT_S]
-    r_m = params[P_RAMP_MW_PER_MIN]
-    hi = min(import_limit_mw, p_prev + r_step, wmin + r_m)
-    lo = max(p_prev - r_step, wmax - r_m)
-    if params[P_EXPORT_ALLOWED] == 0.0:
-        lo = max(lo, 0.0)
-    return lo, hi
+    return _limits(params, import_limit_mw, s[S_P_PREV], wmin, wmax)
 
 
 @njit(cache=True)
@@ -264,8 +270,8 @@ def poi_step(state, params, load_mw, import_limit_mw, deviation_mwh):
     """One step of the policy: the POI [MW] for net load ``load_mw`` [MW] at this step.
 
     ``deviation_mwh`` is the stored-energy deviation from setpoint before this step.
-    Updates ``state`` in place. Written as one flat function (the same arithmetic as
-    :func:`poi_bounds` + :func:`_push`) because the simulator calls it 31.5 million times a
+    Updates ``state`` in place. Written as one flat function (the same window and push
+    arithmetic as :func:`poi_bounds` + :func:`_push`, the same :func:`_limits`) because the simulator calls it 31.5 million times a
     simulated year: locals instead of state round-trips halve its cost.
     """
     s = state
@@ -286,13 +292,7 @@ def poi_step(state, params, load_mw, import_limit_mw, deviation_mwh):
         mxf += 1
     wmin = s[S_HEADER + (mnf & mask)] if mnf < mnb else np.inf
     wmax = s[S_HEADER + 2 * cap + (mxf & mask)] if mxf < mxb else -np.inf
-    p_prev = s[S_P_PREV]
-    r_step = params[P_RAMP_MW_PER_S] * params[P_DT_S]
-    r_m = params[P_RAMP_MW_PER_MIN]
-    hi = min(import_limit_mw, p_prev + r_step, wmin + r_m)
-    lo = max(p_prev - r_step, wmax - r_m)
-    if params[P_EXPORT_ALLOWED] == 0.0:
-        lo = max(lo, 0.0)
+    lo, hi = _limits(params, import_limit_mw, s[S_P_PREV], wmin, wmax)
     if lo > hi:
         p = hi  # the import limit (or, after a forced drop, the up-ramp rule) wins
     elif x > hi:
