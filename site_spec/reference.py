@@ -13,6 +13,7 @@ from typing import Literal, Union
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from .load import _unwrap
 from .models import Site
 
 HEADER = """# Site spec reference
@@ -23,20 +24,6 @@ Generated from `site_spec/models.py` by `python -m bess_size.site_spec.reference
 `bess-size example` prints a complete, commented site. A range `[a, b]` in a spec means "drawn
 uniformly between a and b"; a single number means exactly that value. Unknown keys are errors.
 """
-
-
-def _unwrap(tp):
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            if len(args) != 1:
-                return tp
-            tp = args[0]
-        else:
-            return tp
 
 
 def _models_in(tp) -> list[type[BaseModel]]:

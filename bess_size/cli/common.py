@@ -60,3 +60,11 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
         pass
+
+
+def design_line(design) -> str:
+    """One line a user reads first: energy, containers, PCS, inverters, generation."""
+    b = design.bess
+    gens = ", ".join(f"{g.units} x {g.unit_mw:g} MW {g.kind} ({g.new_units} new)" for g in design.generation) or "none"
+    return (f"{b.energy_mwh:.1f} MWh" + (f" ({b.containers} containers)" if b.containers is not None else "")
+            + f", PCS {b.pcs_power_mw:.1f} MW, {b.inverters} x {b.inverter_rating_mva:g} MVA inverters; generation: {gens}")

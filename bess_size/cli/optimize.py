@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import emit_json, say
+from .common import design_line, emit_json, say
 
 
 def _scenarios(site, path, progress):
@@ -71,11 +71,7 @@ def optimize(site_path, out_dir, scenarios_path, solver, time_limit_s, mip_gap, 
     target = Path(out_dir) / "design.json"
     write_atomic(target, res.design.to_json() + "\n")
     d = res.design
-    b = d.bess
-    gens = ", ".join(f"{g.new_units} new x {g.unit_mw:g} MW {g.kind}" for g in d.generation) or "none"
-    say(f"{res.status}: {b.energy_mwh:.1f} MWh"
-        + (f" ({b.containers} containers)" if b.containers is not None else "")
-        + f", PCS {b.pcs_power_mw:.1f} MW, {b.inverters} inverters; generation: {gens}")
+    say(f"{res.status}: {design_line(d)}")
     if d.cost is not None:
         say(f"total {d.cost.total_annualized_usd / 1e6:,.2f} M USD/year (grid only: {d.cost.grid_only_bill_usd / 1e6:,.2f} M); "
             f"gap {res.model_stats['gap'] if res.model_stats['gap'] is not None else float('nan'):.4f}; "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import EXIT_OK, EXIT_REQUIREMENT_FAILED, emit_json, say
+from .common import EXIT_OK, EXIT_REQUIREMENT_FAILED, design_line, emit_json, say
 
 STAGE_LABELS = {
     "scenarios": "generating optimizer scenarios",
@@ -82,11 +82,7 @@ def _print_checks(validation) -> None:
 
 
 def _print_design(design) -> None:
-    b = design.bess
-    gens = ", ".join(f"{g.units} x {g.unit_mw:g} MW {g.kind} ({g.new_units} new)" for g in design.generation) or "none"
-    say(f"design: {b.energy_mwh:.1f} MWh"
-        + (f" ({b.containers} containers)" if b.containers is not None else "")
-        + f", PCS {b.pcs_power_mw:.1f} MW, {b.inverters} x {b.inverter_rating_mva:g} MVA inverters; generation: {gens}")
+    say(f"design: {design_line(design)}")
     if design.cost is not None:
         c = design.cost
         say(f"cost: {c.total_annualized_usd / 1e6:,.2f} M USD/year (grid only: {c.grid_only_bill_usd / 1e6:,.2f} M USD/year)")
