@@ -73,16 +73,18 @@ def _stage(progress: Progress | None, stage: str):
 def refine_scenarios(site, scenarios, validation, progress: Progress | None = None):
     """A new ScenarioSet: the optimizer's, plus what the failing held-out scenarios demand."""
     from .scenarios import scenario_trace
+    from .scenarios.generate import screened_fleet
     from .scenarios.transient import screen_trace, window_candidates, windows_dataset
 
     failing = sorted({i for c in validation.failed_checks for i in c.failed_scenarios})
     if not failing:
         return scenarios
     transient = scenarios.transient.copy(deep=True)
+    fleet = screened_fleet(transient, site)
     chosen = []
     for n, i in enumerate(failing):
         trace = scenario_trace(site, "held_out", i)
-        screened = screen_trace(site, trace)
+        screened = screen_trace(site, trace, fleet)
         for k in TRANSIENT_FIGURES:
             transient[k] = transient[k].copy(data=np.maximum(transient[k].values, screened[k]))
         cands = [c for c in window_candidates(site, i, trace, screened) if c["kind"] in REFINE_WINDOW_KINDS]

@@ -60,6 +60,9 @@ def _say(progress, text: str) -> None:
         progress(text)
 
 
+MAX_SCREENING_ROUNDS = 4  # solves at most; each round after the first is a valid design on its own
+
+
 def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: float | None = None,
              mip_gap: float = 0.01, threads: int | None = None, strict_dispatch: bool = False,
              integer_commitment: bool = False, progress: Callable[[str], None] | None = None) -> OptimizationResult:
@@ -69,11 +72,59 @@ def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: floa
     docs/interfaces.md). ``progress`` receives human-readable lines (build steps, the solver log).
     With ``strict_dispatch`` the model gets binary charge/discharge exclusivity and is warm-started
     from the solution without it.
+
+    The transient requirements depend on the generation fleet (it carries the steady gap above the
+    import limit), which is itself a decision. Round 0 uses the scenarios as screened (the largest
+    fleet the spec allows). While the solved fleet differs from the screened one, the scenarios are
+    screened again with the solved fleet and the model re-solved with that fleet as a lower bound
+    on the units: every design from round 1 on has at least the fleet its requirements assume (more
+    units only help generation follow), so it is valid even if the rounds stop before the fleet is
+    stable. design.json's ``transient_screening`` names the fleet the requirements were screened with.
     """
+    from bess_size.scenarios.generate import rescreen, screened_fleet
+
+    kw = dict(solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
+              strict_dispatch=strict_dispatch, integer_commitment=integer_commitment, progress=progress)
+    fleet = screened_fleet(scenarios.transient, site)
+    sensitive = bool(scenarios.transient.attrs.get("fleet_sensitive", 0))
+    first = _optimize_once(site, scenarios, min_units=None, **kw)
+    res, used, rounds = first, fleet, 1
+    while sensitive and _fleet(res) != used and rounds < MAX_SCREENING_ROUNDS:
+        floor = _fleet(res) if rounds == 1 else [max(a, b) for a, b in zip(_fleet(res), used)]
+        _say(progress, f"re-screening transients with the solved fleet {floor} (screened with {used})")
+        again = rescreen(site, scenarios, floor)
+        try:
+            res = _optimize_once(site, again, min_units=floor, **kw)
+        except InfeasibleError:
+            if rounds > 1:
+                break  # the previous round's design is valid
+            # the smaller fleet cannot carry the transients: keep the screened fleet as a floor
+            res = _optimize_once(site, scenarios, min_units=used, **kw)
+            break
+        used, rounds = floor, rounds + 1
+        sensitive = bool(again.transient.attrs.get("fleet_sensitive", 0))
+    res.design.transient_screening = {
+        "fleet": [{"kind": u.kind, "units": int(n)} for u, n in zip(site.thermal, used)],
+        "rounds": rounds, "stable": _fleet(res) == used or not sensitive,
+        "fleet_sensitive": sensitive}
+    return res
+
+
+def _fleet(res: OptimizationResult) -> list[int]:
+    return [g.existing_units + g.new_units for g in res.design.generation]
+
+
+def _optimize_once(site: Site, scenarios, *, solver: str, time_limit_s: float | None, mip_gap: float,
+                   threads: int | None, strict_dispatch: bool, integer_commitment: bool,
+                   progress: Callable[[str], None] | None, min_units: list[int] | None) -> OptimizationResult:
+    """Build and solve once; ``min_units`` (installed units per thermal type) bounds the fleet below."""
     t0 = time.perf_counter()
     d = model_data(site, scenarios)
     options = ModelOptions(strict_dispatch=strict_dispatch, integer_commitment=integer_commitment)
     m = build_model(d, options)
+    if min_units is not None:
+        for g, (u, n) in enumerate(zip(site.thermal, min_units)):
+            m.new_units[g].setlb(max(0, n - u.existing_units))
     build_s = time.perf_counter() - t0
     stats = model_size(m)
     _say(progress, f"model built in {build_s:.2f} s: {stats['variables']} variables ({stats['integers']} integer), "

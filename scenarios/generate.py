@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import numpy as np
@@ -12,7 +13,7 @@ from .energy_layer import representative_periods
 from .grid_events import events_to_json, explicit_events
 from .rng import stream_id
 from .trace import scenario_trace, trace_start_day
-from .transient import screen_trace, select_windows, window_candidates, windows_dataset
+from .transient import full_fleet, screen_trace, select_windows, window_candidates, windows_dataset
 
 TRANSIENT_VARS = {
     "discharge_residual_mw": ("MW", "largest battery discharge under the POI policy (within-bin maximum load)"),
@@ -40,9 +41,12 @@ def generate_scenarios(site, stream: str = "optimizer", progress: Callable[[int,
     stream_id(stream)
     n = scenario_count(site, stream) if count is None else int(count)
     energy_parts, transient_rows, candidates = [], [], []
+    fleet = full_fleet(site)
+    sensitive = False
     for i in range(n):
         trace = scenario_trace(site, stream, i)
-        screened = screen_trace(site, trace)
+        screened = screen_trace(site, trace, fleet)
+        sensitive |= screened["fleet_sensitive"]
         transient_rows.append([screened[k] for k in TRANSIENT_VARS])
         candidates += window_candidates(site, i, trace, screened)
         energy_parts.append(representative_periods(site, i, trace_start_day(site, stream, i), stream))
@@ -50,15 +54,52 @@ def generate_scenarios(site, stream: str = "optimizer", progress: Callable[[int,
         if progress is not None:
             progress(i + 1, n)
     energy = energy_dataset(site, energy_parts)
-    tr = np.array(transient_rows, dtype=float).reshape(n, len(TRANSIENT_VARS))
-    transient = xr.Dataset(
-        {k: ("scenario", tr[:, j], {"units": u, "long_name": ln}) for j, (k, (u, ln)) in enumerate(TRANSIENT_VARS.items())},
-        coords={"scenario": ("scenario", np.arange(n, dtype=np.int64))},
-    )
+    transient = transient_dataset(transient_rows, fleet, sensitive)
     windows = windows_dataset(site, select_windows(site, candidates))
     attrs = {"site": site.name, "stream": stream, "seed": int(site.scenarios.seed), "scenarios": n,
              "trace_days": float(site.scenarios.trace_days), "dt_s": float(site.scenarios.transient_resolution_s)}
     return ScenarioSet(energy=energy, transient=transient, windows=windows, attrs=attrs)
+
+
+def transient_dataset(rows: list[list[float]], fleet: list[int], sensitive: bool) -> xr.Dataset:
+    """Per-scenario screened figures; attrs ``screened_fleet_units`` (JSON list, units per thermal
+    type the screening assumed installed) and ``fleet_sensitive`` (1 if any step had a gap above
+    the import limit for generation to carry, so another fleet would change the figures)."""
+    tr = np.array(rows, dtype=float).reshape(len(rows), len(TRANSIENT_VARS))
+    return xr.Dataset(
+        {k: ("scenario", tr[:, j], {"units": u, "long_name": ln}) for j, (k, (u, ln)) in enumerate(TRANSIENT_VARS.items())},
+        coords={"scenario": ("scenario", np.arange(len(rows), dtype=np.int64))},
+        attrs={"screened_fleet_units": json.dumps([int(x) for x in fleet]), "fleet_sensitive": int(sensitive)},
+    )
+
+
+def screened_fleet(transient: xr.Dataset, site) -> list[int]:
+    """The fleet a transient dataset was screened with (the full fleet for sets written before it was recorded)."""
+    text = transient.attrs.get("screened_fleet_units")
+    return [int(x) for x in json.loads(text)] if text else full_fleet(site)
+
+
+def rescreen(site, scenarios, fleet: list[int]):
+    """The ScenarioSet with its transient figures screened again with ``fleet`` (units per thermal
+    type): the optimizer scenarios' traces are regenerated (same seed, same traces) and, for a set
+    refined with held-out scenarios, their figures raise the rows again as refinement did."""
+    stream = scenarios.attrs.get("stream", "optimizer")
+    n = int(scenarios.transient.sizes["scenario"])
+    rows, sensitive = [], False
+    for i in range(n):
+        sc = screen_trace(site, scenario_trace(site, stream, i), fleet)
+        sensitive |= sc["fleet_sensitive"]
+        rows.append([sc[k] for k in TRANSIENT_VARS])
+    for i in json.loads(scenarios.attrs.get("refined_with_held_out", "[]")):
+        sc = screen_trace(site, scenario_trace(site, "held_out", int(i)), fleet)
+        sensitive |= sc["fleet_sensitive"]
+        for row in rows:
+            for j, k in enumerate(TRANSIENT_VARS):
+                if k != "fast_throughput_mwh_per_day":
+                    row[j] = max(row[j], sc[k])
+    transient = transient_dataset(rows, fleet, sensitive)
+    return type(scenarios)(energy=scenarios.energy, transient=transient, windows=scenarios.windows,
+                           attrs=dict(scenarios.attrs))
 
 
 def energy_dataset(site, parts: list[dict]) -> xr.Dataset:

@@ -1,17 +1,39 @@
-"""The transient layer (DESIGN 4, issue 3 point 5): screened requirements and evidence windows.
+"""The transient layer (DESIGN 4): screened requirements and evidence windows.
 
 Per optimizer scenario the shared POI policy runs over the whole second-resolution trace (net load
-= bin-mean load - PV, the import limit without curtailment: a curtailment's energy is the energy
-layer's curtailment reserve, not a ramp buffer) and gives:
+``n = L - pv`` with ``L`` the bin-mean load, the import limit without curtailment: a curtailment's
+energy is the energy layer's curtailment reserve, not a ramp buffer). The screening sees the whole
+site: with ``p_t`` the policy's POI, ``f_t`` its low-pass target and ``c_t`` its recovery term,
 
-* ``discharge_residual_mw`` = max_t (load_max_t - pv_t - p_t): the within-bin maximum, so swings
-  faster than the resolution still size the PCS; ``charge_residual_mw`` = max_t (p_t - (load_min_t - pv_t));
+* **generation** carries the steady gap the POI cannot import, following it at its ramp rate within
+  the screened fleet (``N_g`` units of each thermal type, capacity ``G = sum N_g unit_mw_g``, ramp
+  ``R = sum N_g ramp_mw_per_s_g``)::
+
+      g*_t = min(G, max(0, f_t + c_t - limit_t)),   g_t = clip(g*_t, g_{t-1} - R dt, g_{t-1} + R dt)
+
+  from a steady start ``g_{-1} = g*_0``;
+* **PV that cannot be exported is curtailed before it is stored**: a charging residual beyond what
+  refills a deficit (``-d / (eta_ch dt)``) is cut by up to ``pv_t`` (the spec has no price for
+  curtailed PV, so curtailing is free);
+* the battery residual is ``r_t = n_t - p_t - g_t`` (after the PV cut), and the stored-energy
+  deviation ``d`` follows it with the efficiencies.
+
+Figures per scenario:
+
+* ``discharge_residual_mw`` = max_t (load_max_t - pv_t - p_t - g_t): the within-bin maximum, so
+  swings faster than the resolution still size the PCS; ``charge_residual_mw`` =
+  max_t max(-r_t, p_t + g_t - load_min_t) (PV can be curtailed at the within-bin minimum too);
 * ``deficit_mwh`` / ``surplus_mwh`` = the largest stored-energy deviation below / above the
-  setpoint (deviation tracked with the efficiencies by the policy);
+  setpoint;
 * ``fast_throughput_mwh_per_day``: energy the battery discharges per day while buffering, the
   bin-level residual plus the sub-bin swing. For a bin whose load alternates between its minimum
   and maximum with mean m, the discharged energy is (max - m)(m - min)/(max - min) x dt (exact for
   a two-level square wave of any duty: with duty D, (1-D)DX = (max-m)(m-min)/X, X = max - min).
+
+The fleet is a first-stage decision: scenarios are screened with the largest fleet the spec allows
+(existing + max_new units) and the optimizer re-screens with its solved fleet until the fleet is
+stable (:func:`rescreen`); ``fleet_sensitive`` says whether any step had a gap for generation to carry
+(if none, the fleet cannot change the figures).
 
 Windows (``window_length_s`` long, at the trace resolution) for the optimizer's hard contingency
 constraints and for evidence: every scenario's loss-of-grid and sag events, the worst ramp-up and
@@ -27,9 +49,11 @@ import json
 
 import numpy as np
 import xarray as xr
+from numba import njit
 
 from .grid_events import events_from_json
-from .poi_policy import poi_params, poi_policy
+from .poi_policy import (P_CH_MWH_PER_MW, P_DT_S, S_F_PREV, deviation_update, new_poi_state, poi_params, poi_step,
+                         recovery_term_mw)
 
 KINDS = ("loss_of_grid", "voltage_sag", "ramp_up", "ramp_down", "curtailment")
 # [E] share of the window budget per kind: contingencies size the PCS and the ride-through
@@ -39,18 +63,65 @@ PRE_EVENT_FRACTION = 0.1  # a window starts this share of its length before its 
 RAMP_CANDIDATES_PER_SCENARIO = 3
 
 
-def screen_trace(site, trace: xr.Dataset) -> dict:
-    """Run the POI policy over one trace; return its requirements and the series windows need."""
+def full_fleet(site) -> list[int]:
+    """The largest fleet the spec allows: existing + max_new units of each thermal type."""
+    return [g.existing_units + g.max_new_units for g in site.thermal]
+
+
+def fleet_capacity(site, fleet) -> tuple[float, float]:
+    """(G [MW], R [MW/s]) of a fleet: its capacity and its ramp rate, all units together."""
+    th = site.thermal
+    return (float(sum(n * g.unit_mw for n, g in zip(fleet, th))),
+            float(sum(n * g.ramp_mw_per_s for n, g in zip(fleet, th))))
+
+
+@njit(cache=True)
+def _screen(net, pv, limit, params, gen_cap_mw, gen_ramp_mw_per_s, poi, gen, res, dev):
+    """The policy with generation following the steady gap and free PV curtailment (module doc).
+    Returns 1 if any step had a gap for generation to carry."""
+    state = new_poi_state(params)
+    dt = params[P_DT_S]
+    ch_gain = params[P_CH_MWH_PER_MW]  # stored MWh per MW charged for one step
+    d = 0.0
+    g_prev = min(gen_cap_mw, max(0.0, net[0] - limit[0]))
+    gap_seen = 0
+    for t in range(net.shape[0]):
+        p = poi_step(state, params, net[t], limit[t], d)
+        x = state[S_F_PREV] + recovery_term_mw(params, d)
+        if x - limit[t] > 1e-9:
+            gap_seen = 1
+        g_star = min(gen_cap_mw, max(0.0, x - limit[t]))
+        g = min(max(g_star, g_prev - gen_ramp_mw_per_s * dt), g_prev + gen_ramp_mw_per_s * dt)
+        r = net[t] - p - g
+        if r < 0.0 and pv[t] > 0.0:
+            refill_mw = max(0.0, -d) / ch_gain  # charging that only brings d back to zero
+            cut = min(max(-r - refill_mw, 0.0), pv[t])
+            r += cut
+        d = deviation_update(params, d, r)
+        g_prev = g
+        poi[t] = p
+        gen[t] = g
+        res[t] = r
+        dev[t] = d
+    return gap_seen
+
+
+def screen_trace(site, trace: xr.Dataset, fleet: list[int] | None = None) -> dict:
+    """Run the screening over one trace with ``fleet`` (default :func:`full_fleet`); return its
+    requirements and the series windows need."""
     params = poi_params(site)
     load = trace["load_mw"].values
-    pv = trace["pv_mw"].values
+    pv = np.ascontiguousarray(trace["pv_mw"].values, dtype=np.float64)
     lmin = trace["load_min_mw"].values
     lmax = trace["load_max_mw"].values
     dt = float(trace.attrs["dt_s"])
     limit = np.full(load.shape, site.grid.firm_import_mw + site.grid.nonfirm_import_mw)
-    poi, res, dev = poi_policy(load - pv, limit, params)
-    up = lmax - pv - poi  # discharge need with the within-bin maximum
-    down = poi - (lmin - pv)  # charge need with the within-bin minimum
+    cap, ramp = fleet_capacity(site, full_fleet(site) if fleet is None else fleet)
+    net = np.ascontiguousarray(load - pv, dtype=np.float64)
+    poi, gen, res, dev = (np.empty_like(net) for _ in range(4))
+    gap = _screen(net, pv, limit, params, cap, ramp, poi, gen, res, dev)
+    up = lmax - pv - poi - gen  # discharge need with the within-bin maximum
+    down = np.maximum(-res, poi + gen - lmin)  # charge need with the within-bin minimum, PV curtailed
     width = lmax - lmin
     sub = np.divide((lmax - load) * (load - lmin), width, out=np.zeros_like(width), where=width > 1e-12)
     days = load.size * dt / 86400.0
@@ -61,7 +132,9 @@ def screen_trace(site, trace: xr.Dataset) -> dict:
         "deficit_mwh": max(0.0, float(-dev.min())),
         "surplus_mwh": max(0.0, float(dev.max())),
         "fast_throughput_mwh_per_day": float(throughput),
+        "fleet_sensitive": bool(gap),
         "poi_mw": poi,
+        "gen_mw": gen,
         "up_mw": up,
         "down_mw": down,
     }
@@ -123,8 +196,9 @@ def _window_series(trace: xr.Dataset, screened: dict, start: int, length: int) -
     pv = trace["pv_mw"].values[sl]
     ga = trace["grid_available"].values[sl]
     poi = np.where(ga == 1, screened["poi_mw"][sl], 0.0)  # no import without grid
+    gen = np.where(ga == 1, screened["gen_mw"][sl], 0.0)
     d = {"load_mw": load, "load_max_mw": trace["load_max_mw"].values[sl], "pv_mw": pv, "poi_mw": poi,
-         "residual_mw": load - pv - poi, "grid_available": ga}
+         "residual_mw": load - pv - poi - gen, "grid_available": ga}
     m = load.size
     if m < length:  # a trace shorter than a window: hold the last values
         d = {k: np.concatenate([v, np.full(length - m, v[-1], dtype=v.dtype)]) for k, v in d.items()}
@@ -194,7 +268,7 @@ def windows_dataset(site, chosen: list[dict]) -> xr.Dataset:
         avail[w] = c["data"]["grid_available"]
     units = {"load_mw": ("MW", "site load (bin mean)"), "load_max_mw": ("MW", "site load, within-bin maximum"),
              "pv_mw": ("MW", "PV output"), "poi_mw": ("MW", "POI import under the shared POI policy (0 without grid)"),
-             "residual_mw": ("MW", "battery residual load - PV - POI (positive: discharge)")}
+             "residual_mw": ("MW", "battery residual load - PV - POI - generation (positive: discharge)")}
     data = {k: (("window", "tau"), arrays[k], {"units": u, "long_name": ln}) for k, (u, ln) in units.items()}
     data["grid_available"] = (("window", "tau"), avail, {"units": "1", "long_name": "grid available"})
     coords = {

@@ -80,6 +80,9 @@ class Design(_Part):
     generation: list[GenerationDesign] = Field(default_factory=list)
     cost: Cost | None = None
     promises: dict[str, float] = Field(default_factory=dict)
+    transient_screening: dict = Field(default_factory=dict, description=(
+        "The generation fleet the transient requirements were screened with (units per thermal type), "
+        "the screening rounds and whether the solved fleet matched it"))
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2)
