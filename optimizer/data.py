@@ -52,6 +52,19 @@ class Window:
 
 
 @dataclass
+class DemandGroup:
+    """Demand charge ``charge`` of the tariff in month ``month`` (0 = January) of scenario ``scenario``:
+    its peak is the largest import over ``steps_by_period`` (per member period, the steps within
+    the charge's hours on the day types the period stands for in that month)."""
+
+    scenario: int
+    charge: int
+    month: int
+    usd_per_mw_month: float
+    steps_by_period: list[tuple[int, ...]]
+
+
+@dataclass
 class ModelData:
     site: Site
     n_scenarios: int
@@ -78,6 +91,8 @@ class ModelData:
     q_island_mvar: float
     fast_throughput_mwh_per_year: float
     explicit_event_field: dict[tuple[int, int], str]  # (scenario, period) -> "grid.events[i]"
+    demand_groups: list[DemandGroup] = field(default_factory=list)
+    demand_charge_labels: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -187,6 +202,32 @@ def _contingency_windows(site: Site, windows, peak_mw: float) -> list[Window]:
     return out
 
 
+def _demand_groups(site: Site, calendar: np.ndarray, T: int, step_h: float) -> tuple[list[DemandGroup], list[str]]:
+    """Every (scenario, charge, month) of the tariff's demand charges with the steps that may set its peak."""
+    from bess_size.site_spec.tariff import site_tariff
+
+    charges = site_tariff(site).demand_charges
+    S, D = calendar.shape[:2]
+    hour = np.minimum(np.floor(np.arange(T) * step_h + 1e-9).astype(int), 23)
+    groups = []
+    for s in range(S):
+        for k, ch in enumerate(charges):
+            for mo in ch.months():
+                members = []
+                for p in range(D):
+                    hours = np.zeros(24, dtype=bool)
+                    for dt in (0, 1):
+                        if calendar[s, p, mo, dt] > 0:
+                            hours |= ch.mask[mo, dt]
+                    base = (s * D + p) * T
+                    steps = tuple(base + t for t in range(T) if hours[hour[t]])
+                    if steps:
+                        members.append(steps)
+                if members:
+                    groups.append(DemandGroup(s, k, mo, ch.usd_per_mw_month, members))
+    return groups, [c.label for c in charges]
+
+
 def model_data(site: Site, scenarios) -> ModelData:
     """Flatten a ScenarioSet for the model; see the module docstring for the conventions."""
     en = scenarios.energy
@@ -203,6 +244,10 @@ def model_data(site: Site, scenarios) -> ModelData:
     explicit = (np.asarray(en["explicit_event"].transpose("scenario", "period").values, dtype=bool)
                 if "explicit_event" in en else np.zeros((S, D), dtype=bool))
     step_h = float(en.attrs.get("step_h", 24.0 / T))
+    # calendar days each period stands for; without it (older scenario files) every period stands for every month
+    calendar = (np.asarray(en["calendar_days"].transpose("scenario", "period", "month", "day_type").values)
+                if "calendar_days" in en else np.ones((S, D, 12, 2), dtype=np.int64))
+    demand_groups, demand_labels = _demand_groups(site, calendar, T, step_h)
 
     idx = np.arange(S * D * T)
     t_of = idx % T
@@ -253,4 +298,5 @@ def model_data(site: Site, scenarios) -> ModelData:
         q_grid_fixed_mvar=max(0.0, peak * (tan_l - tan_poi)), q_grid_per_mw=tan_poi,
         q_island_mvar=site.reliability.ride_through.load_fraction * peak * tan_l,
         fast_throughput_mwh_per_year=fast_mwh_year, explicit_event_field=event_field,
+        demand_groups=demand_groups, demand_charge_labels=demand_labels,
     )

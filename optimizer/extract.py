@@ -10,7 +10,7 @@ from .bands import usable_fraction
 from .data import ModelData
 from .design import reactive_power_mvar
 from .generation import islanding_load_mw
-from .objective import CAPEX_PARTS, OPEX_PARTS
+from .objective import CAPEX_PARTS, OPEX_PARTS, demand_charges_usd
 
 
 def _v(x) -> float:
@@ -49,11 +49,11 @@ def extract_design(m, d: ModelData, solver_info: SolverInfo | None) -> Design:
         bands_mwh=bands_mwh, bands_fraction=bands_fraction)
     gens = [GenerationDesign(kind=u.kind, existing_units=u.existing_units, new_units=int(round(_v(m.new_units[g]))),
                              unit_mw=u.unit_mw) for g, u in enumerate(d.site.thermal)]
-    return Design(site=d.site.name, solver=solver_info, bess=bess, generation=gens, cost=extract_cost(m),
+    return Design(site=d.site.name, solver=solver_info, bess=bess, generation=gens, cost=extract_cost(m, d),
                   promises=extract_promises(m, d, gens))
 
 
-def extract_cost(m) -> Cost:
+def extract_cost(m, d: ModelData | None = None) -> Cost:
     capex = {k: _v(getattr(m, k)) for k in CAPEX_PARTS}
     opex = {k: _v(getattr(m, k)) for k in OPEX_PARTS}
     total_capex, total_opex = sum(capex.values()), sum(opex.values())
@@ -61,9 +61,12 @@ def extract_cost(m) -> Cost:
     breakdown = {**{f"annualized_{k}": round(v, 2) for k, v in capex.items()}, **{k: round(v, 2) for k, v in opex.items()},
                  "grid_only_bill_usd": round(m.grid_only_bill_usd, 2), "total_annualized_usd": round(total, 2),
                  "decision_objective_usd": round(total - m.grid_only_bill_usd, 2)}
+    by_month = []
+    if d is not None and d.demand_groups:
+        by_month = [round(x, 2) for x in demand_charges_usd(d, [_v(m.import_mw[i]) for i in range(d.n)])]
     return Cost(annualized_capex_usd=round(total_capex, 2), expected_annual_opex_usd=round(total_opex, 2),
                 grid_only_bill_usd=round(m.grid_only_bill_usd, 2), total_annualized_usd=round(total, 2),
-                breakdown=breakdown)
+                breakdown=breakdown, demand_charge_by_month_usd=by_month)
 
 
 def extract_promises(m, d: ModelData, gens: list[GenerationDesign]) -> dict[str, float]:

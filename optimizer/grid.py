@@ -83,10 +83,29 @@ def add_import_ramp_constraints(m, d: ModelData) -> None:
 
 
 def add_demand_charge_constraints(m, d: ModelData) -> None:
-    """g_peak(s) >= g(i) for every step i of scenario s (only with a demand charge)."""
-    if d.site.grid.demand_charge_usd_per_mw_month <= 0:
+    """Each demand charge k is billed on each month's own peak, per scenario s (see ``DemandGroup``):
+
+    u(s,p,H) >= g(i) for every step i of period p whose hour is in H (the charge's hours on the day
+    types p stands for in month mo), and peak(s,k,mo) >= u(s,p,H) for every period p standing for a
+    day of month mo. Periods share u across charges and months with the same hours, which keeps the
+    model near one constraint per step.
+    """
+    if not d.demand_groups:
         return
-    sc = d.scenario_of
-    m.scenarios = pyo.RangeSet(0, d.n_scenarios - 1)
-    m.peak_import_mw = pyo.Var(m.scenarios, domain=pyo.NonNegativeReals)
-    m.peak_import = pyo.Constraint(m.steps, rule=lambda m, i: m.peak_import_mw[sc[i]] - m.import_mw[i] >= 0)
+    period_peak: dict[tuple[int, ...], int] = {}
+    for grp in d.demand_groups:
+        for steps in grp.steps_by_period:
+            period_peak.setdefault(steps, len(period_peak))
+    keys = list(period_peak)
+    m.period_peak_keys = pyo.RangeSet(0, len(keys) - 1)
+    m.period_peak_import_mw = pyo.Var(m.period_peak_keys, domain=pyo.NonNegativeReals)
+    pairs = [(j, i) for j, steps in enumerate(keys) for i in steps]
+    m.period_peak_pairs = pyo.Set(initialize=pairs, dimen=2, ordered=True)
+    m.period_peak_import = pyo.Constraint(
+        m.period_peak_pairs, rule=lambda m, j, i: m.period_peak_import_mw[j] - m.import_mw[i] >= 0)
+    m.demand_groups = pyo.RangeSet(0, len(d.demand_groups) - 1)
+    m.peak_import_mw = pyo.Var(m.demand_groups, domain=pyo.NonNegativeReals)
+    links = [(q, period_peak[steps]) for q, grp in enumerate(d.demand_groups) for steps in grp.steps_by_period]
+    m.peak_import_links = pyo.Set(initialize=links, dimen=2, ordered=True)
+    m.peak_import = pyo.Constraint(
+        m.peak_import_links, rule=lambda m, q, j: m.peak_import_mw[q] - m.period_peak_import_mw[j] >= 0)

@@ -13,7 +13,6 @@ import pyomo.environ as pyo
 from .data import ModelData
 
 TIE_BREAK_USD = 1.0
-MONTHS = 12.0
 OBJECTIVE_SCALE = 1e-3  # the solver sees thousands of USD: cost coefficients stay within HiGHS's preferred range
 
 
@@ -30,23 +29,26 @@ def add_capex_expressions(m, d: ModelData) -> None:
 
 
 def grid_only_bill_usd(d: ModelData) -> float:
-    """sum_i w_i dt price_i max(L_i - pv_i, 0) + 12 demand_charge E_s[max_i (L_i - pv_i)] [USD/year]."""
+    """sum_i w_i dt price_i max(L_i - pv_i, 0) + sum_(s,k,mo) prob_s rate_k max over the group's steps of
+    max(L - pv, 0) [USD/year]: the same tariff, each demand charge on each month's own peak."""
     export = d.site.grid.export_allowed
     net = [a - b if export else max(a - b, 0.0) for a, b in zip(d.load_mw, d.pv_mw)]
     energy = sum(w * d.step_h * p * x for w, p, x in zip(d.annual_weight, d.price_usd_per_mwh, net))
-    dc = d.site.grid.demand_charge_usd_per_mw_month
-    if dc > 0:
-        peaks = [0.0] * d.n_scenarios
-        for i, x in enumerate(net):
-            s = d.scenario_of[i]
-            peaks[s] = max(peaks[s], x)
-        energy += MONTHS * dc * sum(p * k for p, k in zip(d.scenario_probability, peaks))
-    return energy
+    return energy + sum(demand_charges_usd(d, net))
+
+
+def demand_charges_usd(d: ModelData, import_mw) -> list[float]:
+    """Expected demand charges by month [USD/year] for an import profile over the model's steps."""
+    months = [0.0] * 12
+    for grp in d.demand_groups:
+        peak = max(max(import_mw[i] for i in steps) for steps in grp.steps_by_period)
+        months[grp.month] += d.scenario_probability[grp.scenario] * grp.usd_per_mw_month * max(peak, 0.0)
+    return months
 
 
 def add_opex_expressions(m, d: ModelData) -> None:
     """Expected annual operating cost [USD/year], weights w_i = probability x days per year:
-    energy sum w dt price g; demand 12 dc E_s[g_peak]; fuel sum w dt fuel gen; starts sum w c_start start;
+    energy sum w dt price g; demand sum_(s,k,mo) prob_s rate_k peak(s,k,mo); fuel sum w dt fuel gen; starts sum w c_start start;
     throughput c_tp (sum w dt p_dis + fast cycling); flexible sum w dt c_flex flex; shedding sum w dt VOLL shed."""
     site = d.site
     wdt = [w * d.step_h for w in d.annual_weight]
@@ -54,9 +56,9 @@ def add_opex_expressions(m, d: ModelData) -> None:
     steps = range(d.n)
     th = site.thermal
     m.opex_energy_usd = pyo.Expression(expr=pyo.quicksum(wdt[i] * price[i] * m.import_mw[i] for i in steps))
-    dc = site.grid.demand_charge_usd_per_mw_month
     m.opex_demand_charge_usd = pyo.Expression(expr=pyo.quicksum(
-        MONTHS * dc * d.scenario_probability[s] * m.peak_import_mw[s] for s in m.scenarios) if dc > 0 else 0.0)
+        d.scenario_probability[g.scenario] * g.usd_per_mw_month * m.peak_import_mw[q]
+        for q, g in enumerate(d.demand_groups)) if d.demand_groups else 0.0)
     m.opex_fuel_usd = pyo.Expression(expr=pyo.quicksum(
         wdt[i] * th[g].fuel_usd_per_mwh * m.gen_mw[g, i] for g in m.thermal_types for i in steps))
     m.opex_starts_usd = pyo.Expression(expr=pyo.quicksum(

@@ -190,6 +190,28 @@ def sampled_event_days(site, n_days: int, rng):
     return out
 
 
+# --------------------------------------------------------------------------- calendar
+
+
+def calendar_days(period_of_day: np.ndarray, event_days: list[int], n_typical: int) -> np.ndarray:
+    """(period, month, day type) counts of the calendar days each period stands for.
+
+    Calendar day ``c`` of the 365-day year is candidate day ``c % n_days`` (a measured trace
+    shorter than a year repeats), which belongs to one typical or peak period; an event period
+    stands for its own day. Monthly and time-of-use demand charges are billed on the peak of
+    the periods that stand for a day of that month and day type (so the peak day is charged in
+    its own month only).
+    """
+    from bess_size.site_spec.tariff import day_type_of_day, month_of_day
+
+    out = np.zeros((n_typical + len(event_days), 12, 2), dtype=np.int64)
+    cal = np.arange(365)
+    np.add.at(out, (period_of_day[cal % period_of_day.size], month_of_day(cal), day_type_of_day(cal)), 1)
+    for j, day in enumerate(event_days):
+        out[n_typical + j, month_of_day(day), day_type_of_day(day)] += 1
+    return out
+
+
 # --------------------------------------------------------------------------- one scenario
 
 
@@ -211,10 +233,13 @@ def representative_periods(site, index: int, trace_start_day: int, stream: str =
     peak_day = int(np.argmax(load.max(axis=1)))
     others = np.array([d for d in range(n_days) if d != peak_day], dtype=np.int64)
     k = min(sc.representative_days, n_days)
+    period_of_day = np.zeros(n_days, dtype=np.int64)  # the typical or peak period each candidate day belongs to
     if k >= 2 and others.size:
         med, labels = kmedoids(feats[others], k - 1, [], rng)
         medoids = np.concatenate([others[med], [peak_day]])
         sizes = np.concatenate([np.bincount(labels, minlength=k - 1).astype(float), [1.0]])
+        period_of_day[others] = labels
+        period_of_day[peak_day] = k - 1
     else:  # one representative day: the peak day stands for the whole year
         medoids, sizes = np.array([peak_day]), np.array([float(n_days)])
     k = medoids.size
@@ -266,6 +291,8 @@ def representative_periods(site, index: int, trace_start_day: int, stream: str =
         phase[k + j] = p[1]
     limit = np.where(phase == PHASE_ACTIVE, g.firm_import_mw, total_import).astype(float)
 
+    calendar = calendar_days(period_of_day, [p[0] for p in periods], k)
+
     rep_energy = float((weights * rep_daily).sum())
     rep_peak = float(rep_load.max())
     year_peak = float(load.max())
@@ -288,6 +315,7 @@ def representative_periods(site, index: int, trace_start_day: int, stream: str =
         "explicit_event": np.array([0] * k + [p[4] for p in periods], dtype=np.int8),
         "period_kind": np.array(kinds, dtype=object),
         "day_of_year": np.array(days, dtype=np.int64),
+        "calendar_days": calendar,
         "error_energy": abs(rep_energy - year_energy) / max(year_energy, 1e-12),
         "error_peak": abs(rep_peak - year_peak) / max(year_peak, 1e-12),
         "error_duration_curve": ldc_err,

@@ -127,6 +127,9 @@ def energy_dataset(site, parts: list[dict]) -> xr.Dataset:
             "period_kind": (per, stack("period_kind"),
                             {"long_name": "typical | peak | curtailment | explicit_curtailment"}),
             "day_of_year": (per, stack("day_of_year"), {"units": "day", "long_name": "day of the synthetic year"}),
+            "calendar_days": (("scenario", "period", "month", "day_type"), stack("calendar_days"),
+                              {"units": "day", "long_name": "calendar days of each month and day type the period stands for",
+                               "day_type": "0 Monday-Friday, 1 Saturday-Sunday (January 1 is a Monday)"}),
             "scenario_probability": ("scenario", np.full(n, 1.0 / n), {"units": "1", "long_name": "scenario probability"}),
             "representation_error_energy_fraction": ("scenario", np.array([p["error_energy"] for p in parts], dtype=float),
                                                      {"units": "1", "long_name": "relative error of annual energy"}),
@@ -140,6 +143,8 @@ def energy_dataset(site, parts: list[dict]) -> xr.Dataset:
         },
         coords={
             "scenario": ("scenario", np.arange(n, dtype=np.int64)),
+            "month": ("month", np.arange(1, 13, dtype=np.int64)),
+            "day_type": ("day_type", np.arange(2, dtype=np.int64)),
             "step": ("step", np.arange(spd, dtype=np.int64)),
             "time_of_day_h": ("step", step_s / 3600.0 * np.arange(spd), {"units": "h", "long_name": "start of the step"}),
         },

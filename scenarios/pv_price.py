@@ -67,9 +67,18 @@ def pv_bins(site, t_abs0: float, dt: float, n: int, ss) -> np.ndarray:
 
 
 def price_bins(site, t_abs0: float, dt: float, n: int) -> np.ndarray:
-    """Energy price [USD/MWh] over the bins: flat, or the CSV repeated by its own period."""
+    """Energy price [USD/MWh] over the bins: flat, or the CSV repeated by its own period; a
+    time-of-use rate (``grid.tou_energy_prices`` or a URDB ``grid.tariff_file``) replaces it in its
+    hours, taken at each bin's middle (bins of at most an hour, aligned to the hour, see exactly one)."""
+    from bess_size.site_spec.tariff import site_tariff
+
     p = site.grid.energy_price_usd_per_mwh
     if isinstance(p, str):
         data = np.loadtxt(p, delimiter=",", skiprows=1, ndmin=2)
-        return periodic_bin_means(data[:, 0], data[:, 1], t_abs0, dt, n)
-    return np.full(n, float(p))
+        base = periodic_bin_means(data[:, 0], data[:, 1], t_abs0, dt, n)
+    else:
+        base = np.full(n, float(p))
+    tariff = site_tariff(site)
+    if not tariff.has_tou_energy:
+        return base
+    return tariff.price_at(t_abs0 + dt * (np.arange(n) + 0.5), base)

@@ -193,6 +193,13 @@ def check_and_resolve_files(site: Site, base_dir: Path) -> tuple[list[Problem], 
         pr, p = _check_csv("grid.energy_price_usd_per_mwh", site.grid.energy_price_usd_per_mwh, base_dir, "usd_per_mwh")
         problems += pr
         grid_update["energy_price_usd_per_mwh"] = p
+    if site.grid.tariff_file is not None:
+        from .tariff import read_urdb
+
+        p = Path(site.grid.tariff_file)
+        p = p if p.is_absolute() else (base_dir / p).resolve()
+        problems += read_urdb(p, "grid.tariff_file")[1]
+        grid_update["tariff_file"] = str(p)
     for i, g in enumerate(site.generation):
         if isinstance(g, PV) and g.profile != "clear_sky":
             pr, p = _check_csv(f"generation[{i}].profile", g.profile, base_dir, "pv_mw")
@@ -206,7 +213,30 @@ def check_and_resolve_files(site: Site, base_dir: Path) -> tuple[list[Problem], 
     return problems, resolved
 
 
+@uses("grid")
+def check_tariff(site: Site) -> list[Problem]:
+    """A tariff comes from the spec keys or from a URDB file, not both; every window covers some hour."""
+    g = site.grid
+    out = []
+    for key, windows in (("tou_energy_prices", g.tou_energy_prices), ("tou_demand_charges", g.tou_demand_charges)):
+        for i, w in enumerate(windows):
+            if w.hours[0] == w.hours[1] or (w.hours[0] == 24 and w.hours[1] == 0):
+                out.append(Problem(f"grid.{key}[{i}].hours", list(w.hours),
+                                   "expected [start, end) covering at least one hour, e.g. [16, 21]; start > end wraps past midnight [h]",
+                                   reason="the window covers no hour"))
+    if g.tariff_file is not None:
+        both = [k for k, v in (("tou_energy_prices", g.tou_energy_prices), ("tou_demand_charges", g.tou_demand_charges),
+                               ("demand_charge_usd_per_mw_month", g.demand_charge_usd_per_mw_month)) if v]
+        for k in both:
+            out.append(Problem(f"grid.{k}", getattr(g, k),
+                               "leave it unset (0 or empty) when grid.tariff_file gives the tariff: the file's energy and "
+                               "demand rates apply, and keys beside it would be charged twice",
+                               reason="set together with grid.tariff_file"))
+    return out
+
+
 CHECKS = [
+    check_tariff,
     check_workload_shares,
     check_min_load,
     check_soc_window,

@@ -71,6 +71,8 @@ class Cost(_Part):
     grid_only_bill_usd: float
     total_annualized_usd: float
     breakdown: dict[str, float] = Field(default_factory=dict)
+    demand_charge_by_month_usd: list[float] = Field(
+        default_factory=list, description="Expected demand charges of each month, January first [USD/year]; empty without demand charges")
 
 
 class Design(_Part):

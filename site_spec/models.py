@@ -164,6 +164,32 @@ class GridEvent(SpecModel):
     occurrences_per_year: float = F(1, "1/year", "How often a year this event is costed", ge=0, le=8760)
 
 
+MONTHS_ALL = list(range(1, 13))
+
+
+class TouWindow(SpecModel):
+    """When a time-of-use price or demand charge applies: months, day type and hours of the day.
+
+    Days: Jan 1 is a Monday and every year has 365 days (the load model's calendar); no holidays.
+    ``hours: [start, end]`` covers the hours start <= h < end; start > end wraps past midnight.
+    """
+
+    months: list[Annotated[int, Field(ge=1, le=12)]] = Field(
+        default_factory=lambda: list(MONTHS_ALL), min_length=1, description="Months it applies in, 1 = January")
+    days: Literal["all", "weekdays", "weekends"] = Field("all", description="Day type it applies on (weekends: Saturday and Sunday)")
+    hours: list[Annotated[int, Field(ge=0, le=24)]] = Field(
+        default_factory=lambda: [0, 24], min_length=2, max_length=2, description="[start, end) local hours it applies in; start > end wraps past midnight [h]",
+        json_schema_extra={"unit": "h"})
+
+
+class TouEnergyPrice(TouWindow):
+    usd_per_mwh: float = F(..., "USD/MWh", "Energy price in this window (the first matching window wins)")
+
+
+class TouDemandCharge(TouWindow):
+    usd_per_mw_month: float = F(..., "USD/MW-month", "Charge on each month's peak import within this window", ge=0)
+
+
 class Grid(SpecModel):
     firm_import_mw: float = F(200, "MW", "Firm import capacity at the POI", ge=0)
     nonfirm_import_mw: float = F(150, "MW", "Curtailable import, available except during curtailment events", ge=0)
@@ -180,7 +206,16 @@ class Grid(SpecModel):
     energy_price_usd_per_mwh: float | str = Field(
         60, description="A number, or a CSV (time_s,usd_per_mwh) repeated over the horizon [USD/MWh]", json_schema_extra={"unit": "USD/MWh"}
     )
-    demand_charge_usd_per_mw_month: float = F(0, "USD/MW-month", "Demand charge on the monthly peak import", ge=0)
+    demand_charge_usd_per_mw_month: float = F(0, "USD/MW-month", "Demand charge on each month's own peak import", ge=0)
+    tou_energy_prices: list[TouEnergyPrice] = Field(
+        default_factory=list, description="Time-of-use energy prices by month, day type and hour; the first matching "
+        "window wins, other hours pay energy_price_usd_per_mwh")
+    tou_demand_charges: list[TouDemandCharge] = Field(
+        default_factory=list, description="Time-of-use demand charges, each on every month's peak import within its window "
+        "(on top of demand_charge_usd_per_mw_month)")
+    tariff_file: str | None = Field(
+        None, description="Optional OpenEI URDB rate JSON on disk: its energy rates replace energy_price_usd_per_mwh and "
+        "its flat and time-of-use demand charges apply (then leave the tou_* keys and demand_charge_usd_per_mw_month unset)")
 
     @property
     def total_import_mw(self) -> float:
