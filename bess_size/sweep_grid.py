@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-import re
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,9 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .batch_runner import PASSED, REQUIREMENT_FAILED, SiteJob, fingerprint, run_jobs, safe_name, summary_frame
-
-_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
-
+from .site_spec.load import set_dotted, split_key as _split_key  # noqa: F401 (set_dotted stays importable here)
 
 # --------------------------------------------------------------------------- the grid
 
@@ -90,50 +87,6 @@ def sweep_points(vary: Mapping[str, object]) -> list[dict[str, float]]:
 # --------------------------------------------------------------------------- setting a dotted key
 
 
-def _split_key(key: str) -> list[str | int]:
-    """'load.workloads[0].share' -> ['load', 'workloads', 0, 'share']."""
-    out: list[str | int] = []
-    for part in key.split("."):
-        m = _PART.match(part)
-        if not m:
-            raise KeyError(f"'{part}' is not a key name (letters, digits, _ and optional [index])")
-        out.append(m.group(1))
-        out += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
-    return out
-
-
-def set_dotted(data: dict, key: str, value):
-    """Set ``key`` in a nested spec mapping, creating absent sections so the validator can judge them.
-
-    A section left out (or null, like ``load.flexible``) becomes ``{key: value}`` and the site
-    spec fills its defaults; a key name the spec does not know is reported by the spec's
-    validator, with its did-you-mean. Raises KeyError for what the validator cannot see: an index
-    past the end of a list, or a key below a plain value.
-    """
-    parts = _split_key(key)
-    node = data
-    walked = ""
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        here = f"{walked}[{part}]" if isinstance(part, int) else (f"{walked}.{part}" if walked else part)
-        if isinstance(part, int):
-            if not isinstance(node, list):
-                raise KeyError(f"{walked} is not a list, so [{part}] does not apply")
-            if part >= len(node):
-                raise KeyError(f"{walked} has {len(node)} entr{'y' if len(node) == 1 else 'ies'}, so [{part}] does not exist")
-        elif not isinstance(node, dict):
-            raise KeyError(f"{walked} is a value ({node!r}), not a section with a key '{part}'")
-        if last:
-            node[part] = value
-            return data
-        child = node[part] if isinstance(part, int) else node.get(part)
-        if child is None and isinstance(part, str):
-            child = node[part] = {}
-        node = child
-        walked = here
-    return data
-
-
 def _to_number(x):
     """Integral values as int so integer fields (counts, seeds) accept them; others as float."""
     x = float(x)
@@ -188,6 +141,7 @@ def plan_sweep(site, vary: Mapping[str, object]) -> tuple[list[SiteJob], list[st
     before anything runs.
     """
     from .site_spec import Problem, Site, SiteSpecError, dump_site, load_site, validate_site
+    from .site_spec.load import apply_values
 
     if not vary:
         raise SiteSpecError("sweep", [Problem("--vary", "", "at least one KEY=START:STOP:STEP to vary")])
@@ -211,16 +165,10 @@ def plan_sweep(site, vary: Mapping[str, object]) -> tuple[list[SiteJob], list[st
         data = copy.deepcopy(base)
         label = ", ".join(f"{k}={format_value(v)}" for k, v in point.items())
         bad = []
-        for k, v in point.items():
-            try:
-                set_dotted(data, k, _to_number(v))
-            except KeyError as exc:
-                bad.append(Problem(k, _to_number(v), exc.args[0], reason="no such key in the site spec"))
-        if not bad:
-            try:
-                validate_site(data, f"{source} [{label}]", base_dir)
-            except SiteSpecError as err:
-                bad = err.problems
+        try:
+            apply_values(data, {k: _to_number(v) for k, v in point.items()}, f"{source} [{label}]", base_dir)
+        except SiteSpecError as err:
+            bad = err.problems
         for p in bad:
             values, labels = found.setdefault((p.path, p.reason, p.expected), ([], []))
             if not isinstance(p.value, (dict, list)) and p.value not in values:

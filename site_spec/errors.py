@@ -28,11 +28,13 @@ class Problem:
     expected: str
     reason: str = ""
     line: int | None = None  # line in the spec file, when known
+    default: bool = False  # the value is a default: the key is not in the file
 
     def render(self) -> str:
         raw = isinstance(self.value, str) and self.value.startswith("<") and self.value.endswith(">")
         shown = self.value if raw else show_value(self.value)  # "<missing>" etc. are markers, not values
-        lines = [f"  {self.path} = {shown}" + (f"    (line {self.line})" if self.line else "")]
+        where = "    (default, not in the file)" if self.default else f"    (line {self.line})" if self.line else ""
+        lines = [f"  {self.path} = {shown}{where}"]
         for text in (self.reason, self.expected):
             lines += [f"      {line}" for line in text.splitlines() if line.strip()]
         return "\n".join(lines)

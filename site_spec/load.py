@@ -167,8 +167,12 @@ _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 def _with_line(problem: Problem, data: dict) -> Problem:
-    """Attach the file line of the deepest key of ``problem.path`` that the YAML document has."""
-    if problem.line is not None:
+    """Attach the file line of ``problem.path``, or mark it a default when its key is not in the file.
+
+    A rule that fails on a default must not blame the line of the section around it: the user
+    never wrote that value.
+    """
+    if problem.line is not None or problem.default:
         return problem
     line, node = None, data
     for name, index in _PATH_TOKEN.findall(problem.path):
@@ -177,11 +181,38 @@ def _with_line(problem: Problem, data: dict) -> Problem:
                 break
             node = node[int(index)]
         else:
-            if not isinstance(node, dict) or name not in node:
+            if not isinstance(node, dict):
+                break
+            if name not in node:
+                if problem.value != "<missing>" and not problem.path.startswith(("<", "-")):
+                    return dataclasses.replace(problem, line=None, default=True)
                 break
             line = getattr(node, "key_lines", {}).get(name, line)
             node = node[name]
     return dataclasses.replace(problem, line=line) if line else problem
+
+
+def defaulted_values(site: BaseModel, data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every value of ``site`` whose key is not in ``data`` (the parsed file): (dotted path, value).
+
+    A section left out lists each of its values; a list left out (e.g. ``load.workloads``) lists
+    each value of each default entry.
+    """
+    out: list[tuple[str, Any]] = []
+    for name in type(site).model_fields:
+        path = prefix + name
+        value = getattr(site, name)
+        given = isinstance(data, dict) and name in data
+        sub = data[name] if given else None
+        if isinstance(value, BaseModel):
+            out += defaulted_values(value, sub if given else None, path + ".")
+        elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
+            for i, v in enumerate(value):
+                entry = sub[i] if given and isinstance(sub, list) and i < len(sub) else None
+                out += defaulted_values(v, entry, f"{path}[{i}].")
+        elif not given:
+            out.append((path, site.__pydantic_serializer__.to_python(site, mode="json", include={name})[name]))
+    return out
 
 
 def _partial_problems(data: dict, exc: ValidationError, base_dir: Path) -> list[Problem]:
@@ -190,8 +221,10 @@ def _partial_problems(data: dict, exc: ValidationError, base_dir: Path) -> list[
     Invalid sections are left at their defaults and every rule that reads one of them is skipped.
     """
     bad = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    # a bad or missing required section (load, grid) stands in with its defaults; no rule reads it
+    stand_in = {k: {} for k in bad if k in Site.model_fields and Site.model_fields[k].is_required()}
     try:
-        site = Site.model_validate({k: v for k, v in data.items() if k not in bad})
+        site = Site.model_validate({**{k: v for k, v in data.items() if k not in bad}, **stand_in})
     except ValidationError:
         return []
     problems, site = check_and_resolve_files(site, base_dir)
@@ -207,6 +240,105 @@ def load_site(path: str | Path) -> Site:
 def dump_site(site: Site) -> dict:
     """A plain mapping that ``validate_site`` turns back into an equal ``Site``."""
     return site.model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------- dotted keys: --vary and with_values
+
+_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
+
+
+def split_key(key: str) -> list[str | int]:
+    """'load.workloads[0].share' -> ['load', 'workloads', 0, 'share']."""
+    out: list[str | int] = []
+    for part in key.split("."):
+        m = _PART.match(part)
+        if not m:
+            raise KeyError(f"'{part}' is not a key name (letters, digits, _ and optional [index])")
+        out.append(m.group(1))
+        out += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
+    return out
+
+
+def set_dotted(data: dict, key: str, value):
+    """Set ``key`` in a nested spec mapping, creating absent sections so the validator can judge them.
+
+    A section left out (or null, like ``load.flexible``) becomes ``{key: value}`` and the site
+    spec fills its defaults; a key name the spec does not know is reported by the spec's
+    validator, with its did-you-mean. Raises KeyError for what the validator cannot see: an index
+    past the end of a list, or a key below a plain value.
+    """
+    parts = split_key(key)
+    node = data
+    walked = ""
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        here = f"{walked}[{part}]" if isinstance(part, int) else (f"{walked}.{part}" if walked else part)
+        if isinstance(part, int):
+            if not isinstance(node, list):
+                raise KeyError(f"{walked} is not a list, so [{part}] does not apply")
+            if part >= len(node):
+                raise KeyError(f"{walked} has {len(node)} entr{'y' if len(node) == 1 else 'ies'}, so [{part}] does not exist")
+        elif not isinstance(node, dict):
+            raise KeyError(f"{walked} is a value ({node!r}), not a section with a key '{part}'")
+        if last:
+            node[part] = value
+            return data
+        child = node[part] if isinstance(part, int) else node.get(part)
+        if child is None and isinstance(part, str):
+            child = node[part] = {}
+        node = child
+        walked = here
+    return data
+
+
+def apply_values(data: dict, values: typing.Mapping[str, Any], source: str, base_dir: str | Path = ".") -> Site:
+    """Set dotted keys in a spec mapping (changed in place) and validate the result like a spec file.
+
+    What ``--vary`` does for each sweep point and ``Site.with_values`` does in Python: every key
+    and value problem is reported at once, as ``SiteSpecError``.
+    """
+    problems = []
+    for key, value in values.items():
+        try:
+            set_dotted(data, key, value)
+        except KeyError as exc:
+            problems.append(Problem(key, value, exc.args[0], reason="no such key in the site spec"))
+    if problems:
+        raise SiteSpecError(source, problems)
+    return validate_site(data, source, base_dir)
+
+
+def _section_paths() -> dict[type, str]:
+    """Each spec model class -> where it sits in a site ('grid.curtailment', 'load.workloads[]')."""
+    out: dict[type, str] = {Site: ""}
+
+    def visit(model: type[BaseModel], prefix: str):
+        for name, f in model.model_fields.items():
+            tp = _unwrap(f.annotation)
+            is_list = typing.get_origin(tp) is list
+            item = _unwrap(typing.get_args(tp)[0]) if is_list else tp
+            members = typing.get_args(item) if typing.get_origin(item) in (Union, types.UnionType) else (item,)
+            for m in (_unwrap(a) for a in members):
+                if isinstance(m, type) and issubclass(m, BaseModel) and m not in out:
+                    out[m] = f"{prefix}{name}{'[]' if is_list else ''}"
+                    visit(m, out[m] + ".")
+
+    visit(Site, "")
+    return out
+
+
+def assignment_error(model: type[BaseModel], name: str, exc: ValidationError) -> SiteSpecError:
+    """``site.grid.ramp_limit_mw_per_s = -5`` refused in the site's terms (field, value, range, unit)."""
+    prefix = _section_paths().get(model, model.__name__)
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"]) or (name,)
+        field = model.model_fields.get(loc[0])
+        path = (f"{prefix}." if prefix else "") + "".join(f"[{x}]" if isinstance(x, int) else ("." if i else "") + str(x)
+                                                          for i, x in enumerate(loc))
+        problems.append(_problem_from_pydantic(err, path, model, field) if len(loc) == 1 else
+                        Problem(path, err.get("input"), expected_text(field), reason=err["msg"]))
+    return SiteSpecError(f"assigning {prefix or model.__name__}.{name}", problems)
 
 
 # --------------------------------------------------------------------------- pydantic errors in the site's terms
@@ -397,7 +529,9 @@ def _problem_from_pydantic(err: dict, path: str, parent, field) -> Problem:
     if etype == "extra_forbidden":
         return _unknown_key(path, str(err["loc"][-1]), value, parent)
     if etype == "missing":
-        return Problem(path, "<missing>", expected_text(field), reason="required")
+        section = field is not None and isinstance(_unwrap(field.annotation), type) and issubclass(_unwrap(field.annotation), BaseModel)
+        return Problem(path, "<missing>", expected_text(field),
+                       reason=f"the {path} section is required: no default site is assumed" if section else "required")
     if etype == "union_tag_invalid":
         ctx = err.get("ctx", {})
         return Problem(path + ".kind", ctx.get("tag"), f"expected one of {ctx.get('expected_tags')}", reason="unknown kind")

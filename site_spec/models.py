@@ -9,9 +9,10 @@ formatting in ``load.py``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 
@@ -20,7 +21,27 @@ class SpecModel(BaseModel):
 
     # strict: YAML already types its scalars, so `pue: yes` (a bool) or `"300"` (quoted text) is a
     # mistake to report, not to coerce; inf/nan are never a meaningful MW or USD figure.
-    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True, allow_inf_nan=False)
+    # validate_assignment: `site.grid.ramp_limit_mw_per_s = -5` in a notebook is refused like the file.
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True, allow_inf_nan=False,
+                              validate_assignment=True)
+
+    def __setattr__(self, name, value):
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            from .load import assignment_error
+
+            raise assignment_error(type(self), name, exc) from None
+
+    def model_copy(self, *, update=None, deep: bool = False):
+        """A copy; the values in ``update`` are validated like assignments (pydantic's own copy does not).
+
+        Cross-field rules (e.g. soc_min below soc_max) need the whole site: use ``Site.with_values``.
+        """
+        copied = super().model_copy(deep=deep)
+        for name, value in (update or {}).items():
+            setattr(copied, name, value)
+        return copied
 
 
 def F(default, unit: str, description: str, **bounds):
@@ -318,13 +339,25 @@ class Site(SpecModel):
     """A whole site: the input of every command."""
 
     name: str = Field("site", description="Site name, used in outputs", min_length=1, max_length=200)
-    load: Load = Field(default_factory=Load)
-    grid: Grid = Field(default_factory=Grid)
+    # required: a site sized for a default campus and interconnection it never described is no answer
+    load: Load = Field(..., description="Required: the site's load")
+    grid: Grid = Field(..., description="Required: the interconnection at the point of interconnection (POI)")
     generation: list[Generator] = Field(default_factory=list, description="Onsite generation")
     bess: BESS = Field(default_factory=BESS)
     reliability: Reliability = Field(default_factory=Reliability)
     economics: Economics = Field(default_factory=Economics)
     scenarios: Scenarios = Field(default_factory=Scenarios)
+
+    def with_values(self, values: Mapping[str, object]) -> "Site":
+        """A new Site with dotted keys set, checked like a spec file (the same loader as ``--vary``).
+
+        ``site.with_values({"grid.nonfirm_import_mw": 50, "load.workloads[0].share": 0.6})``.
+        Every field and cross-field rule runs on the result; a bad key or value raises
+        ``SiteSpecError`` naming it. This site is left unchanged.
+        """
+        from .load import apply_values, dump_site
+
+        return apply_values(dump_site(self), values, f"{self.name} with_values")
 
     @property
     def thermal(self) -> list[ThermalUnit]:

@@ -375,16 +375,16 @@ def test_every_problem_reported_at_once_with_lines(tmp_path):
 
 
 def test_check_json_lists_problems_for_machines(tmp_path):
-    (tmp_path / "site.yaml").write_text("grid:\n  firm_import_mw: -1\n")
+    (tmp_path / "site.yaml").write_text("load:\n  it_capacity_mw: 100\ngrid:\n  firm_import_mw: -1\n")
     r = run("check", "--json", str(tmp_path / "site.yaml"))
     assert r.code == 2
     doc = json.loads(r.stdout)
     assert doc["ok"] is False
     assert doc["problems"][0]["path"] == "grid.firm_import_mw"
-    assert doc["problems"][0]["value"] == -1 and doc["problems"][0]["line"] == 2
+    assert doc["problems"][0]["value"] == -1 and doc["problems"][0]["line"] == 4 and doc["problems"][0]["default"] is False
     assert ">= 0 [MW]" in doc["problems"][0]["expected"]
     assert "grid.firm_import_mw" in r.stderr  # the human message is still there
-    (tmp_path / "odd.yaml").write_text("name: 2024-01-01\nload:\n  pue: .nan\n")
+    (tmp_path / "odd.yaml").write_text("name: 2024-01-01\nload:\n  pue: .nan\ngrid: {}\n")
     r = run("check", "--json", str(tmp_path / "odd.yaml"))
     assert r.code == 2
     assert [p["value"] for p in json.loads(r.stdout)["problems"]] == ["2024-01-01", "nan"]

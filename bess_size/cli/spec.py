@@ -7,7 +7,11 @@ import json
 import click
 
 from ..examples import DEFAULT, names, summary_line, text
-from ..site_spec import Site, SiteSpecError, load_site
+from pathlib import Path
+
+from ..site_spec import Site, SiteSpecError, read_document, validate_site
+from ..site_spec.errors import show_value
+from ..site_spec.load import defaulted_values
 from ..site_spec.summary import summarize
 from .common import emit_json, say
 
@@ -22,21 +26,25 @@ def check(site: str, as_json: bool) -> None:
     Every problem in the file is listed at once, each with the field's path, the value given and
     what is expected (range and unit); bad input exits with code 2. On success a short summary goes
     to stderr: peak site load, import headroom, ride-through and islanding energy, curtailment
-    exposure, onsite generation, and notes worth knowing.
+    exposure, onsite generation, notes worth knowing, and every value that came from a default
+    (not written in the file). A problem in a default says "default, not in the file".
     """
     try:
-        spec = load_site(site)
+        data = read_document(site)
+        spec = validate_site(data, site, Path(site).resolve().parent)
     except SiteSpecError as err:
         if as_json:  # machine readers get the problems too; the edge still prints them and exits 2
             emit_json({"ok": False, "source": site, "problems": [
-                {"path": p.path, "value": _jsonable(p.value), "reason": p.reason, "expected": p.expected, "line": p.line}
+                {"path": p.path, "value": _jsonable(p.value), "reason": p.reason, "expected": p.expected, "line": p.line,
+                 "default": p.default}
                 for p in err.problems]})
         raise
     figures = summarize(spec)
-    for line in format_summary(figures, site):
+    defaults = [{"path": path, "value": value} for path, value in defaulted_values(spec, data)]
+    for line in format_summary(figures, site) + format_defaults(defaults):
         say(line)
     if as_json:
-        emit_json({"ok": True, "source": site, **figures})
+        emit_json({"ok": True, "source": site, **figures, "defaults": defaults})
 
 
 def _jsonable(value):
@@ -97,6 +105,36 @@ def format_summary(f: dict, source: str) -> list[str]:
     if f["notes"]:
         lines.append("notes:")
         lines += [f"  - {n}" for n in f["notes"]]
+    return lines
+
+
+def _short(value) -> str:
+    """30 not 30.0, [1, 4] not [1.0, 4.0]; other values as the file would spell them."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list) and value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return "[" + ", ".join(f"{v:g}" for v in value) + "]"
+    return show_value(value, 40)
+
+
+def format_defaults(defaults: list[dict], width: int = 110) -> list[str]:
+    """The values not written in the file, one wrapped line group per top-level section."""
+    if not defaults:
+        return []
+    by_section: dict[str, list[str]] = {}
+    for d in defaults:
+        section, _, rest = d["path"].partition(".")
+        by_section.setdefault(section, []).append(f"{rest or section} {_short(d['value'])}")
+    lines = [f"defaults (not in the file, {len(defaults)} value{'s' if len(defaults) != 1 else ''}):"]
+    for section, items in by_section.items():
+        line = f"  {section:<12}"
+        for k, item in enumerate(items):
+            piece = item + (", " if k < len(items) - 1 else "")
+            if len(line) + len(piece) > width and line.strip() != section:
+                lines.append(line.rstrip())
+                line = " " * 14
+            line += piece
+        lines.append(line.rstrip())
     return lines
 
 

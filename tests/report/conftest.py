@@ -90,7 +90,7 @@ def _window(kind: str, step_mw: float, site: Site, start_s: float, scenario: int
 def make_outputs(out: Path, *, fail_one: bool = False, site: Site | None = None, with_site_json: bool = True) -> Path:
     """Write design.json, validation.json, site.json, timeseries.nc and scenarios.nc into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    site = site or Site(name="campus-test").model_copy(deep=True)
+    site = site or Site(name="campus-test", load={}, grid={})
     rng = np.random.default_rng(7)
     (out / "design.json").write_text(Design.model_validate(DESIGN).to_json())
     checks = _checks(fail_one)

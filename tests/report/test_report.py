@@ -93,7 +93,7 @@ def test_conventions_by_hand():
     (EOL 280.872); duration = 351.09 / 360 = 0.97525 h (EOL 0.7802 h); ride-through at full P =
     38.2 x 0.94 x 3600 / 360 = 359.08 s.
     """
-    f = battery_figures(Design.model_validate(DESIGN), Site())
+    f = battery_figures(Design.model_validate(DESIGN), Site(load={}, grid={}))
     assert f.usable_bol_mwh == pytest.approx(373.5)
     assert f.usable_eol_mwh == pytest.approx(298.8)
     assert f.floor_mwh == pytest.approx(20.75)
@@ -106,7 +106,7 @@ def test_conventions_by_hand():
 
 def test_band_slices_tile_the_battery():
     """Slices run from 0 to E without gap or overlap; the bands end at F + U = 319.55 MWh."""
-    slices = band_slices(Design.model_validate(DESIGN), Site())
+    slices = band_slices(Design.model_validate(DESIGN), Site(load={}, grid={}))
     for life in ("bol", "eol"):
         parts = slices[life]
         assert parts[0][1] == 0.0 and parts[-1][2] == pytest.approx(415.0)
@@ -199,7 +199,7 @@ def test_incomplete_folder_names_what_is_missing(tmp_path):
         write_report(out)
     # the site can come from the caller instead of site.json
     out2 = make_outputs(tmp_path / "out2", with_site_json=False)
-    assert write_report(out2, site=Site(name="given")).read_text().count("bess-size report: given") == 2
+    assert write_report(out2, site=Site(name="given", load={}, grid={})).read_text().count("bess-size report: given") == 2
 
 
 def test_cli_report(outputs, tmp_path):

@@ -15,14 +15,28 @@ from bess_size.site_spec.models import BESS, Grid, Load, Scenarios, TrainingWork
 from bess_size.site_spec.summary import curtailment, islanding_bridge, ride_through
 
 
+def required(data: dict) -> dict:
+    """``data`` with the required sections (load, grid) present, at their defaults where not given."""
+    return {"load": {}, "grid": {}, **data}
+
+
 def problems_of(data: dict, base_dir: Path = Path(".")) -> list[Problem]:
     with pytest.raises(SiteSpecError) as info:
-        validate_site(data, "t", base_dir)
+        validate_site(required(data), "t", base_dir)
     return info.value.problems
 
 
-def test_defaults_alone_are_a_valid_site():
-    assert isinstance(validate_site({}, "empty-mapping"), Site)
+def test_load_and_grid_are_required_and_named():
+    with pytest.raises(SiteSpecError) as info:
+        validate_site({"bess": {"soc_min_fraction": 0.6, "soc_max_fraction": 0.6}}, "no-sections")
+    probs = {p.path: p for p in info.value.problems}
+    assert set(probs) == {"load", "grid", "bess.soc_min_fraction"}  # rules on the sections given still run
+    assert probs["load"].value == "<missing>" and "load section is required" in probs["load"].reason
+    assert "it_capacity_mw" in probs["load"].expected
+
+
+def test_empty_required_sections_take_the_documented_defaults():
+    assert isinstance(validate_site({"load": {}, "grid": {}}, "empty-sections"), Site)
 
 
 def test_expected_text_carries_range_unit_and_meaning():
@@ -36,7 +50,7 @@ def test_expected_text_carries_range_unit_and_meaning():
 
 
 def test_a_single_number_is_a_range_of_one_point():
-    site = validate_site({"grid": {"curtailment": {"duration_h": 2}}})
+    site = validate_site(required({"grid": {"curtailment": {"duration_h": 2}}}))
     assert site.grid.curtailment.duration_h == (2.0, 2.0)
     assert dump_site(site)["grid"]["curtailment"]["duration_h"] == [2.0, 2.0]
 
@@ -110,7 +124,7 @@ def test_valid_csvs_are_accepted_and_made_absolute(tmp_path):
 
 def test_events_inside_the_trace_are_fine_and_outside_are_not():
     ok = {"grid": {"events": [{"kind": "loss_of_grid", "start_s": 50000, "duration_s": 120}]}, "scenarios": {"trace_days": 1}}
-    assert validate_site(ok).grid.events[0].start_s == 50000
+    assert validate_site(required(ok)).grid.events[0].start_s == 50000
     bad = {"grid": {"events": [{"kind": "loss_of_grid", "start_s": 86000, "duration_s": 1000}]}, "scenarios": {"trace_days": 1}}
     (p,) = problems_of(bad)
     assert p.path == "grid.events[0].start_s" and "87000" in p.expected and "86400 [s]" in p.expected
@@ -147,7 +161,7 @@ def test_note_when_held_out_cannot_reach_the_target():
     smallest n reaching 0.95 (72 -> 0.9493, 73 -> 0.9500)."""
     from bess_size.site_spec.checks import notes
 
-    few = validate_site({"scenarios": {"held_out": 40}})
+    few = validate_site(required({"scenarios": {"held_out": 40}}))
     assert any("scenarios.held_out = 40" in n and "use at least 73" in n for n in notes(few))
-    enough = validate_site({"scenarios": {"held_out": 73}})
+    enough = validate_site(required({"scenarios": {"held_out": 73}}))
     assert not any("held_out" in n for n in notes(enough))
