@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.spatial.distance import cdist
+from scipy.spatial.distance import pdist, squareform
 
 from .grid_events import PHASE_ACTIVE, PHASE_NOTICE, PHASE_RECOVERY
 from .load_model import DAY_S, model_load_bins, read_trace
@@ -94,7 +94,7 @@ def kmedoids(features: np.ndarray, k: int, fixed: list[int], rng) -> tuple[np.nd
     """
     n = features.shape[0]
     k = min(k, n)
-    d = cdist(features, features)  # plain C loops: exact, and no BLAS threads to contend for
+    d = squareform(pdist(features))  # plain C loops (exact, no BLAS threads), each pair once
     medoids = list(dict.fromkeys(fixed))[:k]
     while len(medoids) < k:
         near = d[:, medoids].min(axis=1) if medoids else np.ones(n)

@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 from scipy.signal import lfilter
 
-from .render import pwl_bins, steps_to_pwl, zoh_bins, zoh_breakpoints
+from .render import pwl_bins, render_pwl, steps_to_pwl, zoh_bins, zoh_breakpoints
 from .rng import child
 
 DAY_S = 86400.0
@@ -231,16 +231,18 @@ def plan_training_jobs(w, workload_mw: float, t_end_s: float, ss) -> list[JobPla
 
 
 @njit(cache=True)
+def _low_time(x, period_s, duty):
+    """C(x) = floor(x/T) (1-D) T + max(0, (x mod T) - D T): low-phase time of the wave in [0, x)."""
+    q = np.floor(x / period_s)
+    return q * ((1.0 - duty) * period_s) + max(0.0, x - q * period_s - duty * period_s)
+
+
+@njit(cache=True)
 def _comm_fraction(t0, dt, n, period_s, phase_s, duty, out):
-    low = (1.0 - duty) * period_s
-    high = duty * period_s
-    prev = 0.0
-    for i in range(n + 1):
-        x = t0 + dt * i - phase_s
-        q = np.floor(x / period_s)
-        c = q * low + max(0.0, x - q * period_s - high)
-        if i > 0:
-            out[i - 1] = min(max((c - prev) / dt, 0.0), 1.0)
+    prev = _low_time(t0 - phase_s, period_s, duty)
+    for i in range(n):
+        c = _low_time(t0 + dt * (i + 1) - phase_s, period_s, duty)
+        out[i] = min(max((c - prev) / dt, 0.0), 1.0)
         prev = c
 
 
@@ -256,6 +258,26 @@ def comm_fraction(t0: float, dt: float, n: int, period_s: float, phase_s: float,
     return out
 
 
+@njit(cache=True)
+def _add_job(env_x, env_y, swing_x, swing_y, peak_mw, period_s, phase_s, duty, sf, t0, dt, n, mean, lo, hi):
+    """Add one job's (mean, min, max) MW per bin to ``mean``, ``lo``, ``hi`` (see :func:`render_job`)."""
+    e_mean, e_min, e_max = np.empty(n), np.empty(n), np.empty(n)
+    a_mean, a_min, a_max = np.empty(n), np.empty(n), np.empty(n)
+    low = np.empty(n)
+    render_pwl(env_x, env_y, t0, dt, n, e_mean, e_min, e_max)
+    render_pwl(swing_x, swing_y, t0, dt, n, a_mean, a_min, a_max)
+    _comm_fraction(t0, dt, n, period_s, phase_s, duty, low)
+    for i in range(n):
+        mean[i] += peak_mw * e_mean[i] * (1.0 - sf * a_mean[i] * low[i])
+        lo[i] += peak_mw * e_min[i] * (1.0 - sf * (1.0 if (a_max[i] > 0 and low[i] > 0) else 0.0))
+        hi[i] += peak_mw * e_max[i] * (1.0 - sf * (1.0 if (a_min[i] >= 1 and low[i] >= 1) else 0.0))
+
+
+def _render_job_into(plan: JobPlan, swing_fraction: float, t0: float, dt: float, n: int, mean, lo, hi):
+    _add_job(plan.env_x, plan.env_y, plan.swing_x, plan.swing_y, float(plan.peak_mw), float(plan.period_s),
+             float(plan.phase_s), COMPUTE_DUTY, float(swing_fraction), float(t0), float(dt), int(n), mean, lo, hi)
+
+
 def render_job(plan: JobPlan, swing_fraction: float, t0: float, dt: float, n: int):
     """(mean, min, max) MW of one job over the bins.
 
@@ -264,13 +286,8 @@ def render_job(plan: JobPlan, swing_fraction: float, t0: float, dt: float, n: in
     few bins holding a job event); the extremes take the full swing whenever the bin holds any
     low phase while iterating (min) or any high phase (max).
     """
-    e_mean, e_min, e_max = pwl_bins(plan.env_x, plan.env_y, t0, dt, n)
-    a_mean, a_min, a_max = pwl_bins(plan.swing_x, plan.swing_y, t0, dt, n)
-    low = comm_fraction(t0, dt, n, plan.period_s, plan.phase_s)
-    sf = swing_fraction
-    mean = plan.peak_mw * e_mean * (1.0 - sf * a_mean * low)
-    lo = plan.peak_mw * e_min * (1.0 - sf * ((a_max > 0) & (low > 0)))
-    hi = plan.peak_mw * e_max * (1.0 - sf * ((a_min >= 1) & (low >= 1)))
+    mean, lo, hi = np.zeros(n), np.zeros(n), np.zeros(n)
+    _render_job_into(plan, swing_fraction, t0, dt, n, mean, lo, hi)
     return mean, lo, hi
 
 
@@ -278,11 +295,8 @@ def training_bins(w, workload_mw: float, t0: float, dt: float, n: int, ss):
     """Training workload (sum of its jobs): (mean, min, max) MW and the job plans."""
     plans = plan_training_jobs(w, workload_mw, t0 + n * dt, ss)
     mean, lo, hi = np.zeros(n), np.zeros(n), np.zeros(n)
-    for p in plans:
-        m, a, b = render_job(p, w.swing_fraction, t0, dt, n)
-        mean += m
-        lo += a  # job extremes need not coincide: summing them bounds the site's (conservative)
-        hi += b
+    for p in plans:  # job extremes need not coincide: summing them bounds the site's (conservative)
+        _render_job_into(p, w.swing_fraction, t0, dt, n, mean, lo, hi)
     return mean, lo, hi, plans
 
 

@@ -23,45 +23,103 @@ def render_pwl(xs, ys, t0, dt, n, out_mean, out_min, out_max):
 
         mean_i = (1/dt) * integral of f over the bin      (exact: trapezoids per segment)
         min_i, max_i = extremes of f over the open bin     (at segment ends inside the bin)
+
+    Most bins lie on one linear piece (a few hundred breakpoints against 86,400 bins a day):
+    such runs of bins are filled by a branch-free loop the compiler vectorizes
+    (:func:`_fill_piece`); only bins holding a breakpoint take the general path (:func:`pwl_bin`).
+    Both compute a bin with the same operations, so the result does not depend on the path.
     """
     m = xs.shape[0]
     k = 0
-    for i in range(n):
+    i = 0
+    while i < n:
         a = t0 + i * dt
-        b = a + dt
         while k < m - 1 and xs[k + 1] <= a:
             k += 1
-        acc = 0.0
-        lo = np.inf
-        hi = -np.inf
-        x = a
-        if x < xs[0]:  # before the first breakpoint: constant ys[0]
-            e = min(b, xs[0])
-            acc += ys[0] * (e - x)
-            lo = min(lo, ys[0])
-            hi = max(hi, ys[0])
+        if a < xs[0]:  # before the first breakpoint: constant ys[0]
+            end = _last_bin_ending_by(xs[0], t0, dt, i, n)
+            x1, y1, slope = xs[0], ys[0], 0.0
+        elif k == m - 1:  # beyond the last breakpoint: constant ys[-1]
+            end = n - 1
+            x1, y1, slope = xs[k], ys[k], 0.0
+        else:  # on segment k: xs[k] <= a < xs[k + 1]
+            end = _last_bin_ending_by(xs[k + 1], t0, dt, i, n)
+            x1, y1, slope = xs[k], ys[k], (ys[k + 1] - ys[k]) / (xs[k + 1] - xs[k])
+        if end >= i:
+            i = _fill_piece(x1, y1, slope, t0, dt, i, end, out_mean, out_min, out_max)
+        else:  # bin i holds a breakpoint
+            k, out_mean[i], out_min[i], out_max[i] = pwl_bin(xs, ys, k, a, a + dt, dt)
+            i += 1
+
+
+@njit(cache=True)
+def _last_bin_ending_by(x, t0, dt, i, n):
+    """The last bin j >= i - 1 (at most n - 1) whose end ``(t0 + j dt) + dt`` is <= x; the bin
+    ends are computed as the bins compute them, and rounding keeps them in order."""
+    j = int(min(max(np.floor((x - t0) / dt) - 1.0, i - 1.0), n - 1.0))  # a guess, clamped as a float
+    while j + 1 < n and (t0 + (j + 1) * dt) + dt <= x:
+        j += 1
+    while j >= i and (t0 + j * dt) + dt > x:
+        j -= 1
+    return j
+
+
+@njit(cache=True)
+def _fill_piece(x1, y1, slope, t0, dt, i, end, out_mean, out_min, out_max):
+    """Bins i..end, each lying on the line through (x1, y1) with ``slope``; returns end + 1.
+
+    The operations of :func:`pwl_bin` for a bin on one segment: the values at its ends, the
+    trapezoid added to a zero accumulator, divided by dt."""
+    for j in range(i, end + 1):
+        a = t0 + j * dt
+        b = a + dt
+        ya = y1 + slope * (a - x1)
+        yb = y1 + slope * (b - x1)
+        out_mean[j] = (0.0 + 0.5 * (ya + yb) * (b - a)) / dt
+        out_min[j] = min(np.inf, ya, yb)
+        out_max[j] = max(-np.inf, ya, yb)
+    return end + 1
+
+
+@njit(cache=True)
+def pwl_bin(xs, ys, k, a, b, dt):
+    """One bin ``[a, b)`` of :func:`render_pwl` by the general path: (cursor, mean, min, max).
+
+    ``k`` is the cursor left by the previous bin (0 for the first): bins come in order, so a
+    sweep visits each breakpoint once.
+    """
+    m = xs.shape[0]
+    while k < m - 1 and xs[k + 1] <= a:
+        k += 1
+    acc = 0.0
+    lo = np.inf
+    hi = -np.inf
+    x = a
+    if x < xs[0]:  # before the first breakpoint: constant ys[0]
+        e = min(b, xs[0])
+        acc += ys[0] * (e - x)
+        lo = min(lo, ys[0])
+        hi = max(hi, ys[0])
+        x = e
+    j = k
+    while x < b and j < m - 1:
+        x1 = xs[j]
+        x2 = xs[j + 1]
+        if x2 > x and x2 > x1:
+            e = min(x2, b)
+            slope = (ys[j + 1] - ys[j]) / (x2 - x1)
+            ya = ys[j] + slope * (x - x1)
+            yb = ys[j] + slope * (e - x1)
+            acc += 0.5 * (ya + yb) * (e - x)
+            lo = min(lo, ya, yb)
+            hi = max(hi, ya, yb)
             x = e
-        j = k
-        while x < b and j < m - 1:
-            x1 = xs[j]
-            x2 = xs[j + 1]
-            if x2 > x and x2 > x1:
-                e = min(x2, b)
-                slope = (ys[j + 1] - ys[j]) / (x2 - x1)
-                ya = ys[j] + slope * (x - x1)
-                yb = ys[j] + slope * (e - x1)
-                acc += 0.5 * (ya + yb) * (e - x)
-                lo = min(lo, ya, yb)
-                hi = max(hi, ya, yb)
-                x = e
-            j += 1
-        if x < b:  # beyond the last breakpoint: constant ys[-1]
-            acc += ys[m - 1] * (b - x)
-            lo = min(lo, ys[m - 1])
-            hi = max(hi, ys[m - 1])
-        out_mean[i] = acc / dt
-        out_min[i] = lo
-        out_max[i] = hi
+        j += 1
+    if x < b:  # beyond the last breakpoint: constant ys[-1]
+        acc += ys[m - 1] * (b - x)
+        lo = min(lo, ys[m - 1])
+        hi = max(hi, ys[m - 1])
+    return k, acc / dt, lo, hi
 
 
 def pwl_bins(xs, ys, t0: float, dt: float, n: int):

@@ -185,19 +185,20 @@ def window_candidates(site, scenario: int, trace: xr.Dataset, screened: dict) ->
         for i in _top_peaks(screened[key], RAMP_CANDIDATES_PER_SCENARIO, length):
             out.append({"kind": kind, "scenario": scenario, "start": start_at(i), "severity": float(screened[key][i]),
                         "event_start_s": i * dt, "event_duration_s": 0.0, "explicit": False})
+    series = {k: trace[k].values for k in ("load_mw", "load_max_mw", "pv_mw", "grid_available")}
     for c in out:  # cut the series now, so whole traces need not be kept
-        c["data"] = _window_series(trace, screened, c["start"], length)
+        c["data"] = _window_series(series, screened, c["start"], length)
     return out
 
 
-def _window_series(trace: xr.Dataset, screened: dict, start: int, length: int) -> dict:
+def _window_series(series: dict, screened: dict, start: int, length: int) -> dict:
     sl = slice(start, start + length)
-    load = trace["load_mw"].values[sl]
-    pv = trace["pv_mw"].values[sl]
-    ga = trace["grid_available"].values[sl]
+    load = series["load_mw"][sl]
+    pv = series["pv_mw"][sl]
+    ga = series["grid_available"][sl]
     poi = np.where(ga == 1, screened["poi_mw"][sl], 0.0)  # no import without grid
     gen = np.where(ga == 1, screened["gen_mw"][sl], 0.0)
-    d = {"load_mw": load, "load_max_mw": trace["load_max_mw"].values[sl], "pv_mw": pv, "poi_mw": poi,
+    d = {"load_mw": load, "load_max_mw": series["load_max_mw"][sl], "pv_mw": pv, "poi_mw": poi,
          "residual_mw": load - pv - poi - gen, "grid_available": ga}
     m = load.size
     if m < length:  # a trace shorter than a window: hold the last values

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bess_size.scenarios.render import pwl_bins, steps_to_pwl
+from bess_size.scenarios.render import pwl_bin, pwl_bins, steps_to_pwl
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -39,3 +39,25 @@ def test_steps_to_pwl_overlapping_rectangles():
     np.testing.assert_allclose(mean2, [2, 3, 5.5, 7, 6, 3.5])
     np.testing.assert_allclose(lo2, [1, 3, 3, 6, 6, 1])
     np.testing.assert_allclose(hi2, [3, 3, 8, 8, 6, 6])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_runs_of_bins_equal_the_per_bin_path_bit_for_bit(seed):
+    """render_pwl fills runs of bins lying on one piece with a vectorized loop and sends only
+    bins holding a breakpoint through the general per-bin path (``pwl_bin``); both must give the
+    same bits. Random breakpoints with jumps, a negative start, a step of 0.37 s (bin edges that
+    round), bins before the first and after the last breakpoint, and a lone breakpoint."""
+    rng = np.random.default_rng(seed)
+    nb = int(rng.integers(1, 60))
+    xs = np.sort(rng.uniform(-5.0, 300.0, nb))
+    if nb > 3:
+        xs[2] = xs[1]  # a jump
+    ys = rng.uniform(-5.0, 5.0, nb)
+    ys[rng.random(nb) < 0.4] = 1.0  # flat stretches, as envelopes have
+    t0, dt, n = -17.3, 0.37, 1000
+    mean, lo, hi = pwl_bins(xs, ys, t0, dt, n)
+    k = 0
+    for i in range(n):
+        a = t0 + i * dt
+        k, m1, l1, h1 = pwl_bin(xs, ys, k, a, a + dt, dt)
+        assert (mean[i], lo[i], hi[i]) == (m1, l1, h1), i
