@@ -1,11 +1,13 @@
-"""Solver back-ends behind one call: HiGHS through ``pyomo.contrib.solver`` by default, any other
-Pyomo MILP solver by name where it is installed."""
+"""Solver back-ends behind one call: HiGHS directly through highspy by default (``highs.py``), any
+other Pyomo MILP solver by name where it is installed.
+
+No back-end swaps ``sys.stderr`` or calls ``progress`` from a log-reader thread: HiGHS streams its
+log through its own callback in the solving thread; the other solvers' logs are collected by Pyomo
+and handed to ``progress`` line by line when the solve returns.
+"""
 
 from __future__ import annotations
 
-import io
-import os
-import sys
 import time
 from typing import Callable
 
@@ -13,7 +15,7 @@ from .errors import SolverUnavailableError
 from .results import ERROR, OPTIMAL, TIME_LIMIT, SolveResult, contrib_status, legacy_status, relative_gap
 
 # user-facing names -> pyomo.contrib.solver factory names (the newer interfaces come first)
-CONTRIB_NAMES = {"highs": "highs", "gurobi": "gurobi_persistent", "gurobi_direct": "gurobi_direct",
+CONTRIB_NAMES = {"gurobi": "gurobi_persistent", "gurobi_direct": "gurobi_direct",
                  "scip": "scip_direct", "knitro": "knitro_direct"}
 # option names of the legacy interfaces: (time limit, relative gap, threads)
 LEGACY_OPTIONS = {
@@ -26,52 +28,7 @@ LEGACY_OPTIONS = {
     "scip": ("limits/time", "limits/gap", None),
     "xpress": ("maxtime", "miprelstop", "threads"),
 }
-KNOWN = sorted(set(CONTRIB_NAMES) | set(LEGACY_OPTIONS))
-
-
-class _LineStream(io.TextIOBase):
-    """A text stream that hands each complete line of the solver log to ``progress``.
-
-    Pyomo captures the process's stdout/stderr (file descriptors included) while HiGHS runs, so a
-    ``progress`` that prints to stderr would print into the capture. Each call therefore runs with
-    ``sys.stderr`` pointing at the stderr of before the solve (a duplicate of file descriptor 2
-    when that is what it was).
-    """
-
-    def __init__(self, progress: Callable[[str], None]):
-        self._progress, self._buf = progress, ""
-        self._stderr, self._own = sys.stderr, None
-        try:
-            if sys.stderr is not None and sys.stderr.fileno() == 2:
-                self._own = os.fdopen(os.dup(2), "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None))
-                self._stderr = self._own
-        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-            pass  # an in-memory stderr (tests, notebooks): not captured by file descriptor
-
-    def writable(self):
-        return True
-
-    def write(self, s):
-        self._buf += s
-        *lines, self._buf = self._buf.split("\n")
-        if lines:
-            saved = sys.stderr
-            sys.stderr = self._stderr
-            try:
-                for line in lines:
-                    if line.strip():
-                        self._progress(line.rstrip())
-            finally:
-                sys.stderr = saved
-        return len(s)
-
-    def flush(self):
-        pass
-
-    def release(self):
-        if self._own is not None:
-            self._own.close()
-            self._own = None
+KNOWN = sorted({"highs"} | set(CONTRIB_NAMES) | set(LEGACY_OPTIONS))
 
 
 def _contrib(name: str):
@@ -100,9 +57,18 @@ def _legacy(name: str):
         return None
 
 
+def _highs_available() -> bool:
+    try:
+        import highspy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def available_solvers() -> list[str]:
     """The known solver names that are installed here."""
-    return [n for n in KNOWN if _contrib(n) is not None or (n not in CONTRIB_NAMES and _legacy(n) is not None)]
+    return [n for n in KNOWN if (n == "highs" and _highs_available()) or _contrib(n) is not None
+            or (n not in CONTRIB_NAMES and n != "highs" and _legacy(n) is not None)]
 
 
 def _unavailable(name: str) -> SolverUnavailableError:
@@ -115,19 +81,32 @@ def _unavailable(name: str) -> SolverUnavailableError:
 def require_solver(solver: str) -> None:
     """Raise SolverUnavailableError unless ``solver`` can be used here (check before long work)."""
     name = solver.lower()
+    if name == "highs":
+        if not _highs_available():
+            raise _unavailable(solver)
+        return
     if _contrib(name) is None and (name in CONTRIB_NAMES and name not in LEGACY_OPTIONS or _legacy(name) is None):
         raise _unavailable(solver)
 
 
 def solve(model, *, solver: str = "highs", time_limit_s: float | None = None, mip_gap: float | None = 0.01,
           threads: int | None = None, progress: Callable[[str], None] | None = None,
-          warm_start: bool = False) -> SolveResult:
+          warm_start: bool = False, duals: bool = False) -> SolveResult:
     """Solve ``model`` (its objective minimised); load the solution or incumbent when there is one.
 
     ``warm_start`` hands the variables' current values to the solver as a starting solution
-    (HiGHS and the legacy interfaces that support it).
+    (HiGHS and the legacy interfaces that support it). ``duals`` (HiGHS only) fills
+    ``SolveResult.duals``: constraint -> d(objective)/d(bound), for a MILP from the LP with its
+    integer variables fixed at the solution (see ``highs.solve_highs``).
     """
     name = solver.lower()
+    if name == "highs":
+        if not _highs_available():
+            raise _unavailable(solver)
+        from .highs import solve_highs
+
+        return solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, progress=progress,
+                           warm_start=warm_start, duals=duals)
     opt = _contrib(name)
     if opt is not None:
         return _solve_contrib(opt, name, model, time_limit_s, mip_gap, threads, progress, warm_start)
@@ -139,56 +118,28 @@ def solve(model, *, solver: str = "highs", time_limit_s: float | None = None, mi
     return _solve_legacy(opt, name, model, time_limit_s, mip_gap, threads, progress, warm_start)
 
 
-def _highs_warm_start(opt) -> None:
-    """Pass the Pyomo variables' current values to HiGHS as a starting solution."""
-    import highspy
-
-    h = opt._solver_model
-    values = [0.0] * h.getNumCol()
-    for vid, col in opt._pyomo_var_to_solver_var_map.items():
-        v = opt._vars[vid][0]
-        if v.value is not None:
-            values[col] = float(v.value)
-    sol = highspy.HighsSolution()
-    sol.col_value = values
-    sol.value_valid = True
-    h.setSolution(sol)
-
-
-_highs_threads: list[int | None] = [None]  # the thread count HiGHS's global scheduler was started with
-
-
-def _highs_threads_ready(threads: int | None) -> None:
-    """HiGHS keeps one global thread scheduler per process and refuses another thread count later;
-    restart it when a solve asks for a different count (solves in one process run one at a time)."""
-    if threads is None or threads == _highs_threads[0]:
-        return
-    import highspy
-
-    highspy.Highs.resetGlobalScheduler(True)
-    _highs_threads[0] = threads
+def _replay_log(progress, log: str) -> None:
+    """Hand a collected solver log to ``progress`` line by line, in the calling thread."""
+    if progress is not None:
+        for line in (log or "").splitlines():
+            if line.strip():
+                progress(line.rstrip())
 
 
 def _solve_contrib(opt, name, model, time_limit_s, mip_gap, threads, progress, warm_start) -> SolveResult:
-    if name == "highs":
-        _highs_threads_ready(threads)
-    stream = _LineStream(progress) if progress else None
-    kw = dict(tee=[stream] if stream else False, load_solutions=False, raise_exception_on_nonoptimal_result=False,
+    kw = dict(tee=False, load_solutions=False, raise_exception_on_nonoptimal_result=False,
               time_limit=time_limit_s, rel_gap=mip_gap, threads=threads)
     t0 = time.perf_counter()
+    handoff_s = 0.0
     try:
-        # hand the model over first (timed apart from the solver run), then solve without re-checking it
-        opt.set_instance(model)
-        handoff_s = time.perf_counter() - t0
-        if warm_start and name == "highs":
-            _highs_warm_start(opt)
-        _skip_update_checks(opt)
+        if hasattr(opt, "set_instance"):  # a persistent interface: time the hand-over apart from the run
+            opt.set_instance(model)
+            handoff_s = time.perf_counter() - t0
+            _skip_update_checks(opt)
         res = opt.solve(model, **kw)
     except Exception as exc:  # the solver itself failed: say so, never a traceback
         return SolveResult(name, ERROR, False, None, None, None, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
-    finally:
-        if stream is not None:
-            stream.release()
+    _replay_log(progress, getattr(res, "solver_log", ""))
     solve_s = time.perf_counter() - t0
     status = contrib_status(res.termination_condition)
     from pyomo.contrib.solver.common.results import SolutionStatus
@@ -228,7 +179,8 @@ def _solve_legacy(opt, name, model, time_limit_s, mip_gap, threads, progress, wa
     for key, value in zip(keys, (time_limit_s, mip_gap, threads)):
         if key is not None and value is not None:
             opt.options[key] = value
-    kw = {"load_solutions": False, "tee": bool(progress)}
+    # tee would copy the log to sys.stdout (machine output under --json); it is replayed instead
+    kw = {"load_solutions": False, "tee": False}
     if warm_start and opt.warm_start_capable():
         kw["warmstart"] = True
     t0 = time.perf_counter()
@@ -236,6 +188,7 @@ def _solve_legacy(opt, name, model, time_limit_s, mip_gap, threads, progress, wa
         res = opt.solve(model, **kw)
     except Exception as exc:
         return SolveResult(name, ERROR, False, None, None, None, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
+    _replay_log(progress, getattr(opt, "_log", ""))
     solve_s = time.perf_counter() - t0
     status = legacy_status(res.solver.termination_condition)
     has = len(res.solution) > 0 and res.solution(0).status in (SolutionStatus.optimal, SolutionStatus.feasible,

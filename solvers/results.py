@@ -19,6 +19,9 @@ class SolveResult:
     message: str
     log: str = ""
     handoff_s: float = 0.0  # part of solve_s spent handing the model to the solver
+    # with solve(..., duals=True): constraint -> d(objective)/d(bound) in the model's objective units
+    # (a MILP: the LP with its integers fixed at the solution); None when not asked for or not available
+    duals: object = None
 
     @property
     def ok(self) -> bool:

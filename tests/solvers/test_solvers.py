@@ -80,3 +80,54 @@ def test_thread_count_may_change_between_solves():
     for threads in (1, 2, None, 1):
         res = solve(_knapsack(8), threads=threads)
         assert res.status == "optimal", res.message
+
+
+def test_duals_of_an_lp_are_d_objective_d_bound():
+    """min x + 2y s.t. c: x + y >= 3, u: x <= 2, x, y >= 0: x = 2, y = 1. Raising c's bound by 1
+    costs one more y (+2); raising u's bound by 1 swaps a y for an x (-1)."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.NonNegativeReals)
+    m.y = pyo.Var(domain=pyo.NonNegativeReals)
+    m.c = pyo.Constraint(expr=m.x + m.y >= 3)
+    m.u = pyo.Constraint(expr=m.x <= 2)
+    m.o = pyo.Objective(expr=m.x + 2 * m.y)
+    res = solve(m, duals=True)
+    assert (m.x.value, m.y.value) == pytest.approx((2.0, 1.0))
+    assert res.duals[m.c] == pytest.approx(2.0)
+    assert res.duals[m.u] == pytest.approx(-1.0)
+    assert solve(m).duals is None  # only when asked for
+
+
+def test_duals_of_a_milp_come_from_the_lp_with_integers_fixed():
+    """min 0.4 n + y s.t. c: n + y >= 2.5, r: 1 <= y <= 10 (a ranged constraint: two rows),
+    n integer in [0, 5]. n = 1: y = 1.5, cost 1.9; n = 2: y = 1 (r at its lower bound), cost 1.8;
+    n = 3: y = 1, cost 2.2 -> n = 2, y = 1. With n fixed at 2, c is slack (dual 0) and r's lower
+    bound is what y pays for (dual +1)."""
+    m = pyo.ConcreteModel()
+    m.n = pyo.Var(domain=pyo.Integers, bounds=(0, 5))
+    m.y = pyo.Var(domain=pyo.NonNegativeReals)
+    m.c = pyo.Constraint(expr=m.n + m.y >= 2.5)
+    m.r = pyo.Constraint(expr=pyo.inequality(1, m.y, 10))
+    m.o = pyo.Objective(expr=0.4 * m.n + m.y)
+    res = solve(m, duals=True, mip_gap=0.0)
+    assert res.status == "optimal" and round(m.n.value) == 2 and m.y.value == pytest.approx(1.0)
+    assert res.objective == pytest.approx(1.8)
+    assert res.duals[m.c] == pytest.approx(0.0, abs=1e-9)
+    assert res.duals[m.r] == pytest.approx(1.0)
+
+
+def test_fixed_variables_and_constant_constraints():
+    """A fixed variable is moved into the bounds and keeps its value; a constraint left with
+    nothing to vary that holds is dropped, one that fails makes the model infeasible."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 10))
+    m.z = pyo.Var(bounds=(0, 10))
+    m.z.fix(4)
+    m.c = pyo.Constraint(expr=m.x + m.z >= 6)
+    m.k = pyo.Constraint(expr=m.z <= 5)
+    m.o = pyo.Objective(expr=m.x)
+    res = solve(m)
+    assert res.status == "optimal" and m.x.value == pytest.approx(2.0) and m.z.value == 4
+    m.z.fix(7)
+    res = solve(m)
+    assert res.status == "infeasible" and not res.ok and "k" in res.message
