@@ -5,7 +5,8 @@ Run:
     python benchmarks/bench_scenarios.py [--site examples/campus-300mw.yaml] [--count 100] [--days 1]
 
 Two figures, each the best of ``--repeat`` runs after a warm-up (numba kernels are cached on disk;
-the warm-up loads them):
+the warm-up loads them), with glibc's malloc thresholds set as the CLI sets them
+(``bess_size/malloc.py``; ``--no-malloc-tuning`` to compare):
 
 * traces: ``scenario_trace`` for 100 scenarios (AI load with within-bin extremes, grid events
   with the contingency, PV, price): 8.64 million one-second bins;
@@ -29,6 +30,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from bess_size.malloc import keep_freed_memory
 from bess_size.scenarios import generate_scenarios, scenario_trace
 from bess_size.site_spec import load_site
 
@@ -46,7 +48,11 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--days", type=float, default=1.0)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-malloc-tuning", action="store_true",
+                    help="leave glibc's thresholds as they are (the CLI sets them: bess_size/malloc.py)")
     args = ap.parse_args()
+    if not args.no_malloc_tuning:
+        keep_freed_memory()
     base = load_site(args.site)
     site = base.model_copy(update={"scenarios": base.scenarios.model_copy(
         update={"count": args.count, "trace_days": args.days, "transient_resolution_s": 1.0})})

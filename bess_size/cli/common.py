@@ -23,6 +23,9 @@ def emit_json(obj) -> None:
 
 def run_cli(group: click.Group, argv=None) -> int:
     """Run the group; turn errors a user can cause into a message and an exit code."""
+    from ..malloc import keep_freed_memory
+
+    keep_freed_memory()
     try:
         rv = group.main(args=argv, prog_name="bess-size", standalone_mode=False)
     except SiteSpecError as err:
