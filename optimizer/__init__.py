@@ -120,6 +120,11 @@ def _optimize_once(site: Site, scenarios, *, solver: str, time_limit_s: float | 
     """Build and solve once; ``min_units`` (installed units per thermal type) bounds the fleet below."""
     t0 = time.perf_counter()
     d = model_data(site, scenarios)
+    from .diagnosis import screen
+
+    why = screen(d)  # a requirement the spec's caps cannot meet is named now, not after a solve
+    if why is not None:
+        raise InfeasibleError(f"site {site.name!r}: {why}")
     options = ModelOptions(strict_dispatch=strict_dispatch, integer_commitment=integer_commitment)
     m = build_model(d, options)
     if min_units is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
+from bess_size.site_spec.screen import usable_fraction as site_usable_fraction
+
 from .data import ModelData
 
 BANDS = ("ride_through_reserve", "up_ramp_buffer", "curtailment_reserve", "down_ramp_headroom")
@@ -28,8 +30,7 @@ def add_band_variables(m, d: ModelData) -> None:
 
 def usable_fraction(d: ModelData) -> float:
     """U / E = end_of_life_fraction (soc_max - soc_min)."""
-    b = d.site.bess
-    return b.end_of_life_fraction * (b.soc_max_fraction - b.soc_min_fraction)
+    return site_usable_fraction(d.site)
 
 
 def add_band_stack_constraints(m, d: ModelData) -> None:

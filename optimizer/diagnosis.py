@@ -1,6 +1,8 @@
 """Why a site is infeasible, in the site's own terms.
 
-The model is rebuilt in elastic mode (every site limit gets a labeled slack, see limits.py) and
+First the instant screen (``site_spec.screen``, the rules `bess-size check` runs) on the scenarios'
+own figures: the peak load, the screened ramp residuals and the explicit curtailment draws; it
+needs no solve. Past it, the model is rebuilt in elastic mode (every site limit gets a labeled slack, see limits.py) and
 solved for the least violation; each limit that had to move is explained by the requirement that
 pushed it, e.g. "ride-through needs 345 MW of PCS but bess.max_power_mw is 300".
 """
@@ -11,6 +13,7 @@ from dataclasses import replace
 
 import pyomo.environ as pyo
 
+from bess_size.site_spec.screen import CurtailmentDraw, Needs, feasibility_problems, generation_mw
 from bess_size.solvers import solve
 
 from .bands import usable_fraction
@@ -19,6 +22,42 @@ from .generation import islanding_load_mw
 from .model import ModelOptions, build_model
 
 TOL = 1e-4
+
+
+def screen_needs(d: ModelData) -> Needs:
+    """The screen's figures from the optimizer's data: peak, screened ramp residuals, explicit curtailments.
+
+    An explicit curtailment's draw in each step is (1 - flexible.max_fraction) L - PV - the import
+    limit - all generation allowed (what nothing else can carry), summed over the event / eta_dis.
+    """
+    site = d.site
+    fl = site.load.flexible
+    keep = 1.0 - (fl.max_fraction if fl else 0.0)
+    gen = generation_mw(site)
+    by_event: dict[tuple[int, int], list[float]] = {}
+    for i in range(d.n):
+        if d.explicit_event[i] and d.phase[i] == 2:
+            need = keep * d.load_mw[i] - d.pv_mw[i] - d.import_limit_mw[i] - gen
+            by_event.setdefault((d.scenario_of[i], d.period_of[i]), []).append(max(0.0, need))
+    draws = [CurtailmentDraw(d.explicit_event_field.get(key, "grid.events"), max(p),
+                             sum(p) * d.step_h / site.bess.discharge_efficiency)
+             for key, p in by_event.items() if max(p) > 0]
+    # the largest draw per event field is the one to report
+    worst: dict[str, CurtailmentDraw] = {}
+    for c in draws:
+        if c.where not in worst or c.stored_mwh > worst[c.where].stored_mwh:
+            worst[c.where] = c
+    tr = d.transient
+    return Needs(peak_load_mw=d.peak_load_mw, ramp_discharge_mw=max(tr["discharge_residual_mw"] + [0.0]),
+                 ramp_charge_mw=max(tr["charge_residual_mw"] + [0.0]), curtailment=list(worst.values()))
+
+
+def screen(d: ModelData) -> str | None:
+    """The instant screen on the optimizer's data: the explanation, or None when nothing is out of reach."""
+    problems = feasibility_problems(d.site, screen_needs(d))
+    if not problems:
+        return None
+    return "the site's requirements cannot be met:\n  - " + "\n  - ".join(p.reason or p.expected for p in problems)
 
 
 def _v(x) -> float:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
+from bess_size.site_spec.screen import islanding_need_mw
+
 from .data import ModelData
 from .design import units_installed
 
@@ -72,9 +74,8 @@ def add_generator_ramp_constraints(m, d: ModelData) -> None:
 
 
 def islanding_load_mw(d: ModelData) -> float:
-    """What the island must carry: L_pk (1 - flexible.max_fraction)."""
-    fl = d.site.load.flexible
-    return d.peak_load_mw * (1.0 - (fl.max_fraction if fl else 0.0))
+    """What the island must carry: L_pk (1 - flexible.max_fraction) (the rule `check` screens too)."""
+    return islanding_need_mw(d.site, d.peak_load_mw)
 
 
 def add_islanding_capacity_constraints(m, d: ModelData) -> None:

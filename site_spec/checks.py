@@ -12,6 +12,7 @@ import numpy as np
 
 from .errors import Problem
 from .models import PV, Site
+from .screen import Needs, generation_for_island, generation_mw
 
 DAY_S = 86400.0
 
@@ -67,7 +68,7 @@ def check_container(site: Site) -> list[Problem]:
 @uses("load", "grid", "generation", "bess")
 def check_supply_covers_min_load(site: Site) -> list[Problem]:
     """With no BESS and no generation allowed, firm import must cover the site minimum."""
-    gen_mw = sum((g.existing_units + g.max_new_units) * g.unit_mw for g in site.thermal)
+    gen_mw = generation_mw(site)
     if site.bess.max_energy_mwh == 0 and gen_mw == 0 and site.grid.firm_import_mw < site.load.min_load_mw:
         return [Problem("grid.firm_import_mw", site.grid.firm_import_mw,
                         f"with no BESS (bess.max_energy_mwh = 0) and no onsite generation, firm import must cover "
@@ -87,19 +88,8 @@ def check_islanding_has_generation(site: Site) -> list[Problem]:
 
 @uses("reliability", "generation", "load")
 def check_island_capacity(site: Site) -> list[Problem]:
-    """An island must be carried by generation: sum over kinds of (existing + max_new) x unit_mw must
-    reach peak x (1 - flexible.max_fraction); PV counts as zero (it may be dark when the grid is lost)."""
-    if not site.reliability.islanding.required or not site.thermal:
-        return []
-    most_mw = sum((g.existing_units + g.max_new_units) * g.unit_mw for g in site.thermal)
-    flex = site.load.flexible.max_fraction if site.load.flexible is not None else 0.0
-    need_mw = site.load.peak_mw * (1 - flex)
-    if most_mw + 1e-9 >= need_mw:
-        return []
-    return [Problem("reliability.islanding.required", True,
-                    f"islanding needs generation of at least peak x (1 - load.flexible.max_fraction) = {need_mw:g} MW, "
-                    f"but the generation section allows at most {most_mw:g} MW (existing_units + max_new_units) x unit_mw; "
-                    "raise max_new_units, add generation, or set required: false [MW]")]
+    """Generation must be able to carry the island: the screen's rule at IT capacity x PUE."""
+    return generation_for_island(site, Needs(peak_load_mw=site.load.peak_mw))
 
 
 @uses("grid", "scenarios")
@@ -266,7 +256,7 @@ def notes(site: Site) -> list[str]:
     if g.ramp_limit_mw_per_min > 60 * g.ramp_limit_mw_per_s:
         out.append("grid.ramp_limit_mw_per_min exceeds 60 x ramp_limit_mw_per_s, so the per-second limit always binds first")
     peak = site.load.peak_mw
-    thermal_mw = sum((u.existing_units + u.max_new_units) * u.unit_mw for u in site.thermal)
+    thermal_mw = generation_mw(site)
     flex_mw = peak * site.load.flexible.max_fraction if site.load.flexible is not None else 0.0
     if g.total_import_mw + thermal_mw + flex_mw < peak:
         out.append(f"firm + non-firm import ({g.total_import_mw:g} MW), all generation allowed ({thermal_mw:g} MW) and "

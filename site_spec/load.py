@@ -192,6 +192,11 @@ def _with_line(problem: Problem, data: dict) -> Problem:
     return dataclasses.replace(problem, line=line) if line else problem
 
 
+def locate(problem: Problem, data: dict) -> Problem:
+    """``problem`` with its line in the parsed file ``data``, or marked a default (see ``_with_line``)."""
+    return _with_line(problem, data)
+
+
 def defaulted_values(site: BaseModel, data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Every value of ``site`` whose key is not in ``data`` (the parsed file): (dotted path, value).
 

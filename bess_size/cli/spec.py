@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..site_spec import Site, SiteSpecError, read_document, validate_site
 from ..site_spec.errors import show_value
-from ..site_spec.load import defaulted_values
+from ..site_spec.load import defaulted_values, locate
+from ..site_spec.screen import feasibility_problems
 from ..site_spec.summary import summarize
 from .common import emit_json, say
 
@@ -28,10 +29,20 @@ def check(site: str, as_json: bool) -> None:
     to stderr: peak site load, import headroom, ride-through and islanding energy, curtailment
     exposure, onsite generation, notes worth knowing, and every value that came from a default
     (not written in the file). A problem in a default says "default, not in the file".
+
+    \b
+    The instant feasibility screen the optimizer also runs is part of the check: a cap below what a
+    requirement needs (bess.max_power_mw under the ride-through power, bess.max_energy_mwh under
+    the ride-through reserve or an explicit curtailment's draw, generation below the island) exits
+    2 naming both fields.
     """
     try:
         data = read_document(site)
         spec = validate_site(data, site, Path(site).resolve().parent)
+        # what the optimizer would find infeasible from the spec alone, named now (exit 2)
+        infeasible = [locate(p, data) for p in feasibility_problems(spec)]
+        if infeasible:
+            raise SiteSpecError(site, infeasible)
     except SiteSpecError as err:
         if as_json:  # machine readers get the problems too; the edge still prints them and exits 2
             emit_json({"ok": False, "source": site, "problems": [
