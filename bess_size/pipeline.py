@@ -1,7 +1,7 @@
 """The whole job: scenarios -> optimize -> replay on held-out scenarios -> outputs (DESIGN 8).
 
 ``run(site, out_dir)`` writes, each atomically: ``design.json``, ``validation.json``,
-``scenarios.nc``, ``timeseries.nc``, ``site.json`` (the validated spec, so ``bess-size report DIR``
+``scenarios.nc``, ``timeseries.nc``, ``cashflows.csv`` (lifetime cash flows, bess_size/cashflows.py), ``site.json`` (the validated spec, so ``bess-size report DIR``
 can rebuild the report) and ``report.html`` when the report stage is installed.
 
 ``refine=N``: while a held-out check fails, the failing held-out scenarios are screened like the
@@ -174,6 +174,14 @@ def write_outputs(out: Path, site, design, validation, scenarios=None) -> list[P
     files = []
     write_atomic(out / "site.json", json.dumps(dump_site(site), indent=2) + "\n")
     files.append(out / "site.json")
+    if design.cost is not None:
+        from .cashflows import cash_flows
+
+        used = float((getattr(validation, "results", None) or {}).get("cycle_life_used_per_year", 0.0) or 0.0)
+        flows = cash_flows(site, design, used)
+        design.lifetime = flows.summary()
+        write_atomic(out / "cashflows.csv", flows.to_csv())
+        files.append(out / "cashflows.csv")
     write_atomic(out / "design.json", design.to_json() + "\n")
     files.append(out / "design.json")
     if scenarios is not None:

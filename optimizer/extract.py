@@ -66,7 +66,9 @@ def extract_cost(m, d: ModelData | None = None) -> Cost:
         by_month = [round(x, 2) for x in demand_charges_usd(d, [_v(m.import_mw[i]) for i in range(d.n)])]
     return Cost(annualized_capex_usd=round(total_capex, 2), expected_annual_opex_usd=round(total_opex, 2),
                 grid_only_bill_usd=round(m.grid_only_bill_usd, 2), total_annualized_usd=round(total, 2),
-                breakdown=breakdown, demand_charge_by_month_usd=by_month)
+                breakdown=breakdown, demand_charge_by_month_usd=by_month,
+                grid_only_energy_usd=round(m.grid_only_energy_usd, 2),
+                grid_only_demand_charge_usd=round(m.grid_only_demand_charge_usd, 2))
 
 
 def extract_promises(m, d: ModelData, gens: list[GenerationDesign]) -> dict[str, float]:

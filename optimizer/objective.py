@@ -31,10 +31,15 @@ def add_capex_expressions(m, d: ModelData) -> None:
 def grid_only_bill_usd(d: ModelData) -> float:
     """sum_i w_i dt price_i max(L_i - pv_i, 0) + sum_(s,k,mo) prob_s rate_k max over the group's steps of
     max(L - pv, 0) [USD/year]: the same tariff, each demand charge on each month's own peak."""
+    return sum(grid_only_bill_parts_usd(d))
+
+
+def grid_only_bill_parts_usd(d: ModelData) -> tuple[float, float]:
+    """(energy, demand charges) of the grid-only bill [USD/year]."""
     export = d.site.grid.export_allowed
     net = [a - b if export else max(a - b, 0.0) for a, b in zip(d.load_mw, d.pv_mw)]
     energy = sum(w * d.step_h * p * x for w, p, x in zip(d.annual_weight, d.price_usd_per_mwh, net))
-    return energy + sum(demand_charges_usd(d, net))
+    return energy, sum(demand_charges_usd(d, net))
 
 
 def demand_charges_usd(d: ModelData, import_mw) -> list[float]:
@@ -49,7 +54,7 @@ def demand_charges_usd(d: ModelData, import_mw) -> list[float]:
 def add_opex_expressions(m, d: ModelData) -> None:
     """Expected annual operating cost [USD/year], weights w_i = probability x days per year:
     energy sum w dt price g; demand sum_(s,k,mo) prob_s rate_k peak(s,k,mo); fuel sum w dt fuel gen; starts sum w c_start start;
-    throughput c_tp (sum w dt p_dis + fast cycling); flexible sum w dt c_flex flex; shedding sum w dt VOLL shed."""
+    throughput c_tp (sum w dt p_dis + fast cycling); fixed O&M f_bess (BESS capital) + f_gen (new MW); flexible sum w dt c_flex flex; shedding sum w dt VOLL shed."""
     site = d.site
     wdt = [w * d.step_h for w in d.annual_weight]
     price = d.price_usd_per_mwh
@@ -69,13 +74,17 @@ def add_opex_expressions(m, d: ModelData) -> None:
     fl = site.load.flexible
     m.opex_flexible_load_usd = pyo.Expression(expr=pyo.quicksum(
         fl.cost_usd_per_mwh * wdt[i] * m.flexible_mw[i] for i in steps) if hasattr(m, "flexible_mw") else 0.0)
+    eco = site.economics
+    m.opex_fixed_om_usd = pyo.Expression(expr=eco.bess_fixed_om_fraction_per_year * (
+        m.capex_bess_energy_usd + m.capex_pcs_usd + m.capex_inverters_usd) / d.site.economics.capital_recovery_factor
+        + pyo.quicksum(eco.generation_fixed_om_usd_per_mw_year * th[g].unit_mw * m.new_units[g] for g in m.thermal_types))
     voll = site.reliability.voll_usd_per_mwh
     m.opex_shedding_usd = pyo.Expression(expr=pyo.quicksum(voll * wdt[i] * m.shed_mw[i] for i in steps))
 
 
 CAPEX_PARTS = ("capex_bess_energy_usd", "capex_pcs_usd", "capex_inverters_usd", "capex_generation_usd")
 OPEX_PARTS = ("opex_energy_usd", "opex_demand_charge_usd", "opex_fuel_usd", "opex_starts_usd",
-              "opex_throughput_usd", "opex_flexible_load_usd", "opex_shedding_usd")
+              "opex_throughput_usd", "opex_flexible_load_usd", "opex_shedding_usd", "opex_fixed_om_usd")
 
 
 def add_objective(m, d: ModelData) -> None:
@@ -85,7 +94,8 @@ def add_objective(m, d: ModelData) -> None:
     In elastic (diagnosis) mode: min 1e3 sum(weight x slack) + 1e-6 x the same, so the least violation wins
     and the rest of the design stays sensible.
     """
-    m.grid_only_bill_usd = grid_only_bill_usd(d)
+    m.grid_only_energy_usd, m.grid_only_demand_charge_usd = grid_only_bill_parts_usd(d)
+    m.grid_only_bill_usd = m.grid_only_energy_usd + m.grid_only_demand_charge_usd
     tie = TIE_BREAK_USD * (m.ride_through_reserve_mwh + m.up_ramp_buffer_mwh + m.curtailment_reserve_mwh
                            + m.down_ramp_headroom_mwh + m.headroom_up_mw + m.headroom_down_mw)
     decision = (sum(getattr(m, k) for k in CAPEX_PARTS) + sum(getattr(m, k) for k in OPEX_PARTS)

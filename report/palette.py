@@ -93,6 +93,7 @@ COST_LABELS = {
     "opex_throughput": "battery throughput (wear)",
     "opex_flexible_load": "flexible load curtailed",
     "opex_shedding": "load shed (at VOLL)",
+    "opex_fixed_om": "fixed O&M",
 }
 
 # breakdown entries that are totals, not parts: shown on their own, never as a bar among the parts

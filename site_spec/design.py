@@ -71,6 +71,8 @@ class Cost(_Part):
     grid_only_bill_usd: float
     total_annualized_usd: float
     breakdown: dict[str, float] = Field(default_factory=dict)
+    grid_only_energy_usd: float | None = Field(None, description="Energy part of the grid-only bill [USD/year]")
+    grid_only_demand_charge_usd: float | None = Field(None, description="Demand-charge part of the grid-only bill [USD/year]")
     demand_charge_by_month_usd: list[float] = Field(
         default_factory=list, description="Expected demand charges of each month, January first [USD/year]; empty without demand charges")
 
@@ -82,6 +84,7 @@ class Design(_Part):
     generation: list[GenerationDesign] = Field(default_factory=list)
     cost: Cost | None = None
     promises: dict[str, float] = Field(default_factory=dict)
+    lifetime: dict | None = Field(None, description="Lifetime economics against the grid-only reference (cashflows.csv's summary)")
     transient_screening: dict = Field(default_factory=dict, description=(
         "The generation fleet the transient requirements were screened with (units per thermal type), "
         "the screening rounds and whether the solved fleet matched it"))

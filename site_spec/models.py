@@ -316,6 +316,19 @@ class Reliability(SpecModel):
 class Economics(SpecModel):
     discount_rate: float = F(0.08, "fraction", "Real discount rate", ge=0, le=1)
     lifetime_years: float = F(15, "years", "Economic life for the capital recovery factor", gt=0, le=100)
+    energy_price_escalation_fraction_per_year: float = F(0.0, "fraction/year", "Yearly change of energy prices in the cash flows", ge=-0.5, le=1)
+    demand_charge_escalation_fraction_per_year: float = F(0.0, "fraction/year", "Yearly change of demand charges in the cash flows", ge=-0.5, le=1)
+    fuel_price_escalation_fraction_per_year: float = F(0.0, "fraction/year", "Yearly change of fuel prices in the cash flows", ge=-0.5, le=1)
+    om_escalation_fraction_per_year: float = F(0.0, "fraction/year", "Yearly change of fixed O&M in the cash flows", ge=-0.5, le=1)
+    bess_fixed_om_fraction_per_year: float = F(
+        0.0, "fraction/year", "Fixed O&M of the BESS, a fraction of its capital cost a year (datasheet: about 0.025)", ge=0, le=1)
+    generation_fixed_om_usd_per_mw_year: float = F(0.0, "USD/MW-year", "Fixed O&M of new generation per MW installed", ge=0)
+    bess_calendar_fade_fraction_per_year: float = F(
+        0.015, "fraction/year", "Capacity lost to calendar ageing a year (datasheet: 1-2.5 %); with cycling it sets the replacement year",
+        ge=0, le=1)
+    bess_replacement_cost_fraction: float = F(
+        1.0, "fraction", "Cost of replacing the battery's energy at end of life, a fraction of bess.energy_cost_usd_per_mwh x E "
+        "(PCS and inverters are kept)", ge=0, le=10)
 
     @property
     def capital_recovery_factor(self) -> float:

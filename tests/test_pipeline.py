@@ -8,6 +8,7 @@ to seconds; its target success rate is 0.5 so six scenarios can prove it (6/6 ->
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import xarray as xr
@@ -49,7 +50,7 @@ def undersized(design: Design, pcs_factor: float) -> Design:
 
 def test_run_writes_every_output(result):
     out = result.out_dir
-    for name in ("design.json", "validation.json", "scenarios.nc", "timeseries.nc", "site.json"):
+    for name in ("design.json", "validation.json", "scenarios.nc", "timeseries.nc", "site.json", "cashflows.csv"):
         assert (out / name).is_file(), name
     design = json.loads((out / "design.json").read_text())
     assert {"site", "solver", "bess", "generation", "cost", "promises"} <= set(design)
@@ -59,6 +60,12 @@ def test_run_writes_every_output(result):
     assert ScenarioSet.from_netcdf(out / "scenarios.nc").transient.sizes["scenario"] == 2
     assert xr.open_dataset(out / "timeseries.nc", group="hourly", engine="h5netcdf").sizes["scenario"] == 6
     assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporaries
+    # lifetime cash flows: one row per year of the life, their NPV in design.json and a table in the report
+    flows = (out / "cashflows.csv").read_text().splitlines()
+    life = json.loads((out / "site.json").read_text())["economics"]["lifetime_years"]
+    assert flows[0].startswith("year,capex_usd,") and len(flows) == 2 + math.ceil(life)
+    assert {"npv_vs_reference_usd", "life_cycle_cost_usd", "simple_payback_years"} <= set(design["lifetime"])
+    assert "Cash flows by year" in (out / "report.html").read_text()
 
 
 def test_default_design_holds_on_held_out(result):
@@ -153,7 +160,8 @@ def test_a_failing_report_does_not_lose_the_evidence(result, small_site, tmp_pat
     monkeypatch.setattr(pipeline, "_report_writer", lambda: broken)
     with pytest.warns(RuntimeWarning, match="no figure today"):
         files = pipeline.write_outputs(tmp_path, small_site, result.design, result.validation, result.scenarios)
-    assert {f.name for f in files} == {"site.json", "design.json", "scenarios.nc", "timeseries.nc", "validation.json"}
+    assert {f.name for f in files} == {"site.json", "design.json", "scenarios.nc", "timeseries.nc", "validation.json",
+                                       "cashflows.csv"}
 
 
 def test_progress_bars_one_per_stage_and_refinement():

@@ -86,6 +86,12 @@ def _print_design(design) -> None:
     if design.cost is not None:
         c = design.cost
         say(f"cost: {c.total_annualized_usd / 1e6:,.2f} M USD/year (grid only: {c.grid_only_bill_usd / 1e6:,.2f} M USD/year)")
+    life = design.lifetime
+    if life:
+        pay = life.get("simple_payback_years")
+        say(f"lifetime: NPV against grid only {life['npv_vs_reference_usd'] / 1e6:,.2f} M USD, life-cycle cost "
+            f"{life['life_cycle_cost_usd'] / 1e6:,.2f} M USD, payback "
+            + ("never" if pay is None else f"{pay:g} years") + " (cashflows.csv)")
 
 
 @click.command()
@@ -108,7 +114,7 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, as_j
 
     \b
     Writes into DIR (each file atomically): design.json, validation.json, scenarios.nc,
-    timeseries.nc, site.json and report.html.
+    timeseries.nc, cashflows.csv, site.json and report.html.
     Exit codes: 0 every requirement held on the held-out scenarios; 1 a requirement failed
     (the design is still written); 2 bad input; 3 infeasible site or solver failure.
     """
