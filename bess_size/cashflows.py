@@ -60,7 +60,7 @@ class CashFlows:
         lines = [",".join(COLUMNS)]
         for r in self.rows:
             lines.append(",".join(str(r["year"]) if c == "year" else f"{r[c]:.6g}" if c == "discount_factor"
-                                  else f"{r[c]:.2f}" for c in COLUMNS))
+                                  else f"{r[c] + 0.0:.2f}" for c in COLUMNS))
         return "\n".join(lines) + "\n"
 
 

@@ -21,7 +21,7 @@ def annuity(r, n):
 
 def site(**economics):
     eco = {"discount_rate": R, "lifetime_years": N, "bess_calendar_fade_fraction_per_year": 0.0, **economics}
-    return validate_site({"bess": {"energy_cost_usd_per_mwh": 200_000, "pcs_cost_usd_per_mw": 60_000,
+    return validate_site({"load": {}, "grid": {}, "bess": {"energy_cost_usd_per_mwh": 200_000, "pcs_cost_usd_per_mw": 60_000,
                                    "inverter_cost_usd": 150_000}, "economics": eco}, "<test>")
 
 
