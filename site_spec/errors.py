@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 
 def show_value(value: object, limit: int = 80) -> str:
-    """The value as the user wrote it (YAML/JSON spelling: true, null, "text", [1, 2]), shortened."""
+    """The value as the user wrote it (YAML/JSON spelling: true, null, "text", [1, 2]), shortened.
+
+    A whole float reads as the integer a file most likely held (the model keeps 190 as 190.0).
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
     try:
         shown = json.dumps(value, default=str)
     except (TypeError, ValueError):  # e.g. a float nan in a list; never fail while reporting a failure

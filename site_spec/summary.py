@@ -93,6 +93,44 @@ def generation(site: Site) -> dict:
     }
 
 
+# Rate of scenario work on the default site, from the README's end-to-end run (2 cores shared, load
+# average 7-8): the optimizer scenarios (1.6 s) and the held-out replay (4.6 s) of (8 + 100) x 86,400
+# steps, about 1.5 million trace steps a second. An estimate of size, not a promise.
+STEPS_PER_S = 1.5e6
+DEFAULT_ENERGY_STEPS = 8 * 6 * 24  # the default site's optimizer model: 8 scenarios x 6 days x 24 h, solved in ~2.5 s
+LONG_RUN_S = 600.0  # above this (or 20x the default model), check and run say the work before it starts
+
+
+def estimated_work(site: Site) -> dict:
+    """What a `run` of this spec computes, and roughly how long it takes on one core.
+
+    trace steps = (count + held_out) x trace_days x 86400 / transient_resolution_s, each generated,
+    screened or replayed at about STEPS_PER_S; the optimizer's model grows with its energy-layer steps,
+    count x representative_days x 1440 / energy_resolution_min (the default site has 1,152).
+    """
+    s = site.scenarios
+    per_trace = int(round(s.trace_days * 86400 / s.transient_resolution_s))
+    steps = (s.count + s.held_out) * per_trace
+    energy = s.count * s.representative_days * int(1440 // s.energy_resolution_min)
+    seconds = steps / STEPS_PER_S
+    return {"trace_steps": steps, "steps_per_trace": per_trace, "energy_layer_steps": energy,
+            "estimated_trace_work_s": seconds, "long": seconds > LONG_RUN_S or energy > 20 * DEFAULT_ENERGY_STEPS}
+
+
+def duration_text(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def work_text(site: Site) -> str:
+    """One sentence stating the estimated work, e.g. for a spec that would take hours."""
+    w, s = estimated_work(site), site.scenarios
+    return (f"({s.count} + {s.held_out} scenarios) x {w['steps_per_trace']:,} steps ({s.trace_days:g} days at "
+            f"{s.transient_resolution_s:g} s) = {w['trace_steps'] / 1e6:,.0f} million trace steps to generate and replay, "
+            f"about {duration_text(w['estimated_trace_work_s'])} on one core at the ~1.5 million steps/s measured on the "
+            f"default site; the optimizer's model has {w['energy_layer_steps']:,} energy-layer steps "
+            f"(the default site's has {DEFAULT_ENERGY_STEPS:,} and solves in seconds)")
+
+
 def summarize(site: Site) -> dict:
     """Every derived figure of ``bess-size check`` as a JSON-ready mapping (units in the keys)."""
     peak = site.load.peak_mw
@@ -131,5 +169,6 @@ def summarize(site: Site) -> dict:
             "representative_days": s.representative_days,
             "transient_windows": s.transient_windows,
         },
+        "work": estimated_work(site),
         "notes": notes(site),
     }

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .common import design_line, emit_json, say
+from .spec import say_before_start
 
 
 def _scenarios(site, path, progress):
@@ -54,6 +55,7 @@ def optimize(site_path, out_dir, scenarios_path, solver, time_limit_s, mip_gap, 
     from ..solvers.errors import SolverUnavailableError
 
     site = load_site(site_path)
+    say_before_start(site)
     try:
         require_solver(solver)  # before the scenarios: a typo should not cost a minute
     except SolverUnavailableError as exc:

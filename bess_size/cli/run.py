@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .common import EXIT_OK, EXIT_REQUIREMENT_FAILED, design_line, emit_json, say
+from .spec import say_before_start
 
 STAGE_LABELS = {
     "scenarios": "generating optimizer scenarios",
@@ -127,6 +128,7 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, as_j
     t0 = time.perf_counter()
     say(f"{site.name}: {site.scenarios.count} optimizer scenarios, {site.scenarios.held_out} held-out, "
         f"{site.scenarios.trace_days:g} days at {site.scenarios.transient_resolution_s:g} s")
+    say_before_start(site)
     try:
         with ProgressBars() as bars:
             result = pipeline.run(site, out_dir, refine=refine, progress=bars, log=bars.log if verbose else None,

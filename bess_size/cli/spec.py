@@ -12,8 +12,9 @@ from pathlib import Path
 from ..site_spec import Site, SiteSpecError, read_document, validate_site
 from ..site_spec.errors import show_value
 from ..site_spec.load import defaulted_values, locate
+from ..site_spec.plausible import unit_slips
 from ..site_spec.screen import feasibility_problems
-from ..site_spec.summary import summarize
+from ..site_spec.summary import summarize, work_text
 from .common import emit_json, say
 
 
@@ -28,7 +29,9 @@ def check(site: str, as_json: bool) -> None:
     what is expected (range and unit); bad input exits with code 2. On success a short summary goes
     to stderr: peak site load, import headroom, ride-through and islanding energy, curtailment
     exposure, onsite generation, notes worth knowing, and every value that came from a default
-    (not written in the file). A problem in a default says "default, not in the file".
+    (not written in the file). A problem in a default says "default, not in the file". Values that
+    look like unit slips (a per-kWh cost in a per-MWh field, a per-minute ramp below the per-second
+    one, a PUE or load far outside the data sheet's ranges) are warned about; they do not fail.
 
     \b
     The instant feasibility screen the optimizer also runs is part of the check: a cap below what a
@@ -36,26 +39,53 @@ def check(site: str, as_json: bool) -> None:
     the ride-through reserve or an explicit curtailment's draw, generation below the island) exits
     2 naming both fields.
     """
+    slips: list = []
     try:
         data = read_document(site)
         spec = validate_site(data, site, Path(site).resolve().parent)
+        slips = [locate(p, data) for p in unit_slips(spec)]
         # what the optimizer would find infeasible from the spec alone, named now (exit 2)
         infeasible = [locate(p, data) for p in feasibility_problems(spec)]
         if infeasible:
+            _say_warnings(slips)  # a slip may be why (e.g. a PUE that raises the peak)
             raise SiteSpecError(site, infeasible)
     except SiteSpecError as err:
         if as_json:  # machine readers get the problems too; the edge still prints them and exits 2
-            emit_json({"ok": False, "source": site, "problems": [
-                {"path": p.path, "value": _jsonable(p.value), "reason": p.reason, "expected": p.expected, "line": p.line,
-                 "default": p.default}
-                for p in err.problems]})
+            emit_json({"ok": False, "source": site, "problems": [_problem_json(p) for p in err.problems],
+                       "warnings": [_problem_json(p) for p in slips]})
         raise
     figures = summarize(spec)
+    figures["work_text"] = work_text(spec)
     defaults = [{"path": path, "value": value} for path, value in defaulted_values(spec, data)]
     for line in format_summary(figures, site) + format_defaults(defaults):
         say(line)
+    _say_warnings(slips)
     if as_json:
-        emit_json({"ok": True, "source": site, **figures, "defaults": defaults})
+        emit_json({"ok": True, "source": site, **figures, "defaults": defaults, "warnings": [_problem_json(p) for p in slips]})
+
+
+def say_before_start(site) -> None:
+    """What `run` and `optimize` say before they start: unit-slip warnings and, for a spec that
+    would take long, its estimated work (the same texts as `check`)."""
+    from ..site_spec.summary import estimated_work
+
+    for p in unit_slips(site):
+        say(f"warning: {p.path} = {show_value(p.value)}: {p.reason} (`bess-size check` shows the data sheet's range)",
+            fg="yellow")
+    if estimated_work(site)["long"]:
+        say(f"estimated work: {work_text(site)}", fg="yellow")
+
+
+def _say_warnings(slips) -> None:
+    if slips:
+        say(f"warnings ({len(slips)}: values that look like unit slips; they do not fail the check):", fg="yellow")
+        for p in slips:
+            say(p.render(), fg="yellow")
+
+
+def _problem_json(p) -> dict:
+    return {"path": p.path, "value": _jsonable(p.value), "reason": p.reason, "expected": p.expected, "line": p.line,
+            "default": p.default}
 
 
 def _jsonable(value):
@@ -113,6 +143,8 @@ def format_summary(f: dict, source: str) -> list[str]:
     lines.append(f"  scenarios             {sc['count']} for the optimizer + {sc['held_out']} held out, "
                  f"{sc['trace_days']:g}-day traces ({sc['steps_per_trace']:,} steps), {sc['representative_days']} "
                  f"representative days, {sc['transient_windows']} transient windows")
+    if f["work"]["long"]:
+        lines.append(click.style(f"  work                  {f['work_text']}", fg="yellow"))
     if f["notes"]:
         lines.append("notes:")
         lines += [f"  - {n}" for n in f["notes"]]

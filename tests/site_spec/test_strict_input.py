@@ -102,12 +102,12 @@ def test_an_error_in_a_default_is_named_as_such(tmp_path):
     assert r.code == 2
     (p,) = json.loads(r.stdout)["problems"]
     assert p["path"] == "load.min_load_mw" and p["default"] is True and p["line"] is None
-    assert "load.min_load_mw = 60.0    (default, not in the file)" in r.stderr
+    assert "load.min_load_mw = 60    (default, not in the file)" in r.stderr
     assert "(line" not in r.stderr
     # written in the file, the same problem points at its line
     site = write(tmp_path, "name: small\nload:\n  it_capacity_mw: 20\n  min_load_mw: 60\ngrid:\n  firm_import_mw: 30\n")
     r = run("check", str(site))
-    assert "load.min_load_mw = 60.0    (line 4)" in r.stderr
+    assert "load.min_load_mw = 60    (line 4)" in r.stderr
 
 
 # --------------------------------------------------------------------------- Python: assignment, model_copy, with_values
