@@ -23,6 +23,9 @@ Generated from `site_spec/models.py` by `python -m bess_size.site_spec.reference
 (a test fails when this page is stale). `bess-size schema` prints the same as JSON Schema;
 `bess-size example` prints a complete, commented site. A range `[a, b]` in a spec means "drawn
 uniformly between a and b"; a single number means exactly that value. Unknown keys are errors.
+The `load` and `grid` sections are required; `bess-size check` lists every value taken from a
+default. In Python, `site.with_values({"grid.nonfirm_import_mw": 50})` returns a new site checked
+like a file (the loader of `sweep --vary`); assigning a field checks its range too.
 """
 
 

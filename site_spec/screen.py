@@ -117,9 +117,11 @@ def explicit_curtailment_draws(site: Site) -> list[CurtailmentDraw]:
 
 
 def spec_needs(site: Site) -> Needs:
-    """What ``check`` knows without scenarios: the load model's peak (a trace's peak is not known)."""
-    return Needs(peak_load_mw=site.load.peak_mw if site.load.trace is None else None,
-                 curtailment=explicit_curtailment_draws(site))
+    """What ``check`` knows without scenarios: the load model's peak and floor (a measured trace's
+    peak is not known, and it is not clipped at load.min_load_mw)."""
+    if site.load.trace is not None:
+        return Needs(peak_load_mw=None)
+    return Needs(peak_load_mw=site.load.peak_mw, curtailment=explicit_curtailment_draws(site))
 
 
 # --------------------------------------------------------------------------- the rules

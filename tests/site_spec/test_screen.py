@@ -96,8 +96,10 @@ def test_ramp_need_from_screened_scenarios():
 
 def test_a_trace_peak_is_unknown_to_check(tmp_path):
     (tmp_path / "t.csv").write_text("time_s,load_mw\n0,100\n60,120\n")
-    site = validate_site({"load": {"trace": "t.csv"}, "grid": {}, "bess": {"max_power_mw": 1}}, "t", tmp_path)
-    assert reasons(site) == {}  # the optimizer screens it with the trace's peak
+    site = validate_site({"load": {"trace": "t.csv", "min_load_mw": 200},
+                          "grid": {"firm_import_mw": 100, "events": [{"kind": "curtailment", "start_s": 0, "duration_s": 7200}]},
+                          "bess": {"max_power_mw": 1, "max_energy_mwh": 1}}, "t", tmp_path)
+    assert reasons(site) == {}  # the optimizer screens it with the trace's own peak and loads
 
 
 def test_check_exits_2_naming_the_fields(tmp_path):
