@@ -258,6 +258,7 @@ def _validation(p: Page) -> str:
     rows = []
     for c in p.data.checks:
         ok = bool(c.get("passed"))
+        status = str(c.get("status") or ("pass" if ok else "fail"))
         rate = c.get("success_rate")
         lower = c.get("success_rate_lower_95")
         k, m = c.get("successes"), c.get("scenarios", n)
@@ -278,19 +279,36 @@ def _validation(p: Page) -> str:
             need = math.ceil(1.959963984540054**2 * target / (1 - target) - 1e-9) if target < 1 else None
             what += (f'<div class="desc">held in all {m} scenarios, but {m} cannot prove the target {_num(target)}'
                      + (f": at least {need} held-out scenarios are needed" if need else "") + "</div>")
-        detail = _flat_detail(c.get("detail"))
+        cdetail = dict(c.get("detail") or {})
+        natural = cdetail.pop("natural", None)
+        detail = _flat_detail(cdetail)
+        if isinstance(natural, dict) and natural:
+            nat = (f"natural state: {natural.get('successes')}/{natural.get('scenarios')} held; "
+                   if natural.get("scenarios") is not None else "natural state: ")
+            what += f'<div class="desc">{_e(nat + _flat_detail({k: v for k, v in natural.items() if k not in ("successes", "scenarios")}))}</div>'
         if detail:
             what += f'<div class="desc">{_e(detail)}</div>'
         if not ok and c.get("failed_scenarios"):
             what += f'<div class="desc">failed in held-out scenarios {_e(", ".join(map(str, c["failed_scenarios"])))}</div>'
-        rows.append([what, f'<span class="badge {"pass" if ok else "fail"}">{"PASS" if ok else "FAIL"}</span>',
-                     _num(c.get("measured")), _num(c.get("limit")), _e(c.get("unit", "")),
+        rows.append([what, f'<span class="badge {"pass" if ok else "fail"}">{_e(status.upper())}</span>',
+                     _e(str(c.get("state", "natural"))),
+                     f'{_num(c.get("measured"))} {_e(c.get("comparator", "<="))} {_num(c.get("limit"))}',
+                     _num(c.get("margin")), _e(c.get("unit", "")),
                      "–" if rate is None else (f"{rate:.3f} ({k}/{m})" if k is not None else f"{rate:.3f}"), interval, link])
-    table = _table(["requirement", "result", "measured", "limit", "unit", "success rate", "Wilson 95% interval", "figure"], rows, "checks")
+    for name, why in (v.get("not_applicable") or {}).items():
+        rows.append([_e(name.replace("_", " ")) + f'<div class="desc">{_e(why)}</div>', "N/A", "–", "–", "–", "–", "–",
+                     "–", "–"])
+    table = _table(["requirement", "result", "state", "measured vs limit", "margin", "unit", "success rate",
+                    "Wilson 95% interval", "figure"], rows, "checks")
     return (f"<p>Each requirement of the site is checked by replaying the design, with a controller that has no "
             f"foresight, on {_e(n)} held-out scenarios the optimizer never saw. A check passes when the lower end of "
             f"the two-sided 95% Wilson interval of its success rate reaches the target {_num(target)}. "
-            f"<em>Measured</em> is the worst figure over all held-out scenarios.</p>" + table
+            f"<em>Measured</em> is the worst figure over all held-out scenarios; the <em>margin</em> is how far it is from "
+            f"crossing its limit (negative: crossed). Contingency checks judge the <em>stress</em> state: each loss of "
+            f"grid and sag met with the battery at the ride-through reserve's top, each curtailment call announced "
+            f"with it at the curtailment reserve's top, generation cold except units carrying load above the import "
+            f"limit; the natural replay's figures are shown beside them. A check the sample is too small to prove "
+            f"is INCONCLUSIVE; one the site cannot exercise is N/A.</p>" + table
             + ("<p>Not exercised by any held-out scenario (no evidence either way): "
                + ", ".join(_e(x) for x in v["not_exercised"]) + ".</p>" if v.get("not_exercised") else "")
             + ("<p>Replay: " + "; ".join(f"{_e(k.replace('_', ' '))}: {_e(x)}" for k, x in v["controller"].items()) + ".</p>"

@@ -3,7 +3,11 @@ success rate with its two-sided 95% Wilson lower bound (DESIGN section 7, "Evide
 
 A check passes when the lower bound reaches ``reliability.target_success_rate``: with every one
 of n scenarios passing the bound is ``n / (n + z^2)``, so a 0.95 target needs at least 73
-held-out scenarios (z = 1.96); fewer cannot prove it, and the check says so by failing.
+held-out scenarios (z = 1.96). Fewer cannot prove it: such a check is *inconclusive* unless the
+upper bound shows the rate below the target (then it fails).
+
+Every check states its comparator (``measured <= limit`` or ``measured >= limit``) and a figure
+that can cross the limit; ``margin`` is how far it is from crossing (negative: crossed).
 """
 
 from __future__ import annotations
@@ -31,6 +35,16 @@ def wilson_lower_bound(successes: int, n: int, z: float = Z_95) -> float:
     return max(0.0, (centre - spread) / (1 + z2 / n))
 
 
+def wilson_upper_bound(successes: int, n: int, z: float = Z_95) -> float:
+    """Upper end of the same interval (1 when ``n == 0``)."""
+    if n <= 0:
+        return 1.0
+    return 1.0 - wilson_lower_bound(n - successes, n, z)
+
+
+PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+
+
 @dataclass
 class Check:
     """One requirement, judged over the held-out scenarios where it was exercised."""
@@ -47,6 +61,15 @@ class Check:
     failed_scenarios: list[int] = field(default_factory=list)
     promise: float | None = None  # the optimizer's figure for the same quantity, where it made one
     detail: dict = field(default_factory=dict)
+    comparator: str = "<="  # the requirement is ``measured <comparator> limit``
+    state: str = "natural"  # natural | stress: the replay the check judges (DESIGN: stress state)
+
+    @property
+    def margin(self) -> float | None:
+        """How far the measured figure is from crossing its limit, in its unit (negative: crossed)."""
+        if self.measured is None:
+            return None
+        return self.limit - self.measured if self.comparator == "<=" else self.measured - self.limit
 
     @property
     def success_rate(self) -> float | None:
@@ -57,8 +80,20 @@ class Check:
         return wilson_lower_bound(self.successes, self.scenarios)
 
     @property
+    def status(self) -> str:
+        """pass: the lower bound reaches the target; fail: it does not although the sample could
+        have shown it, or the upper bound is below the target; inconclusive: too few scenarios."""
+        target = self.target_success_rate - 1e-12
+        if self.scenarios > 0 and self.success_rate_lower_95 >= target:
+            return PASS
+        if wilson_lower_bound(self.scenarios, self.scenarios) < target and \
+                wilson_upper_bound(self.successes, self.scenarios) >= target:
+            return INCONCLUSIVE
+        return FAIL
+
+    @property
     def passed(self) -> bool:
-        return self.scenarios > 0 and self.success_rate_lower_95 >= self.target_success_rate - 1e-12
+        return self.status == PASS
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -67,6 +102,10 @@ class Check:
         d["success_rate"] = self.success_rate
         d["success_rate_lower_95"] = round(self.success_rate_lower_95, 6)
         d["failed_scenarios"] = self.failed_scenarios[:20]
-        keys = ["requirement", "passed", "measured", "limit", "unit", "success_rate", "success_rate_lower_95",
-                "scenarios", "successes", "evidence", "description", "failed_scenarios", "promise", "detail"]
+        d["status"] = self.status
+        m = self.margin
+        d["margin"] = None if m is None else round(m, 9)
+        keys = ["requirement", "passed", "status", "measured", "comparator", "limit", "margin", "unit", "state",
+                "success_rate", "success_rate_lower_95", "scenarios", "successes", "evidence", "description",
+                "failed_scenarios", "promise", "detail"]
         return {k: d[k] for k in keys}

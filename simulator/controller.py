@@ -35,6 +35,7 @@ class BandEnergies:
     normal_floor_mwh: float
     op_lo_mwh: float
     op_hi_mwh: float
+    call_floor_mwh: float = 0.0  # F + X_rt + X_up + X_cu: the lowest the bands allow when a call is announced
 
     @classmethod
     def from_design(cls, site, design) -> "BandEnergies":
@@ -48,7 +49,40 @@ class BandEnergies:
         lo, hi = (float(x) for x in bands.operating)
         lo = min(max(lo, F), top)
         hi = min(max(hi, lo), top)
-        return cls(E, F, top, rt_top, normal, lo, hi)
+        call = min(rt_top + bands.up_ramp_buffer + bands.curtailment_reserve, top)
+        return cls(E, F, top, rt_top, normal, lo, hi, call)
+
+
+def stress_points(trace: "TraceArrays", bands: BandEnergies) -> np.ndarray:
+    """Rows ``(step, stored_mwh)`` where the stress replay puts the battery in the state the
+    contingency's requirement is defined in (generation cold but for the firm need, see
+    ``kernel._stress_state``):
+
+    * a loss of grid or the first dip of a sag sequence: ``F + X_rt``, the lowest level the bands
+      allow while grid-connected (a call may just have drawn the curtailment reserve and a
+      transient the up-ramp buffer): the ride-through reserve alone carries it, as it was sized;
+    * a curtailment call's first announced step: ``F + X_rt + X_up + X_cu``, the lowest level
+      the bands allow outside calls.
+    """
+    dt = trace.dt_s
+    out = (trace.grid_available == 0).astype(np.int8)
+    onsets = np.flatnonzero(np.diff(out, prepend=0) == 1)
+    # later dips of a sag sequence belong to the state the first dip left
+    spans = [(float(e["start_s"]), float(e["start_s"]) + float(e.get("duration_s", 0.0)))
+             for e in trace.events if e.get("kind") == "voltage_sag"]
+    rows = []
+    for t in onsets:
+        t_s = t * dt
+        inside = [a for a, b in spans if a - dt < t_s <= b + dt]
+        if any(np.any((onsets < t) & (onsets * dt >= a - dt)) for a in inside):
+            continue
+        rows.append((float(t), bands.rt_top_mwh))
+    ph = trace.curtailment_phase
+    prev = np.concatenate(([0], ph[:-1]))
+    for t in np.flatnonzero(((ph == 1) | (ph == 2)) & ((prev == 0) | (prev == 3))):
+        rows.append((float(t), bands.call_floor_mwh))
+    rows.sort()
+    return np.array(rows, dtype=np.float64).reshape(-1, 2)
 
 
 def sag_steps(site) -> int:
@@ -72,7 +106,8 @@ def controller_params(site, design) -> np.ndarray:
     cp[K.C_NORMAL_FLOOR_MWH] = bands.normal_floor_mwh
     cp[K.C_OP_LO_MWH] = bands.op_lo_mwh
     cp[K.C_OP_HI_MWH] = bands.op_hi_mwh
-    cp[K.C_PCS_MW] = float(design.bess.pcs_power_mw)
+    # the cells limit the power too: P <= max_c_rate x E (a design breaking that rule gets what its cells give)
+    cp[K.C_PCS_MW] = min(float(design.bess.pcs_power_mw), b.max_c_rate * bands.energy_mwh)
     cp[K.C_S_MVA] = design.bess.inverters * float(design.bess.inverter_rating_mva)
     cp[K.C_TAN_LOAD] = math.tan(math.acos(site.load.power_factor))
     cp[K.C_TAN_POI] = math.tan(math.acos(g.poi_power_factor_min))
@@ -215,8 +250,10 @@ MAX_OUTAGES = 4096
 
 
 def run_kernel(trace: TraceArrays, cp: np.ndarray, gp: np.ndarray, pp: np.ndarray,
-               record: list[tuple[int, int]] | None = None, record_length: int = 0) -> KernelRun:
-    """Replay one trace; ``record`` lists (start step) windows of ``record_length`` steps to keep."""
+               record: list[tuple[int, int]] | None = None, record_length: int = 0,
+               stress: np.ndarray | None = None) -> KernelRun:
+    """Replay one trace; ``record`` lists (start step) windows of ``record_length`` steps to keep;
+    ``stress`` (rows ``(step, stored_mwh)``, see :func:`stress_points`) replays it in the stress state."""
     T = trace.steps
     if T == 0:
         raise ValueError("an empty trace cannot be replayed")
@@ -235,6 +272,7 @@ def run_kernel(trace: TraceArrays, cp: np.ndarray, gp: np.ndarray, pp: np.ndarra
         trace.grid_available, trace.price_usd_per_mwh, trace.notice_left_s,
         cp, gp, pp, new_poi_state(pp),
         m, hourly, ramp_hist, tp, outages, starts, rec,
+        np.zeros((0, 2)) if stress is None else np.ascontiguousarray(stress, dtype=np.float64),
     )
     n_out = min(int(m[K.M_N_OUTAGES]), MAX_OUTAGES)
     return KernelRun(m, hourly, ramp_hist, tp[: int(m[K.M_N_TP])].copy(), outages[:n_out].copy(), rec, starts)

@@ -145,7 +145,13 @@ M_RAMP_WORST_EXCESS_MW = 46
 M_T_MAX_DP = 47  # step of the largest one-second |dPOI|
 M_SUBSTEP_SHORT_WORST_MW = 48  # largest within-step swing (bin min/max) the PCS could not follow
 M_SUBSTEP_SHORT_STEPS = 49
-N_M = 50
+M_S_NEED_WORST_MVA = 50  # largest apparent power the battery was asked for: sqrt(b^2 + Q_need^2)
+M_RAMP_NEED_WORST_MW_PER_S = 51  # largest one-step POI change the battery's limits forced (0: it could hold)
+M_RAMP_NEED_WORST_MW_PER_MIN = 52  # ... the same against the 60 s window
+M_BAND_LOW_MARGIN_MWH = 53  # lowest (stored energy the controller wanted) - (band floor of its mode)
+M_BAND_HIGH_MARGIN_MWH = 54  # lowest (top of the span) - (stored energy the controller wanted)
+M_BAND_PINNED_STEPS = 55  # grid-connected steps the battery was held at a band edge (energy-limited)
+N_M = 56
 
 # --- outage records (float64, shape (max_outages, N_O)) -----------------------------------
 O_START = 0  # step index
@@ -162,7 +168,12 @@ O_MIN_SERVED_FRACTION = 10  # lowest share of the load served in the first ride-
 O_STARTS = 11  # unit starts during the outage and its reconnection
 O_FUEL_USD = 12  # fuel burnt during the outage and its reconnection
 O_GEN_MWH = 13
-N_O = 14
+O_NEED_MW = 14  # largest battery power the ride-through share needed in the first duration_s (lf L - g)
+O_NEED_MWH = 15  # stored energy that need draws in the first duration_s (sum of need dt / eta_dis)
+O_AVAIL_MW = 16  # lowest real power the battery could deliver in the first duration_s (PCS, C-rate, inverters)
+O_RESERVE_MWH = 17  # stored energy above the floor F at the outage's start
+O_SUB_SHORT_MWH = 18  # within-step swings the PCS could not follow in the island (MW x dt, an upper bound)
+N_O = 19
 
 # --- hourly aggregates (float64, shape (hours, N_H)) ---------------------------------------
 H_COUNT = 0
@@ -267,7 +278,65 @@ def _p_available(pcs_mw, s_mva, q_mvar):
 
 
 @njit(cache=True)
-def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, hold, dt, m):
+def _tick_orders(gp, n_on, starting, orders, timer, m):
+    """Start orders, one per decision, each with its own timer: a unit ordered at step t with start
+    time S steps runs from step t + S, whatever was ordered before it. Orders are kept oldest first
+    in ``orders[k, :]`` (units) and ``timer[k, :]`` (steps left); ``starting[k]`` is their sum."""
+    for k in range(gp.shape[0]):
+        if starting[k] <= 0:
+            continue
+        n = orders.shape[1]
+        done = 0
+        for j in range(n):
+            if orders[k, j] <= 0:
+                break
+            timer[k, j] -= 1.0
+            if timer[k, j] <= 0.0:
+                done += 1
+        for j in range(done):
+            n_on[k] += orders[k, j]
+            starting[k] -= orders[k, j]
+            m[M_STARTS] += orders[k, j]
+            m[M_START_COST_USD] += orders[k, j] * gp[k, G_START_USD]
+        if done > 0:
+            for j in range(n):
+                src = j + done
+                orders[k, j] = orders[k, src] if src < n else 0.0
+                timer[k, j] = timer[k, src] if src < n else 0.0
+
+
+@njit(cache=True)
+def _add_order(k, units, steps, starting, orders, timer):
+    n = orders.shape[1]
+    for j in range(n):
+        if orders[k, j] <= 0:
+            orders[k, j] = units
+            timer[k, j] = steps
+            starting[k] += units
+            return
+    # more orders than units (cannot happen: every order is at least one unit): join the newest
+    orders[k, n - 1] += units
+    starting[k] += units
+
+
+@njit(cache=True)
+def _cancel_orders(k, units, starting, orders, timer):
+    """Cancel up to ``units`` pending starts of type k, newest first."""
+    for j in range(orders.shape[1] - 1, -1, -1):
+        if units <= 0:
+            break
+        if orders[k, j] > 0:
+            c = min(orders[k, j], units)
+            orders[k, j] -= c
+            starting[k] -= c
+            units -= c
+            if orders[k, j] <= 0:
+                orders[k, j] = 0.0
+                timer[k, j] = 0.0
+
+
+@njit(cache=True)
+def _dispatch_units(gp, n_on, starting, orders, timer, g, want_mw, target_mw, keep_min, hold, dt, m):
     """Commit units in list order to cover ``want_mw`` of capacity and move output toward
     ``target_mw`` within the online units' ramps, min load and rating; return total output [MW].
 
@@ -277,15 +346,7 @@ def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, 
     lowers it steadily).
     """
     ng = gp.shape[0]
-    # start timers: a unit ordered at step t with start time S steps runs from step t + S
-    for k in range(ng):
-        if starting[k] > 0:
-            timer[k] -= 1.0
-            if timer[k] <= 0.0:
-                n_on[k] += starting[k]
-                m[M_STARTS] += starting[k]
-                m[M_START_COST_USD] += starting[k] * gp[k, G_START_USD]
-                starting[k] = 0.0
+    _tick_orders(gp, n_on, starting, orders, timer, m)
     remaining = want_mw
     for k in range(ng):
         unit = gp[k, G_UNIT_MW]
@@ -305,12 +366,9 @@ def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, 
             else:
                 # the start is counted (and costed) when the unit synchronises, or when an
                 # order that outlived a sag is cancelled (see the kernel's grid-return branch)
-                if starting[k] == 0:
-                    timer[k] = gp[k, G_START_STEPS]
-                starting[k] += need - have
+                _add_order(k, need - have, gp[k, G_START_STEPS], starting, orders, timer)
         elif need < have:
-            cancel = min(starting[k], have - need)
-            starting[k] -= cancel
+            _cancel_orders(k, min(starting[k], have - need), starting, orders, timer)
             if n_on[k] > need:
                 # stop surplus units; their output drops to what the rest can carry
                 n_on[k] = need
@@ -336,14 +394,36 @@ def _dispatch_units(gp, n_on, starting, timer, g, want_mw, target_mw, keep_min, 
 
 
 @njit(cache=True)
+def _stress_state(gp, n_on, starting, orders, timer, g, need_mw):
+    """Generation cold except the units that must run for firm reasons: ``need_mw`` (net load
+    above the import limit) carried in list order by as few units as cover it, at least at their
+    minimum load; every other unit stopped and every start order cancelled. Returns the output [MW]."""
+    total = 0.0
+    for k in range(gp.shape[0]):
+        unit = gp[k, G_UNIT_MW]
+        nk = 0.0
+        if need_mw > 1e-9 and unit > 0.0:
+            nk = min(gp[k, G_UNITS], math.ceil(need_mw / unit - 1e-9))
+        n_on[k] = nk
+        _cancel_orders(k, starting[k], starting, orders, timer)
+        gk = min(max(need_mw, nk * gp[k, G_MIN_FRACTION] * unit), nk * unit) if nk > 0 else 0.0
+        g[k] = gk
+        need_mw -= gk
+        total += gk
+    return total
+
+
+@njit(cache=True)
 def simulate_kernel(
     load_mw, load_min_mw, load_max_mw, pv_mw, limit_mw, phase, grid, price, notice_left_s,
     cp, gp, pp, poi_state,
-    m, hourly, ramp_hist, tp, outages, rec_start, rec,
+    m, hourly, ramp_hist, tp, outages, rec_start, rec, stress,
 ):
     """Replay one scenario; fill the metric, hourly, histogram, turning-point, outage and
     recording arrays (see the layout constants). ``rec_start`` lists the first step of each
-    recorded window (length ``rec.shape[1]``); pass an empty array to record nothing."""
+    recorded window (length ``rec.shape[1]``); pass an empty array to record nothing.
+    ``stress`` rows ``(step, stored_mwh)``, sorted by step, put the replay into the stress state at
+    those steps (see ``_stress_state``); pass an empty (0, 2) array for the natural replay."""
     T = load_mw.shape[0]
     dt = cp[C_DT_S]
     dt_h = dt / 3600.0
@@ -381,7 +461,11 @@ def simulate_kernel(
     state_copy = np.empty_like(poi_state)
     n_on = np.zeros(ng)
     starting = np.zeros(ng)
-    timer = np.zeros(ng)
+    max_orders = 1
+    for k in range(ng):
+        max_orders = max(max_orders, int(gp[k, G_UNITS]) + 1)
+    orders = np.zeros((ng, max_orders))
+    timer = np.zeros((ng, max_orders))
     g = np.zeros(ng)
     max_out = outages.shape[0]
     tp_cap = tp.shape[0]
@@ -490,6 +574,11 @@ def simulate_kernel(
     h_price = 0.0
     inv_E = 1.0 / E if E > 0.0 else 0.0
     r_step = r_s * dt
+    s_i = 0
+    n_stress = stress.shape[0]
+    m[M_BAND_LOW_MARGIN_MWH] = 1e300
+    m[M_SUBSTEP_SHORT_WORST_MW] = -1e300
+    m[M_BAND_HIGH_MARGIN_MWH] = 1e300
 
     for t in range(T):
         L = load_mw[t]
@@ -523,6 +612,25 @@ def simulate_kernel(
                 z = -1.0
         e_set = mid + z * 0.5 * (op_hi - op_lo)
 
+        # ---------------------------------------------------------------- (0) stress state
+        while s_i < n_stress and stress[s_i, 0] < t:
+            s_i += 1
+        if s_i < n_stress and stress[s_i, 0] == t:
+            # the state a contingency's requirement is defined in: stored energy at the lowest level
+            # the bands allow, generation cold but for the firm need; the POI carried what was left
+            if e > stress[s_i, 1]:
+                e = stress[s_i, 1]
+                e_before = e
+            g_total = _stress_state(gp, n_on, starting, orders, timer, g, max(N - lim, 0.0))
+            units_active = True
+            if not in_outage and not reconnecting:
+                p0 = min(max(N - g_total, 0.0), lim)
+                poi_reset(poi_state, pp, N - g_total, p0)
+                started = True
+                p_prev = p0
+                qmin_f, qmin_b, qmax_f, qmax_b = _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, p0, t - 1)
+            s_i += 1
+
         # ---------------------------------------------------------------- (1) grid state
         if ga == 0:
             if not in_outage:
@@ -538,21 +646,20 @@ def simulate_kernel(
                     outages[out_i, O_E_START_MWH] = e
                     outages[out_i, O_RT_ACHIEVED_S] = -1.0
                     outages[out_i, O_MIN_SERVED_FRACTION] = 1.0
+                    outages[out_i, O_AVAIL_MW] = 1e300
+                    outages[out_i, O_RESERVE_MWH] = e - floor_f
                 m[M_N_OUTAGES] += 1.0
         elif in_outage:
             in_outage = False
             n_out = t - out_start
             if out_i >= 0:
                 outages[out_i, O_STEPS] = n_out
-            # a start not yet synchronised is cancelled when the grid is back; it counts as a
-            # start (cost, wear) only if the order outlived a sag
-            for k in range(ng):
-                if starting[k] > 0 and n_out > sag_steps:
-                    m[M_STARTS] += starting[k]
-                    m[M_START_COST_USD] += starting[k] * gp[k, G_START_USD]
-                    if out_i >= 0:
-                        outages[out_i, O_STARTS] += starting[k]
-                starting[k] = 0.0
+            # after a sag the grid carries on: starts not yet synchronised are cancelled; after a
+            # loss of grid they go on (import returns only at the reconnection ramp, and the units
+            # take the load meanwhile; the hand-back stops what is not needed)
+            if n_out <= sag_steps:
+                for k in range(ng):
+                    _cancel_orders(k, starting[k], starting, orders, timer)
             if n_out > sag_steps:
                 reconnecting = True
                 rc_cap = 0.0
@@ -593,7 +700,11 @@ def simulate_kernel(
         if ng > 0 and units_active:
             hold = False
             if not connected:
-                want = N
+                # every installed unit starts: the design's bridge to the island counts on all of them
+                want = 0.0
+                for k in range(ng):
+                    want += gp[k, G_UNITS] * gp[k, G_UNIT_MW]
+                want = max(want, N)
                 target = N
                 keep_min = False
                 hold = True
@@ -633,7 +744,7 @@ def simulate_kernel(
                     target = econ
                 want = max(want, min(econ_cap, pk_day))
                 keep_min = True
-            g_total = _dispatch_units(gp, n_on, starting, timer, g, want, target, keep_min, hold, dt, m)
+            g_total = _dispatch_units(gp, n_on, starting, orders, timer, g, want, target, keep_min, hold, dt, m)
             if out_i >= 0 and (in_outage or reconnecting):
                 outages[out_i, O_STARTS] += m[M_STARTS] - starts_before
             if g_total <= 0.0 and want <= 0.0:
@@ -700,8 +811,25 @@ def simulate_kernel(
             p_avail = _p_available(pcs, s_mva, q_need)
         dis_max = min(p_avail, dis_e)
         ch_max = min(p_avail, ch_e)
-        b = Nn - p
-        shed = 0.0
+        # an island past the ride-through period sheds the flexible load while generation does not
+        # carry the rest, saving stored energy for the bridge to the engines (as the design assumed)
+        shed_pre = 0.0
+        if in_outage and flex > 0.0 and t - out_start >= rt_steps and Nn > 0.0:
+            shed_pre = min(flex * L, Nn)
+        b = Nn - p - shed_pre
+        b_req = b  # what the policy asked of the battery, before its limits
+        if connected:
+            # the POI motion the battery's limits force (0 when it could hold the POI still): the
+            # figure the ramp checks compare with their limits, with its margin
+            need_lo = Nn - dis_max - flex * L
+            need_hi = Nn + ch_max + pv + g_total
+            dp_need = max(need_lo - p_prev, p_prev - need_hi, p_prev - lim_eff, 0.0)
+            sw_need = max(need_lo - wmin, wmax - need_hi, wmax - lim_eff, 0.0)
+            if dp_need / dt > m[M_RAMP_NEED_WORST_MW_PER_S]:
+                m[M_RAMP_NEED_WORST_MW_PER_S] = dp_need / dt
+            if sw_need > m[M_RAMP_NEED_WORST_MW_PER_MIN]:
+                m[M_RAMP_NEED_WORST_MW_PER_MIN] = sw_need
+        shed = shed_pre
         unserved = 0.0
         pv_used = pv
         limit_cause = 0
@@ -718,8 +846,9 @@ def simulate_kernel(
                 p += take
                 short -= take
             if short > 0.0:
-                shed = min(short, flex * L)
-                short -= shed
+                more = min(short, flex * L - shed)
+                shed += more
+                short -= more
             if short > 0.0:
                 if not restoring:
                     p += short  # above the import limit: counted as an import violation
@@ -758,17 +887,29 @@ def simulate_kernel(
             q_need = q_load - max(p, 0.0) * tan_poi
             if q_need < 0.0:
                 q_need = 0.0
+        # apparent power asked of the inverters: the real power wanted (up to the PCS rating, whose
+        # own shortfall is the power checks' business) with the reactive power the site needs
+        b_s = min(abs(b_req), pcs)
+        s_need = math.sqrt(b_s * b_s + q_need * q_need)
+        if s_need > m[M_S_NEED_WORST_MVA]:
+            m[M_S_NEED_WORST_MVA] = s_need
         # swings faster than the step (the bin's min/max around its mean): the battery must follow
         # them within the step or the POI sees them; what the PCS cannot carry is counted
-        if connected:
-            sub = load_max_mw[t] - L + b - p_avail
-            sub_dn = L - load_min_mw[t] - b - p_avail
-            if sub_dn > sub:
-                sub = sub_dn
-            if sub > tol:
-                m[M_SUBSTEP_SHORT_STEPS] += 1.0
-                if sub > m[M_SUBSTEP_SHORT_WORST_MW]:
-                    m[M_SUBSTEP_SHORT_WORST_MW] = sub
+        # (in an island too: there nothing else can follow them, and what the PCS misses is load lost);
+        # the worst figure keeps its sign, so a negative one is the PCS headroom the swings left
+        sub = load_max_mw[t] - L + b - p_avail
+        sub_dn = L - load_min_mw[t] - b - p_avail
+        if sub_dn > sub:
+            sub = sub_dn
+        if sub > m[M_SUBSTEP_SHORT_WORST_MW]:
+            m[M_SUBSTEP_SHORT_WORST_MW] = sub
+        if sub > tol:
+            m[M_SUBSTEP_SHORT_STEPS] += 1.0
+            if not connected and out_i >= 0:
+                outages[out_i, O_SUB_SHORT_MWH] += sub * dt_h
+                if t - out_start < rt_steps:
+                    outages[out_i, O_RT_OK] = 0.0
+                outages[out_i, O_ISLAND_OK] = 0.0
         # apparent power: real power first, reactive power with what is left
         rest2 = s_mva * s_mva - b * b
         q_room = math.sqrt(rest2) if rest2 > 0.0 else 0.0
@@ -917,6 +1058,19 @@ def simulate_kernel(
                 b_idx = RAMP_BINS - 1
             ramp_hist[b_idx] += dt
 
+        # band margins while grid-connected in normal running: the stored energy the controller
+        # wanted this step (its power limits applied, not its energy limits) against the band floor
+        # of the mode and the top of the span; negative when a band edge held the battery back
+        if connected and not reconnecting and not recovering:
+            b_e = min(max(b_req, -p_avail), p_avail)
+            e_want = e_before - b_e * dt_h / eta_dis if b_e > 0.0 else e_before - b_e * dt_h * eta_ch
+            fl = normal_floor if ph == 0 else rt_top
+            if e_want - fl < m[M_BAND_LOW_MARGIN_MWH]:
+                m[M_BAND_LOW_MARGIN_MWH] = e_want - fl
+            if top - e_want < m[M_BAND_HIGH_MARGIN_MWH]:
+                m[M_BAND_HIGH_MARGIN_MWH] = top - e_want
+            if limit_cause == 2:
+                m[M_BAND_PINNED_STEPS] += 1.0
         # band excursions: below the floor of the present mode
         if not connected or reconnecting or recovering:
             band_floor = floor_f
@@ -945,6 +1099,14 @@ def simulate_kernel(
                 outages[o, O_ISLAND_OK] = 0.0
             if in_outage:
                 k_in = t - out_start
+                if k_in < rt_steps:
+                    need_rt = rt_lf * L - g_total
+                    if need_rt > outages[o, O_NEED_MW]:
+                        outages[o, O_NEED_MW] = need_rt
+                    if need_rt > 0.0:
+                        outages[o, O_NEED_MWH] += need_rt * dt_h / eta_dis
+                    if p_avail < outages[o, O_AVAIL_MW]:
+                        outages[o, O_AVAIL_MW] = p_avail
                 if k_in < rt_steps and L > 0.0:
                     served = (L - shed - unserved) / L
                     if served < outages[o, O_MIN_SERVED_FRACTION]:

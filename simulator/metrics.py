@@ -58,6 +58,12 @@ class Outage:
     starts: float
     fuel_usd: float
     generation_mwh: float
+    need_mw: float = 0.0  # battery power the ride-through share needed in the first duration_s
+    need_mwh: float = 0.0  # stored energy that need draws
+    avail_mw: float = 0.0  # lowest real power the battery could deliver meanwhile
+    reserve_mwh: float = 0.0  # stored energy above the floor at the start
+    start_stored_mwh: float = 0.0
+    sub_short_mwh: float = 0.0
 
 
 def classify_outages(run, events: list[dict], dt_s: float, sag_steps: float) -> list[Outage]:
@@ -83,6 +89,9 @@ def classify_outages(run, events: list[dict], dt_s: float, sag_steps: float) -> 
             islanding_ok=bool(row[K.O_ISLAND_OK]), lowest_stored_mwh=float(row[K.O_E_MIN_MWH]),
             reconnect_s=float(row[K.O_RECONNECT_STEPS]) * dt_s,
             starts=float(row[K.O_STARTS]), fuel_usd=float(row[K.O_FUEL_USD]), generation_mwh=float(row[K.O_GEN_MWH]),
+            need_mw=float(row[K.O_NEED_MW]), need_mwh=float(row[K.O_NEED_MWH]),
+            avail_mw=float(min(row[K.O_AVAIL_MW], 1e300)), reserve_mwh=float(row[K.O_RESERVE_MWH]),
+            start_stored_mwh=float(row[K.O_E_START_MWH]), sub_short_mwh=float(row[K.O_SUB_SHORT_MWH]),
         ))
     return out
 
@@ -167,6 +176,43 @@ def curtailment_row(site, event: dict | None, recorded: np.ndarray | None, run=N
     return row
 
 
+def _island_margin(o: Outage, eta_dis: float) -> float:
+    short = o.unserved_mwh + o.sub_short_mwh
+    if short > 1e-9 or not o.islanding_ok:
+        return -max(short, 1e-9) / eta_dis
+    return o.lowest_stored_mwh - (o.start_stored_mwh - o.reserve_mwh)
+
+
+def contingency_figures(outages: list[Outage], E: float, eta_dis: float) -> dict:
+    """Per-scenario figures of the losses of grid and sags of one replay (natural or stress)."""
+    log = [o for o in outages if o.kind == "loss_of_grid"]
+    sags = [o for o in outages if o.kind == "voltage_sag"]
+    return {
+        "loss_of_grid_events": len(log),
+        "voltage_sag_dips": len(sags),
+        "unserved_loss_of_grid_mwh": sum(o.unserved_mwh for o in log),
+        "ride_through_ok": all(o.ride_through_ok for o in log) if log else None,
+        "ride_through_min_served_fraction": min((o.min_served_fraction for o in log), default=None),
+        "ride_through_need_mw": max((o.need_mw for o in log), default=None),
+        "ride_through_need_mwh": max((o.need_mwh for o in log), default=None),
+        "ride_through_avail_mw": min((o.avail_mw for o in log), default=None),
+        "ride_through_reserve_mwh": min((o.reserve_mwh for o in log), default=None),
+        "islanding_ok": all(o.islanding_ok for o in log) if log else None,
+        # stored energy left above the floor in the worst outage; where load was lost (unserved, or
+        # within-step swings the PCS missed), minus that energy as drawn from the cells
+        "islanding_margin_mwh": min((_island_margin(o, eta_dis) for o in log), default=None),
+        "sag_ok": all(o.ride_through_ok for o in sags) if sags else None,
+        "sag_min_served_fraction": min((o.min_served_fraction for o in sags), default=None),
+        "sag_need_mw": max((o.need_mw for o in sags), default=None),
+        "sag_need_mwh": max((o.need_mwh for o in sags), default=None),
+        "sag_reserve_mwh": min((o.reserve_mwh for o in sags), default=None),
+        "sag_avail_mw": min((o.avail_mw for o in sags), default=None),
+        "lowest_soc_contingency_fraction": (
+            min(o.lowest_stored_mwh for o in outages) / E if outages and E > 0 else None
+        ),
+    }
+
+
 def summarize(run, trace, site, design) -> dict:
     """One row of per-scenario figures (trace totals, not annualized)."""
     m = run.metrics
@@ -241,17 +287,29 @@ def summarize(run, trace, site, design) -> dict:
         "stored_max_mwh": m[K.M_E_MAX_MWH],
         "stored_start_mwh": m[K.M_E_START_MWH],
         "stored_end_mwh": m[K.M_E_END_MWH],
-        "loss_of_grid_events": len(log),
         "restoration_max_s": max((o.reconnect_s for o in log), default=0.0),
-        "voltage_sag_dips": len(sags),
         "curtailment_events": len(curtailment_events),
-        "ride_through_ok": all(o.ride_through_ok for o in log) if log else None,
-        "ride_through_min_served_fraction": min((o.min_served_fraction for o in log), default=None),
-        "islanding_ok": all(o.islanding_ok for o in log) if log else None,
-        "sag_ok": all(o.ride_through_ok for o in sags) if sags else None,
-        "sag_min_served_fraction": min((o.min_served_fraction for o in sags), default=None),
-        "lowest_soc_contingency_fraction": (
-            min(o.lowest_stored_mwh for o in outages) / E if outages and E > 0 else None
-        ),
+        "ramp_need_worst_mw_per_s": m[K.M_RAMP_NEED_WORST_MW_PER_S],
+        "ramp_need_worst_mw_per_min": m[K.M_RAMP_NEED_WORST_MW_PER_MIN],
+        "apparent_power_need_worst_mva": m[K.M_S_NEED_WORST_MVA],
+        "band_low_margin_mwh": m[K.M_BAND_LOW_MARGIN_MWH] if m[K.M_BAND_LOW_MARGIN_MWH] < 1e299 else None,
+        "band_high_margin_mwh": m[K.M_BAND_HIGH_MARGIN_MWH] if m[K.M_BAND_HIGH_MARGIN_MWH] < 1e299 else None,
+        "band_pinned_steps": m[K.M_BAND_PINNED_STEPS],
     }
+    row.update(contingency_figures(outages, E, b.discharge_efficiency))
+    return row
+
+
+def stress_row(run, trace, site, design) -> dict:
+    """The contingency figures of the stress replay (``stress_`` + the keys of :func:`contingency_figures`),
+    with the reactive-power figures, which the larger island draws of the stress state raise."""
+    outages = classify_outages(run, trace.events, trace.dt_s, sag_steps(site))
+    row = {f"stress_{k}": v for k, v in contingency_figures(outages, float(design.bess.energy_mwh),
+                                                            site.bess.discharge_efficiency).items()}
+    m = run.metrics
+    row["stress_apparent_power_need_worst_mva"] = m[K.M_S_NEED_WORST_MVA]
+    row["stress_reactive_shortfall_steps"] = m[K.M_Q_SHORT_STEPS]
+    row["stress_reactive_shortfall_worst_mvar"] = m[K.M_Q_SHORT_WORST_MVAR]
+    row["stress_substep_shortfall_steps"] = m[K.M_SUBSTEP_SHORT_STEPS]
+    row["stress_unserved_mwh"] = m[K.M_UNSERVED_MWH]
     return row

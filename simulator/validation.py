@@ -23,9 +23,9 @@ import xarray as xr
 from ..io import atomic_path
 from . import kernel as K
 from .checks import Check, wilson_lower_bound
-from .controller import TraceArrays, replay_arrays, run_kernel
-from .metrics import (CYCLE_LIFE_AT_80_DOD, WOEHLER_EXPONENT, active_steps, contingency_curtailment, curtailment_row,
-                      summarize, without_event)
+from .controller import BandEnergies, TraceArrays, replay_arrays, run_kernel, stress_points
+from .metrics import (CYCLE_LIFE_AT_80_DOD, WOEHLER_EXPONENT, active_steps, contingency_curtailment, curtailment_response,
+                      curtailment_row, stress_row, summarize, without_event)
 
 Progress = Callable[[int, int], None]
 
@@ -63,6 +63,7 @@ class Validation:
     trace_days: float
     not_exercised: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    not_applicable: dict[str, str] = field(default_factory=dict)  # requirement -> why the site cannot exercise it
 
     @property
     def passed(self) -> bool:
@@ -123,6 +124,15 @@ class Validation:
             "checks": [c.to_dict() for c in self.checks],
             "passed": self.passed,
             "not_exercised": self.not_exercised,
+            "not_applicable": self.not_applicable,
+            "stress_state": {
+                "loss_of_grid_and_sag": "stored energy at the ride-through reserve's top (soc_min x E + ride-through "
+                                        "reserve), generation cold except units carrying load above the import limit",
+                "curtailment_call": "stored energy at soc_min x E + ride-through reserve + up-ramp buffer + "
+                                    "curtailment reserve when the call is announced, generation cold likewise",
+                "judged": "ride_through, voltage_sag_ride_through, islanding, curtailment_response and reactive_power "
+                          "judge the stress replay; each carries the natural replay's figures in detail.natural",
+            },
             "results": self.results,
             "metrics": self.metrics(),
             "promises": dict(self.design.promises),
@@ -213,6 +223,7 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None) -
     n, load = _trace_source(site, held_out)
     dt = float(site.scenarios.transient_resolution_s)
     cp, gp, pp = replay_arrays(site, design)
+    bands = BandEnergies.from_design(site, design)
     rows: list[dict] = []
     hourly: list[np.ndarray] = []
     ramp_hist = np.zeros(K.RAMP_BINS)
@@ -242,8 +253,15 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None) -
         else:
             run = run_kernel(trace, cp, gp, pp)
             counterfactual = recorded = None
+        # the same trace in the stress state: every contingency meets the state it was sized for
+        srun = run_kernel(trace, cp, gp, pp, record=[a0] if cev is not None else None,
+                          record_length=na if cev is not None else 0, stress=stress_points(trace, bands))
         row = summarize(run, trace, site, design)
         row.update(curtailment_row(site, cev, recorded, run, counterfactual, dt, float(cp[K.C_TOL_MW])))
+        row.update(stress_row(srun, trace, site, design))
+        sresp = curtailment_response(srun.recorded[0][:na], site.grid.firm_import_mw, dt, float(cp[K.C_TOL_MW])) \
+            if cev is not None else {"ok": None, "import_over_firm_mw": None, "unserved_mwh": None}
+        row.update({f"stress_curtailment_response_{k}": v for k, v in sresp.items()})
         row["scenario"] = i
         rows.append(row)
         hourly.append(run.hourly)
@@ -278,7 +296,7 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None) -
         if progress is not None:
             progress(i + 1, n)
 
-    checks, not_exercised = build_checks(site, design, rows)
+    checks, not_exercised, not_applicable = build_checks(site, design, rows)
     results = annual_results(site, rows)
     for c in checks:
         c.promise = _promise_for(c.requirement, design.promises)
@@ -295,7 +313,8 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None) -
         notes.append(f"{n} held-out scenarios cannot prove a success rate of {target:g}: even with every one "
                      f"passing the 95% lower bound is {wilson_lower_bound(n, n):.3f}"
                      + (f"; scenarios.held_out needs at least {need}" if need else ""))
-    return Validation(site.name, design, checks, results, rows, timeseries, target, days, not_exercised, notes)
+    return Validation(site.name, design, checks, results, rows, timeseries, target, days, not_exercised, notes,
+                      not_applicable)
 
 
 # --------------------------------------------------------------------------- checks
@@ -310,97 +329,187 @@ def _promise_for(requirement: str, promises: dict) -> float | None:
     return float(v) if v is not None else None
 
 
-def build_checks(site, design, rows: list[dict]) -> tuple[list[Check], list[str]]:
-    """One Check per requirement of the site, judged per held-out scenario."""
+def _ramp_figure(r: dict, unit: str, rule: str) -> float:
+    """The POI motion the battery forced; in a scenario that broke the rule, at least the POI's worst."""
+    need = r[f"ramp_need_worst_{unit}"]
+    return max(need, r[f"ramp_worst_{unit}"]) if r[f"ramp_{rule}_violation_steps"] > 0 else need
+
+
+def _site_has_pv(site) -> bool:
+    return any(g.kind == "pv" and g.capacity_mw > 0 for g in site.generation)
+
+
+def build_checks(site, design, rows: list[dict]) -> tuple[list[Check], list[str], dict[str, str]]:
+    """One Check per requirement of the site, judged per held-out scenario.
+
+    Returns (checks, not exercised, not applicable with the reason). The contingency checks
+    (ride-through, sags, islanding, curtailment response) judge the stress replay and carry the
+    natural replay's figures in ``detail["natural"]``.
+    """
     g, rel = site.grid, site.reliability
     target = rel.target_success_rate
+    bands = design.bess.bands_mwh
     checks: list[Check] = []
     not_exercised: list[str] = []
+    not_applicable: dict[str, str] = {}
 
-    def add(requirement, description, per_row_ok, measured, limit, unit, evidence, applies=lambda r: True, detail=None):
+    def add(requirement, description, per_row_ok, measured, limit, unit, evidence, applies=lambda r: True,
+            detail=None, comparator="<=", state="natural"):
         applicable = [r for r in rows if applies(r)]
         if not applicable:
             not_exercised.append(requirement)
-            return
+            return None
         ok = [bool(per_row_ok(r)) for r in applicable]
         value = _json_num(measured(applicable))
         if value is not None and abs(value) < 1e-9:
             value = 0.0  # float dust of sums and differences, not a measurement
-        checks.append(Check(
+        c = Check(
             requirement=requirement, description=description, measured=value,
             limit=float(limit), unit=unit, scenarios=len(applicable), successes=int(sum(ok)),
             target_success_rate=target, evidence=evidence,
             failed_scenarios=[int(r["scenario"]) for r, k in zip(applicable, ok) if not k],
-            detail=detail or {},
-        ))
+            detail=detail or {}, comparator=comparator, state=state,
+        )
+        checks.append(c)
+        return c
+
+    def vals(rs, key):
+        return [r[key] for r in rs if r.get(key) is not None]
+
+    def natural(ok_key, **figures):
+        """The natural replay's side of a stress-judged check."""
+        rs = [r for r in rows if r.get(ok_key) is not None]
+        d = {"scenarios": len(rs), "successes": int(sum(bool(r[ok_key]) for r in rs))}
+        for name, (key, fn) in figures.items():
+            v = vals(rs, key)
+            d[name] = _json_num(fn(v)) if v else None
+        return d
 
     def causes(rs):
         return {k: float(sum(r[f"ramp_violation_cause_{k}"] for r in rs))
                 for k in ("power", "energy", "import_cap", "aftermath", "none")}
 
-    add("poi_ramp_limit", "largest one-second change of POI import (worst held-out scenario)",
-        lambda r: r["ramp_1s_violation_steps"] == 0, lambda rs: max(r["ramp_worst_mw_per_s"] for r in rs),
+    add("poi_ramp_limit", "largest one-second POI change the battery's limits (or a falling import cap) forced; "
+        "0 when the battery could have held the POI still",
+        lambda r: r["ramp_1s_violation_steps"] == 0, lambda rs: max(_ramp_figure(r, "mw_per_s", "1s") for r in rs),
         g.ramp_limit_mw_per_s, "MW/s", "report.html#poi-ramp",
-        detail={"violation_steps": float(sum(r["ramp_1s_violation_steps"] for r in rows)),
+        detail={"worst_poi_ramp_mw_per_s": float(max(r["ramp_worst_mw_per_s"] for r in rows)),
+                "violation_steps": float(sum(r["ramp_1s_violation_steps"] for r in rows)),
                 "violation_mw_s": float(sum(r["ramp_violation_mw_s"] for r in rows)),
                 "violation_causes_steps": causes(rows)})
-    add("sub_step_buffering", "largest within-step load swing (bin min/max) the PCS could not follow, seen at the POI",
-        lambda r: r["substep_shortfall_steps"] == 0, lambda rs: max(r["substep_shortfall_worst_mw"] for r in rs),
+    add("sub_step_buffering", "largest within-step load swing (bin min/max) beyond the battery's available power "
+        "(negative: the headroom left); in an island such a shortfall fails ride-through or islanding",
+        lambda r: r["substep_shortfall_steps"] == 0,
+        lambda rs: max(r["substep_shortfall_worst_mw"] for r in rs),
         0.0, "MW", "report.html#poi-ramp",
-        detail={"steps": float(sum(r["substep_shortfall_steps"] for r in rows))})
-    add("poi_ramp_limit_per_min", "largest POI change within any 60 s window (worst held-out scenario)",
-        lambda r: r["ramp_60s_violation_steps"] == 0, lambda rs: max(r["ramp_worst_mw_per_min"] for r in rs),
+        detail={"steps": float(sum(r["substep_shortfall_steps"] for r in rows)),
+                "stress_steps": float(sum(r.get("stress_substep_shortfall_steps", 0.0) for r in rows))})
+    add("poi_ramp_limit_per_min", "largest POI change within a 60 s window the battery's limits (or a falling import "
+        "cap) forced; 0 when the battery could have held the POI still",
+        lambda r: r["ramp_60s_violation_steps"] == 0, lambda rs: max(_ramp_figure(r, "mw_per_min", "60s") for r in rs),
         g.ramp_limit_mw_per_min, "MW/min", "report.html#poi-ramp-minute",
-        detail={"violation_steps": float(sum(r["ramp_60s_violation_steps"] for r in rows))})
+        detail={"worst_poi_change_mw_per_min": float(max(r["ramp_worst_mw_per_min"] for r in rows)),
+                "violation_steps": float(sum(r["ramp_60s_violation_steps"] for r in rows))})
     add("import_limit", "largest POI import above the import limit (firm only while curtailed)",
         lambda r: r["import_violation_steps"] == 0, lambda rs: max(r["import_worst_excess_mw"] for r in rs),
         0.0, "MW", "report.html#import-limit",
         detail={"violation_steps": float(sum(r["import_violation_steps"] for r in rows)),
-                "violation_mw_s": float(sum(r["import_violation_mw_s"] for r in rows))})
+                "violation_mw_s": float(sum(r["import_violation_mw_s"] for r in rows)),
+                "peak_import_mw": float(max(r["import_peak_mw"] for r in rows))})
     if not g.export_allowed:
-        add("no_export", "largest export at the POI (export not allowed)",
-            lambda r: r["export_worst_mw"] <= 1e-6, lambda rs: max(r["export_worst_mw"] for r in rs),
-            0.0, "MW", "report.html#import-limit")
+        if _site_has_pv(site):
+            add("no_export", "largest export at the POI (export not allowed)",
+                lambda r: r["export_worst_mw"] <= 1e-6, lambda rs: max(r["export_worst_mw"] for r in rs),
+                0.0, "MW", "report.html#import-limit")
+        else:
+            not_applicable["no_export"] = "the site has no PV: nothing can push power out of the POI"
     if rel.ride_through.duration_s > 0 and rel.ride_through.load_fraction > 0:
-        add("ride_through",
-            f"lowest share of site load carried in the first {rel.ride_through.duration_s:g} s of a loss of grid",
-            lambda r: r["ride_through_ok"], lambda rs: min(r["ride_through_min_served_fraction"] for r in rs),
-            rel.ride_through.load_fraction, "fraction of site load", "report.html#ride-through",
-            applies=lambda r: r["ride_through_ok"] is not None)
-        add("voltage_sag_ride_through", "lowest share of site load carried through a voltage-sag dip",
-            lambda r: r["sag_ok"], lambda rs: min(r["sag_min_served_fraction"] for r in rs),
-            rel.ride_through.load_fraction, "fraction of site load", "report.html#ride-through",
-            applies=lambda r: r["sag_ok"] is not None)
+        reserve = float(bands.ride_through_reserve)
+        lf, dur = rel.ride_through.load_fraction, rel.ride_through.duration_s
+        for requirement, key, ok_key, what in (
+                ("ride_through", "ride_through", "ride_through_ok",
+                 f"carry {lf:g} of the load for the first {dur:g} s of a loss of grid"),
+                ("voltage_sag_ride_through", "sag", "sag_ok", "carry the load through a voltage-sag dip")):
+            rs = [r for r in rows if r.get(f"stress_{ok_key}") is not None]
+            need_mw = max(vals(rs, f"stress_{key}_need_mw"), default=0.0)
+            avail_mw = min(vals(rs, f"stress_{key}_avail_mw"), default=0.0)
+            need_mwh = max(vals(rs, f"stress_{key}_need_mwh"), default=0.0)
+            # the figure that binds: battery power needed against what it could deliver, or stored
+            # energy needed against the ride-through reserve (whichever uses more of its limit)
+            by_energy = need_mwh / reserve if reserve > 0 else (math.inf if need_mwh > 1e-9 else 0.0)
+            by_power = need_mw / avail_mw if avail_mw > 0 else (math.inf if need_mw > 1e-9 else 0.0)
+            energy_binds = by_energy > by_power
+            detail = {"power_needed_mw": need_mw, "power_available_mw": avail_mw, "energy_needed_mwh": need_mwh,
+                      "ride_through_reserve_mwh": reserve,
+                      "lowest_served_fraction": min(vals(rs, f"stress_{key}_min_served_fraction"), default=None),
+                      "binding": "energy" if energy_binds else "power",
+                      "natural": natural(ok_key, power_needed_mw=(f"{key}_need_mw", max),
+                                         energy_needed_mwh=(f"{key}_need_mwh", max),
+                                         lowest_served_fraction=(f"{key}_min_served_fraction", min))}
+            if energy_binds:
+                desc = f"stored energy the battery needed to {what}, against the ride-through reserve"
+                measure, limit, unit = (lambda rs_, k=key: max(vals(rs_, f"stress_{k}_need_mwh"))), reserve, "MWh"
+            else:
+                desc = f"battery power needed to {what}, against what it could deliver (PCS, C-rate, inverters)"
+                measure, limit, unit = (lambda rs_, k=key: max(vals(rs_, f"stress_{k}_need_mw"))), avail_mw, "MW"
+            add(requirement, desc, lambda r, k=ok_key: r[f"stress_{k}"], measure, limit, unit,
+                "report.html#ride-through", applies=lambda r, k=ok_key: r.get(f"stress_{k}") is not None,
+                detail=detail, state="stress")
     if rel.islanding.required:
-        add("islanding", "largest unserved energy during a loss of grid and its reconnection (flexible load may be shed)",
-            lambda r: r["islanding_ok"], lambda rs: max(r["unserved_loss_of_grid_mwh"] for r in rs),
-            0.0, "MWh", "report.html#islanding", applies=lambda r: r["islanding_ok"] is not None)
+        add("islanding", "stored energy left above the floor in the worst loss of grid and its reconnection, less the "
+            "energy of load lost (flexible load may be shed); negative when the island ran short",
+            lambda r: r["stress_islanding_ok"], lambda rs: min(vals(rs, "stress_islanding_margin_mwh")),
+            0.0, "MWh", "report.html#islanding", applies=lambda r: r.get("stress_islanding_ok") is not None,
+            comparator=">=", state="stress",
+            detail={"unserved_mwh_worst": max(vals(rows, "stress_unserved_loss_of_grid_mwh"), default=0.0),
+                    "natural": natural("islanding_ok", margin_mwh=("islanding_margin_mwh", min),
+                                       unserved_mwh_worst=("unserved_loss_of_grid_mwh", max))})
 
     def unserved_counted(r):
         # without an islanding requirement, load lost after the ride-through of a loss of grid is
         # the site's accepted risk (the ride-through check judges the part that is required)
         return r["unserved_mwh"] - (0.0 if rel.islanding.required else r["unserved_loss_of_grid_mwh"])
 
-    add("unserved_energy", "largest unserved energy in a held-out scenario",
+    add("unserved_energy", "largest unserved energy in a held-out scenario (natural replay)",
         lambda r: unserved_counted(r) <= 1e-6, lambda rs: max(unserved_counted(r) for r in rs),
         0.0, "MWh", "report.html#unserved-energy")
     if g.nonfirm_import_mw > 0:
         add("curtailment_response",
-            "largest POI import above the firm import while the contingency curtailment call is active "
+            "largest POI import above the firm import while the contingency curtailment call is active, the call "
+            "announced with the battery at the curtailment reserve's top and generation cold "
             "(a scenario also fails on load unserved in it)",
-            lambda r: r["curtailment_response_ok"], lambda rs: max(r["curtailment_response_import_over_firm_mw"] for r in rs),
-            0.0, "MW", "report.html#curtailment", applies=lambda r: r.get("curtailment_response_ok") is not None,
-            detail={"firm_import_mw": float(g.firm_import_mw),
-                    "unserved_mwh_worst": max((r["curtailment_response_unserved_mwh"] for r in rows
-                                               if r.get("curtailment_response_ok") is not None), default=0.0)})
-    add("soc_bands", "largest draw below the band floor of the operating mode (curtailment reserve outside events)",
-        lambda r: r["band_excursion_s"] == 0, lambda rs: max(r["band_excursion_worst_mwh"] for r in rs),
-        0.0, "MWh", "report.html#soc-bands",
-        detail={"excursion_s": float(sum(r["band_excursion_s"] for r in rows))})
-    add("reactive_power", f"largest reactive-power shortfall holding power factor {g.poi_power_factor_min:g} at the POI",
-        lambda r: r["reactive_shortfall_steps"] == 0, lambda rs: max(r["reactive_shortfall_worst_mvar"] for r in rs),
-        0.0, "Mvar", "report.html#reactive-power")
-    return checks, not_exercised
+            lambda r: r["stress_curtailment_response_ok"],
+            lambda rs: max(r["stress_curtailment_response_import_over_firm_mw"] for r in rs),
+            0.0, "MW", "report.html#curtailment", applies=lambda r: r.get("stress_curtailment_response_ok") is not None,
+            state="stress",
+            detail={"firm_import_mw": float(g.firm_import_mw), "curtailment_reserve_mwh": float(bands.curtailment_reserve),
+                    "unserved_mwh_worst": max(vals(rows, "stress_curtailment_response_unserved_mwh"), default=0.0),
+                    "natural": natural("curtailment_response_ok",
+                                       import_over_firm_mw=("curtailment_response_import_over_firm_mw", max),
+                                       unserved_mwh_worst=("curtailment_response_unserved_mwh", max))})
+    band_rows = [r for r in rows if r.get("band_low_margin_mwh") is not None]
+    add("soc_bands", "lowest stored energy the controller wanted above the band floor of its mode (ride-through and "
+        "curtailment reserves outside calls, ride-through reserve in them), grid-connected normal running; "
+        "negative when a band edge held it back",
+        lambda r: r["band_low_margin_mwh"] >= -1e-6 and r["band_high_margin_mwh"] >= -1e-6,
+        lambda rs: min(r["band_low_margin_mwh"] for r in rs), 0.0, "MWh", "report.html#soc-bands",
+        applies=lambda r: r.get("band_low_margin_mwh") is not None, comparator=">=",
+        detail={"top_margin_mwh": min(vals(band_rows, "band_high_margin_mwh"), default=None),
+                "pinned_steps": float(sum(r["band_pinned_steps"] for r in rows)),
+                "excursion_s": float(sum(r["band_excursion_s"] for r in rows))})
+    s_mva = design.bess.inverters * float(design.bess.inverter_rating_mva)
+    add("reactive_power", f"largest apparent power asked of the inverters (real power up to the PCS rating with the "
+        f"reactive power that holds power factor {g.poi_power_factor_min:g} at the POI, or the island's), "
+        "natural and stress replays, against the inverters' rating",
+        lambda r: max(r["apparent_power_need_worst_mva"], r.get("stress_apparent_power_need_worst_mva", 0.0))
+        <= s_mva * (1 + 1e-9) + 1e-6,
+        lambda rs: max(max(r["apparent_power_need_worst_mva"], r.get("stress_apparent_power_need_worst_mva", 0.0))
+                       for r in rs),
+        s_mva, "MVA", "report.html#reactive-power", state="stress",
+        detail={"reactive_shortfall_mvar_worst": max(max(r["reactive_shortfall_worst_mvar"],
+                                                         r.get("stress_reactive_shortfall_worst_mvar", 0.0)) for r in rows),
+                "natural": {"apparent_power_need_mva": max(r["apparent_power_need_worst_mva"] for r in rows)}})
+    return checks, not_exercised, not_applicable
 
 
 def annual_results(site, rows: list[dict]) -> dict[str, float]:

@@ -64,20 +64,31 @@ class ProgressBars:
         self.progress.console.print(line, style="dim", markup=False, highlight=False)
 
 
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
+
+
 def _print_checks(validation) -> None:
     say()
     say(f"held-out replay: {validation.held_out_scenarios} scenarios of {validation.trace_days:g} days; "
-        f"a check passes when the 95% lower bound of its success rate reaches {validation.target_success_rate:g}")
+        f"a check passes when the 95% lower bound of its success rate reaches {validation.target_success_rate:g}; "
+        "contingencies are judged in the stress state (reserve at its floor, generation cold)")
     width = max(len(c.requirement) for c in validation.checks) if validation.checks else 10
+    colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
     for c in validation.checks:
-        mark = "PASS" if c.passed else "FAIL"
-        measured = "n/a" if c.measured is None else f"{c.measured:.4g}"
         rate = "n/a" if c.success_rate is None else f"{c.success_rate:.3f}"
-        say(f"  {mark}  {c.requirement:<{width}}  measured {measured} {c.unit} (limit {c.limit:g}); "
-            f"success {rate}, lower bound {c.success_rate_lower_95:.3f} over {c.scenarios}",
-            fg="green" if c.passed else "red")
+        nat = c.detail.get("natural") if isinstance(c.detail, dict) else None
+        nat_txt = ""
+        if nat:
+            nat_rate = nat["successes"] / nat["scenarios"] if nat.get("scenarios") else None
+            nat_txt = f"; natural state success {_fmt(nat_rate)}"
+        say(f"  {c.status.upper():<12} {c.requirement:<{width}}  {_fmt(c.measured)} {c.unit} {c.comparator} "
+            f"{c.limit:.4g} (margin {_fmt(c.margin)}) [{c.state}]; success {rate}, lower bound "
+            f"{c.success_rate_lower_95:.3f} over {c.scenarios}{nat_txt}", fg=colour[c.status])
+    for name, why in validation.not_applicable.items():
+        say(f"  {'N/A':<12} {name:<{width}}  not applicable: {why}", dim=True)
     for name in validation.not_exercised:
-        say(f"  ----  {name:<{width}}  not exercised by any held-out scenario", dim=True)
+        say(f"  {'----':<12} {name:<{width}}  not exercised by any held-out scenario", dim=True)
     for note in validation.notes:
         say(f"  note: {note}", dim=True)
 

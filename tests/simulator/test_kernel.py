@@ -151,8 +151,9 @@ def test_undersized_pcs_violates_the_ramp_only_at_its_limit():
 
 
 def test_empty_battery_violates_by_energy():
-    """A long deficit drains a small battery: violations then carry the energy cause."""
-    site = make_site()
+    """A long deficit drains a small battery: violations then carry the energy cause (C-rate 20, so
+    the 2 MWh cells do not cap the 30 MW PCS first)."""
+    site = make_site(bess={"max_c_rate": 20})
     design = make_design(site, energy_mwh=2.0, pcs_mw=30.0, rt=0.1, up=0.1, cu=0.1, dn=0.1)
     load = np.full(1800, 40.0)
     load[100:] = 100.0
