@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -246,8 +246,24 @@ class Grid(SpecModel):
 # --------------------------------------------------------------------------- generation
 
 
+MMBTU_PER_MWH = 3.412142  # 1 MWh = 3.412142 MMBtu
+
+# A fuel cell (SOFC) differs from an engine by default (datasheet 5.6): no minimum stable load, a
+# slow ramp (minutes to full output, "treat as near-constant") and a start of hours (it stays hot);
+# blocks of tens of MW built from sub-MW modules. Keys the spec gives win.
+FUEL_CELL_DEFAULTS = {"unit_mw": 10.0, "min_load_fraction": 0.0, "ramp_mw_per_s": 0.03, "start_time_s": 3600.0}
+# electrical efficiency on the fuel's heating value by kind (datasheet 5.6 heat rates 8,200 / 8,600 / 6,000 Btu/kWh)
+EFFICIENCY_DEFAULTS = {"gas_engine": 0.416, "gas_turbine": 0.397, "fuel_cell": 0.569}
+
+
 class ThermalUnit(SpecModel):
-    """Dispatchable onsite generation counted in whole units (datasheet 5.6)."""
+    """Dispatchable onsite generation counted in whole units (datasheet 5.6).
+
+    kind: fuel_cell changes four defaults: unit_mw 10, min_load_fraction 0, ramp_mw_per_s 0.03,
+    start_time_s 3600 (datasheet 5.6: no minimum stable load, slow ramp, starts of hours). The
+    variable cost is fuel_usd_per_mwh, or, when fuel_price_usd_per_mmbtu is given,
+    fuel_price_usd_per_mmbtu x 3.412142 / efficiency_fraction + variable_om_usd_per_mwh.
+    """
 
     kind: Literal["gas_engine", "gas_turbine", "fuel_cell"] = "gas_engine"
     unit_mw: float = F(18, "MW", "Rating of one unit", gt=0, le=1000)
@@ -259,6 +275,49 @@ class ThermalUnit(SpecModel):
     min_load_fraction: float = F(0.3, "fraction", "Minimum stable load of a committed unit", ge=0, le=1)
     ramp_mw_per_s: float = F(0.5, "MW/s", "Ramp of one running unit", gt=0)
     start_time_s: float = F(300, "s", "Cold start to synchronised (then ramping at ramp_mw_per_s)", ge=0, le=86400)
+    fuel_price_usd_per_mmbtu: float | None = F(
+        None, "USD/MMBtu", "Optional: fuel price; with efficiency_fraction it sets fuel_usd_per_mwh (datasheet: 4.8 delivered gas)",
+        ge=0, le=1000)
+    efficiency_fraction: float | None = F(
+        None, "fraction", "Electrical efficiency on the fuel's heating value, used with fuel_price_usd_per_mmbtu "
+        "(default by kind: gas_engine 0.416, gas_turbine 0.397, fuel_cell 0.569)", gt=0, le=1)
+    variable_om_usd_per_mwh: float = F(0, "USD/MWh", "Variable O&M added to the fuel cost when fuel_price_usd_per_mmbtu is given", ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_defaults_and_fuel_cost(cls, data):
+        """Fuel-cell defaults; fuel_usd_per_mwh from fuel_price_usd_per_mmbtu when that is given (before
+        validation, so assignments re-validate the same way; values that are not numbers are left for the
+        field checks to report)."""
+        if not isinstance(data, dict):
+            return data
+        if data.get("kind") == "fuel_cell":
+            data = {**FUEL_CELL_DEFAULTS, **data}
+        num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+        price, eff, vom = (data.get("fuel_price_usd_per_mmbtu"), data.get("efficiency_fraction"),
+                           data.get("variable_om_usd_per_mwh", 0.0))
+        if eff is None:
+            eff = EFFICIENCY_DEFAULTS.get(data.get("kind", "gas_engine"))
+        if not (num(price) and num(eff) and eff > 0 and num(vom)):
+            return data
+        derived = price * MMBTU_PER_MWH / eff + vom
+        given = data.get("fuel_usd_per_mwh")
+        if num(given) and not math.isclose(given, derived, rel_tol=1e-9, abs_tol=1e-9):
+            raise PydanticCustomError(
+                "fuel_cost", "fuel_usd_per_mwh = {given} disagrees with fuel_price_usd_per_mmbtu x 3.412142 / "
+                "efficiency_fraction + variable_om_usd_per_mwh = {derived} USD/MWh; give one or the other",
+                {"given": f"{given:g}", "derived": f"{derived:.4f}"})
+        return {**data, "fuel_usd_per_mwh": float(derived)}
+        eff = self.efficiency_fraction if self.efficiency_fraction is not None else EFFICIENCY_DEFAULTS[self.kind]
+        derived = self.fuel_price_usd_per_mmbtu * MMBTU_PER_MWH / eff + self.variable_om_usd_per_mwh
+        given = "fuel_usd_per_mwh" in self.model_fields_set
+        if given and not math.isclose(self.fuel_usd_per_mwh, derived, rel_tol=1e-9, abs_tol=1e-9):
+            raise PydanticCustomError(
+                "fuel_cost", "fuel_usd_per_mwh = {given:g} disagrees with fuel_price_usd_per_mmbtu x 3.412142 / "
+                "efficiency_fraction + variable_om_usd_per_mwh = {derived:.4g} USD/MWh; give one or the other",
+                {"given": self.fuel_usd_per_mwh, "derived": derived})
+        self.fuel_usd_per_mwh = derived
+        return self
 
 
 class PV(SpecModel):

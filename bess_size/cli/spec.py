@@ -170,7 +170,7 @@ def format_defaults(defaults: list[dict], width: int = 110) -> list[str]:
         by_section.setdefault(section, []).append(f"{rest or section} {_short(d['value'])}")
     lines = [f"defaults (not in the file, {len(defaults)} value{'s' if len(defaults) != 1 else ''}):"]
     for section, items in by_section.items():
-        line = f"  {section:<12}"
+        line = f"  {section:<11} "  # a name longer than the column (generation[0]) still gets its space
         for k, item in enumerate(items):
             piece = item + (", " if k < len(items) - 1 else "")
             if len(line) + len(piece) > width and line.strip() != section:
