@@ -7,16 +7,27 @@ model is a loop over plain lists (the fast way: no xarray or numpy scalars insid
 Energy layer: the (scenario, period, step) cube is flattened to one index ``i``; ``prev[i]`` is the
 previous step of the same representative day, cyclically (SoC and commitment are cyclic per day).
 
-Contingency windows: the loss-of-grid and voltage-sag windows of the scenarios plus one *design*
-window at the largest load the scenarios show (a grid loss may come at any moment, so the
-ride-through requirement is sized at the peak, not only at the sampled times; the peak is
-``load.peak_mw`` = IT capacity x PUE for the load model, the largest measured value for a trace).
-In each window the
-seconds the BESS must cover are those without grid within ``ride_through.duration_s`` of the start
-of that outage (or the whole outage with ``islanding.required``); the load to cover is
-``load_fraction * L`` during ride-through and ``load_fraction * (1 - flexible.max_fraction) * L``
-in the islanding bridge after it (the site sheds its flexible load once islanded, the same share
-the islanding capacity rule leaves out).
+Contingency windows: the loss-of-grid and voltage-sag windows of the scenarios plus the *design*
+contingencies (a grid loss may come at any moment, so the ride-through requirement is sized at
+the peak, not only at the sampled times): an outage of ``ride_through.duration_s`` and, with
+islanding, one lasting until generation carries the island. The design load is ``load.peak_mw``
+(IT capacity x PUE) for the load model; for a measured trace it is the trace's worst window (the
+rolling maximum of its energy over the outage), with P still covering the trace's peak.
+In each window the seconds the BESS must cover are those without grid within
+``ride_through.duration_s`` of the start of that outage (or the whole outage with
+``islanding.required``), counted to the part of a step that lies inside the ride-through time; the
+load to cover is ``load_fraction * L``, and in the islanding bridge
+``load_fraction * (1 - flexible.max_fraction) * L`` only when the spec sheds flexible load
+(``reliability.islanding.shed_flexible_load``, after ``flexible_shed_delay_s``). After a covered
+loss of grid the grid returns with import ramping at ``grid.reconnect_ramp_mw_per_min`` (the
+simulator's rule): the BESS and generation carry ``load_fraction * L - r_rc * t_back`` until import
+has the load back (less the flexible share if it was shed: it returns with import).
+
+Reactive power grid-connected: the inverters carry ``Q = max(0, L tan phi_L - (L - p) tan phi_POI)``
+with the BESS at ``p``; linear in ``L`` on ``[p, L_pk]``, so its maximum is at an end, and the
+``max(0, .)`` is covered by the point ``Q = 0``: operating points ``(P, 0)``,
+``(P, L_pk (tan phi_L - tan phi_POI) + P tan phi_POI)`` and ``(P, P tan phi_L)`` (the battery
+carrying the whole load, the POI none).
 """
 
 from __future__ import annotations
@@ -26,6 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bess_size.scenarios.load_model import read_trace
+from bess_size.scenarios.render import zoh_bins
 from bess_size.site_spec import Site
 
 CONTINGENCY_KINDS = ("loss_of_grid", "voltage_sag")
@@ -35,8 +48,10 @@ CONTINGENCY_KINDS = ("loss_of_grid", "voltage_sag")
 class Window:
     """One contingency window reduced to what the ride-through constraints need.
 
-    ``fixed_*`` are the covered seconds where no generator can have started yet, so the BESS residual
-    is a known number; ``var_*`` are the covered seconds where generation may help (one variable each).
+    ``fixed_*`` are the covered steps where no generator can have started yet, so the BESS residual
+    is a known number; ``var_*`` are the covered steps where generation may help (one variable
+    each). ``*_covered_s`` is how many seconds of each step the battery carries (the step length, or
+    the part of it before the ride-through time ends), so energies are MW x s counted once.
     """
 
     label: str
@@ -48,6 +63,7 @@ class Window:
     fixed_energy_mws: float
     var_load_mw: list[float] = field(default_factory=list)
     var_since_outage_s: list[float] = field(default_factory=list)
+    var_covered_s: list[float] = field(default_factory=list)
     peak_covered_mw: float = 0.0
 
 
@@ -88,6 +104,7 @@ class ModelData:
     peak_load_mw: float
     q_grid_fixed_mvar: float
     q_grid_per_mw: float
+    q_load_per_mw: float
     q_island_mvar: float
     fast_throughput_mwh_per_year: float
     explicit_event_field: dict[tuple[int, int], str]  # (scenario, period) -> "grid.events[i]"
@@ -142,49 +159,121 @@ def _event_refs(phase: np.ndarray) -> dict[int, int]:
     return out
 
 
+def worst_window_start_s(times_s, values, duration_s: float) -> float:
+    """Start of the ``duration_s`` window with the most energy in a zero-order-hold trace (held
+    from each sample to the next, the last value beyond the end): the rolling maximum of
+    A(s + D) - A(s), A the antiderivative. It is piecewise linear in s with kinks where s or s + D
+    meets a sample time, so its maximum is at one of those starts."""
+    t = np.asarray(times_s, dtype=float)
+    v = np.asarray(values, dtype=float)
+    cum = np.concatenate([[0.0], np.cumsum(v[:-1] * np.diff(t))])
+
+    def antideriv(x):
+        k = np.clip(np.searchsorted(t, x, side="right") - 1, 0, t.size - 1)
+        return cum[k] + v[k] * (x - t[k])
+
+    cand = np.concatenate([t, t - duration_s])
+    cand = cand[(cand >= t[0]) & (cand <= t[-1])]
+    energy = antideriv(cand + duration_s) - antideriv(cand)
+    return float(cand[int(np.argmax(energy))])
+
+
 def _contingency_windows(site: Site, windows, peak_mw: float) -> list[Window]:
+    """Loss-of-grid and sag windows reduced for the constraints (module docstring), plus the design
+    contingencies: an outage as long as the ride-through time and, with islanding, one lasting
+    until generation carries the island, each followed by the reconnection ramp. The design load
+    is the peak for the load model; for a measured trace it is the trace's own segment with the most
+    energy over the outage (and P still covers the peak: a grid loss may come at that moment)."""
     rel = site.reliability
     lf = rel.ride_through.load_fraction
     rt_s = rel.ride_through.duration_s
     island = rel.islanding.required
-    flex = site.load.flexible.max_fraction if site.load.flexible else 0.0
+    shed = rel.islanding.shed_fraction(site.load)
+    shed_after_s = max(rt_s, rel.islanding.flexible_shed_delay_s)
+    rc_mw_per_s = site.grid.reconnect_ramp_mw_per_min / 60.0
     starts = [g.start_time_s for g in site.thermal if g.existing_units + g.max_new_units > 0]
     gen_start_s = min(starts) if starts else math.inf
+    sag_s = site.grid.voltage_sags.dip_duration_s[1]
 
     def reduce(label, kind, src, start_s, load, avail, dt):
         w = Window(label, kind, src, start_s, dt, 0.0, 0.0)
-        since = math.inf
-        for k in range(len(load)):
-            if avail[k]:
-                # a sag's dips are separate outages; a loss of grid is one outage
-                if kind != "loss_of_grid":
-                    since = math.inf
-                continue
-            since = 0.0 if since == math.inf else since + dt
-            if since < rt_s:
-                need = lf * load[k]
-            elif island:
-                need = lf * (1.0 - flex) * load[k]
+        since = math.inf  # seconds since the outage started (inf: no outage yet)
+        back = None  # seconds since the grid returned after a covered outage (reconnecting)
+        covered_to_end = False
+        shed_share = 0.0  # share of the load shed in this island (it returns with import)
+        k = 0
+        while k < len(load) or back is not None:
+            # a window that ends while import is still coming back: the load holds its last value
+            L = load[min(k, len(load) - 1)]
+            ga = avail[k] if k < len(avail) else 1
+            k += 1
+            if ga:
+                if kind != "loss_of_grid" or since == math.inf:
+                    since = math.inf  # a sag's dips are separate outages and invisible to the POI
+                    continue
+                if back is None:
+                    if not covered_to_end:
+                        since = math.inf
+                        continue
+                    back = 0.0
+                since += dt
+                back += dt
+                # after the outage, import returns at reconnect_ramp_mw_per_min; the battery and
+                # generation carry the rest (as in the simulator); flexible load shed in the island
+                # comes back only with import
+                need = lf * (1.0 - shed_share) * L - rc_mw_per_s * back
+                if need <= 0.0:
+                    back, since, covered_to_end = None, math.inf, False
+                    continue
+                cov = dt
             else:
-                continue
+                back = None  # lost again while import was coming back: the outage goes on
+                if since == math.inf:
+                    since, shed_share = 0.0, 0.0
+                else:
+                    since += dt
+                if since < rt_s:
+                    cov = min(dt, rt_s - since)
+                    need = lf * L
+                elif island:
+                    cov = dt
+                    shed_share = shed if since >= shed_after_s else 0.0
+                    need = lf * (1.0 - shed_share) * L
+                else:
+                    covered_to_end = False
+                    continue
+                covered_to_end = since + dt <= rt_s + 1e-9 or island
             w.peak_covered_mw = max(w.peak_covered_mw, need)
             if since < gen_start_s:
                 w.fixed_max_mw = max(w.fixed_max_mw, need)
-                w.fixed_energy_mws += need * dt
+                w.fixed_energy_mws += need * cov
             else:
                 w.var_load_mw.append(float(need))
                 w.var_since_outage_s.append(float(since))
+                w.var_covered_s.append(float(cov))
         return w
 
     out: list[Window] = []
     if lf > 0 and (rt_s > 0 or island) and peak_mw > 0:
-        length = rt_s
+        outages = [rt_s] if rt_s > 0 else []
         if island:
             ready = [g.start_time_s + g.unit_mw / g.ramp_mw_per_s for g in site.thermal]
-            length = max([rt_s, site.scenarios.window_length_s] + [r + 1.0 for r in ready])
-        n = max(1, int(math.ceil(length)))
-        out.append(reduce("design contingency at peak load", "loss_of_grid", -1, 0.0,
-                          [peak_mw] * n, [0] * n, 1.0))
+            outages.append(max([rt_s, site.scenarios.window_length_s] + [r + 1.0 for r in ready]))
+        for outage_s in outages:
+            n_out = max(1, int(math.ceil(outage_s - 1e-9)))
+            n_back = int(math.ceil(lf * peak_mw / rc_mw_per_s)) + 1  # import back at the reconnection ramp
+            if site.load.trace is None:
+                load = [peak_mw] * (n_out + n_back)
+            else:
+                t, v = read_trace(site.load.trace)
+                s0 = worst_window_start_s(t, v, float(n_out))
+                load = zoh_bins(t, v, s0, 1.0, n_out + n_back)[0].tolist()
+            where = "peak load" if site.load.trace is None else "the trace's worst window"
+            w = reduce(f"design contingency: {outage_s:g} s outage at {where}", "loss_of_grid", -1, 0.0, load,
+                       [0] * n_out + [1] * n_back, 1.0)
+            if gen_start_s > 0:
+                w.fixed_max_mw = max(w.fixed_max_mw, lf * peak_mw)  # a grid loss at the peak moment
+            out.append(w)
     if windows is None or "window" not in windows.dims or windows.sizes["window"] == 0 or lf == 0:
         return out
     kinds = [str(k) for k in windows["kind"].values]
@@ -194,10 +283,13 @@ def _contingency_windows(site: Site, windows, peak_mw: float) -> list[Window]:
     avail = np.asarray(windows["grid_available"].values)
     src = windows["source_scenario"].values if "source_scenario" in windows.coords else np.full(len(kinds), -1)
     st = windows["start_s"].values if "start_s" in windows.coords else np.zeros(len(kinds))
+    dur = windows["event_duration_s"].values if "event_duration_s" in windows.coords else np.zeros(len(kinds))
     for w, kind in enumerate(kinds):
         if kind not in CONTINGENCY_KINDS:
             continue
-        out.append(reduce(f"{kind} window {w} (scenario {int(src[w])}, t = {float(st[w]):.0f} s)", kind,
+        # an outage no longer than a sag's dip is a sag to the controller: no reconnection ramp
+        k = kind if not (kind == "loss_of_grid" and float(dur[w]) <= sag_s) else "voltage_sag"
+        out.append(reduce(f"{kind} window {w} (scenario {int(src[w])}, t = {float(st[w]):.0f} s)", k,
                           int(src[w]), float(st[w]), load[w].tolist(), avail[w].tolist(), dt))
     return out
 
@@ -293,9 +385,9 @@ def model_data(site: Site, scenarios) -> ModelData:
         explicit_event=explicit[:, :, None].repeat(T, axis=2).reshape(-1).tolist(), event_ref=event_ref,
         scenario_probability=prob.tolist(), transient=transient,
         windows=_contingency_windows(site, win, peak), peak_load_mw=peak,
-        # grid-connected: the BESS supplies what the POI may not carry at its minimum power factor,
-        # q = L tan(phi_L) - (L - p) tan(phi_POI), taken at the peak load (conservative)
-        q_grid_fixed_mvar=max(0.0, peak * (tan_l - tan_poi)), q_grid_per_mw=tan_poi,
+        # grid-connected: q = L tan(phi_L) - (L - p) tan(phi_POI) at L = L_pk (may be negative: the
+        # point Q = 0 covers max(0, .)) and at L = p (q = p tan(phi_L)); see the module docstring
+        q_grid_fixed_mvar=peak * (tan_l - tan_poi), q_grid_per_mw=tan_poi, q_load_per_mw=tan_l,
         q_island_mvar=site.reliability.ride_through.load_fraction * peak * tan_l,
         fast_throughput_mwh_per_year=fast_mwh_year, explicit_event_field=event_field,
         demand_groups=demand_groups, demand_charge_labels=demand_labels,

@@ -64,13 +64,16 @@ def add_inverter_constraints(m, d: ModelData) -> None:
 
     The 16 facets circumscribe the quarter circle of radius N_inv * S: exact on both axes and at
     most 1/cos(pi/64) - 1 = 0.12% above the circle in between (never the crude P + Q).
-    Operating points: grid-connected at full discharge, Q = max(0, L_pk (tan phi_L - tan phi_POI))
-    + P tan phi_POI (the POI may carry reactive power only down to poi_power_factor_min of what it
-    imports); islanded (when there are contingency windows), Q = load_fraction L_pk tan phi_L.
+    Operating points (P, Q): grid-connected at full discharge, Q = max(0, L tan phi_L - (L - P)
+    tan phi_POI) for L in [P, L_pk] (the POI carries reactive power down to poi_power_factor_min of
+    what it imports), linear in L, so the points (P, 0) [the max(0, .)],
+    (P, L_pk (tan phi_L - tan phi_POI) + P tan phi_POI) [L = L_pk] and (P, P tan phi_L) [L = P];
+    islanded (when there are contingency windows), Q = load_fraction L_pk tan phi_L.
     """
     S = d.site.bess.inverter_rating_mva
     cap = S * math.cos(math.pi / (4 * N_FACETS))
-    points = {"grid": (d.q_grid_fixed_mvar, d.q_grid_per_mw)}
+    points = {"grid_active": (0.0, 0.0), "grid": (d.q_grid_fixed_mvar, d.q_grid_per_mw),
+              "grid_no_import": (0.0, d.q_load_per_mw)}
     if d.windows:
         points["island"] = (d.q_island_mvar, 0.0)
     m.inverter_points = pyo.Set(initialize=list(points), ordered=True)
@@ -87,7 +90,7 @@ def add_inverter_constraints(m, d: ModelData) -> None:
 
 def reactive_power_mvar(d: ModelData, p_mw: float) -> dict[str, float]:
     """Q at each operating point for a PCS rating p_mw (for reports and tests)."""
-    out = {"grid": d.q_grid_fixed_mvar + d.q_grid_per_mw * p_mw}
+    out = {"grid": max(0.0, d.q_grid_fixed_mvar + d.q_grid_per_mw * p_mw, d.q_load_per_mw * p_mw)}
     if d.windows:
         out["island"] = d.q_island_mvar
     return out

@@ -150,7 +150,9 @@ def _explain(m, d: ModelData, name: str, lim, slack: float) -> str:
         u = d.site.thermal[g]
         need_units = lim.value + slack
         why = (f"islanding (reliability.islanding.required) needs {islanding_load_mw(d):.1f} MW of onsite generation "
-               f"(peak load x (1 - load.flexible.max_fraction))" if d.site.reliability.islanding.required
+               + ("(peak load x (1 - load.flexible.max_fraction), shed in an island)"
+                  if d.site.reliability.islanding.shed_fraction(d.site.load) > 0 else "(the peak load)")
+               if d.site.reliability.islanding.required
                else "the requirements need more onsite generation")
         return (f"{why}: {u.existing_units + need_units:.0f} units of {u.unit_mw:g} MW, "
                 f"but {lim.field} is {lim.value:g} (with {u.existing_units} existing)")

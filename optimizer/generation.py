@@ -74,12 +74,13 @@ def add_generator_ramp_constraints(m, d: ModelData) -> None:
 
 
 def islanding_load_mw(d: ModelData) -> float:
-    """What the island must carry: L_pk (1 - flexible.max_fraction) (the rule `check` screens too)."""
+    """What the island must carry: L_pk, less the flexible share only when the spec sheds it in an
+    island (reliability.islanding.shed_flexible_load); the rule `check` screens too."""
     return islanding_need_mw(d.site, d.peak_load_mw)
 
 
 def add_islanding_capacity_constraints(m, d: ModelData) -> None:
-    """sum_g N_g unit_mw_g >= L_pk (1 - flexible.max_fraction) when islanding.required (PV counts as zero)."""
+    """sum_g N_g unit_mw_g >= islanding_load_mw when islanding.required (PV counts as zero)."""
     if not d.site.reliability.islanding.required:
         return
     th = d.site.thermal

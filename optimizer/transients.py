@@ -42,8 +42,9 @@ def add_contingency_constraints(m, d: ModelData) -> None:
     """Loss-of-grid and sag windows, generators starting cold:
 
     u(w, tau) >= need(w, tau) - sum_g N_g c_g(tau), u >= 0;  P >= u(w, tau);
-    X_rt >= sum_tau u(w, tau) dt / (3600 eta_dis)  [MWh stored], for every window w.
-    Seconds before any unit can start have u = need, a constant (no variable).
+    X_rt >= sum_tau u(w, tau) s(w, tau) / (3600 eta_dis)  [MWh stored], for every window w,
+    s(w, tau) [s] the part of the step the battery covers (the step length counted once).
+    Steps before any unit can start have u = need, a constant (no variable).
     """
     if not d.windows:
         return
@@ -72,8 +73,8 @@ def add_contingency_constraints(m, d: ModelData) -> None:
 
     def energy(m, w):
         win = d.windows[w]
-        k_mwh = win.dt_s / (3600.0 * eta)
+        k_mwh = 1.0 / (3600.0 * eta)  # MW s at the terminals -> MWh stored
         return m.ride_through_reserve_mwh >= k_mwh * win.fixed_energy_mws + sum(
-            k_mwh * u[w, k] for k in by_window.get(w, ()))
+            k_mwh * win.var_covered_s[k] * u[w, k] for k in by_window.get(w, ()))
 
     m.contingency_energy = pyo.Constraint(m.windows, rule=energy)

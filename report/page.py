@@ -385,6 +385,8 @@ def _windows(p: Page) -> str:
             continue
         block = f"windows-{kind}"
         out.append(f'<h3 id="{_e(block)}">{p.spans(block)}{_e(WINDOW_KIND_TITLES.get(kind, kind.replace("_", " ")))}</h3>')
+        if kind == "loss_of_grid":
+            out.append(f"<p>{_e(_island_rule(p.data.site))}</p>")
         for i in idx[:MAX_WINDOWS_PER_KIND]:
             one = win.isel(window=i)
             out.append(p.figure(f"window-{i}", lambda one=one: figs.dispatch_window(one, p.data.design, p.data.site),
@@ -393,6 +395,22 @@ def _windows(p: Page) -> str:
         if len(idx) > MAX_WINDOWS_PER_KIND:
             out.append(f"<p>{len(idx) - MAX_WINDOWS_PER_KIND} more windows of this kind are in timeseries.nc.</p>")
     return "".join(out)
+
+
+def _island_rule(site) -> str:
+    """What the ride-through reserve was sized for after a loss of grid, in the spec's terms."""
+    rel, g = site.reliability, site.grid
+    text = (f"The reserve covers {rel.ride_through.load_fraction:.0%} of the load for {rel.ride_through.duration_s:g} s"
+            + (" and, islanded, until onsite generation carries the load" if rel.islanding.required else "")
+            + f"; when the grid returns, import comes back at {g.reconnect_ramp_mw_per_min:g} MW/min and the battery "
+            "and generation carry the rest.")
+    fl = site.load.flexible
+    if rel.islanding.required and fl is not None and fl.max_fraction > 0:
+        text += (f" Flexible load ({fl.max_fraction:.0%}) is shed in an island from "
+                 f"{max(rel.ride_through.duration_s, rel.islanding.flexible_shed_delay_s):g} s after the grid loss "
+                 "(reliability.islanding.shed_flexible_load)." if rel.islanding.shed_flexible_load else
+                 " Flexible load is not shed in an island (reliability.islanding.shed_flexible_load is false).")
+    return text
 
 
 def _window_figures(win, data: ReportData) -> str:

@@ -362,6 +362,14 @@ class RideThrough(SpecModel):
 
 class Islanding(SpecModel):
     required: bool = Field(False, description="Bridge until onsite generation carries the island (needs onsite generation)")
+    shed_flexible_load: bool = Field(False, description=(
+        "While islanded, shed load.flexible.max_fraction of the load after flexible_shed_delay_s "
+        "(and after ride-through); the island then needs generation for the rest only"))
+    flexible_shed_delay_s: float = F(60, "s", "From the grid loss until flexible load is shed in an island", ge=0, le=86400)
+
+    def shed_fraction(self, load) -> float:
+        """Share of load shed once the island has lasted flexible_shed_delay_s (0 unless the spec says so)."""
+        return load.flexible.max_fraction if self.shed_flexible_load and load.flexible is not None else 0.0
 
 
 class Reliability(SpecModel):

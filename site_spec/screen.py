@@ -67,16 +67,16 @@ def first_start_s(site: Site) -> float:
 
 
 def islanding_need_mw(site: Site, peak_load_mw: float) -> float:
-    """What the island must carry: peak x (1 - load.flexible.max_fraction) (PV counts as zero)."""
-    fl = site.load.flexible
-    return peak_load_mw * (1.0 - (fl.max_fraction if fl else 0.0))
+    """What the island must carry: the peak, or peak x (1 - load.flexible.max_fraction) when the
+    spec sheds flexible load in an island (reliability.islanding.shed_flexible_load); PV counts as zero."""
+    return peak_load_mw * (1.0 - site.reliability.islanding.shed_fraction(site.load))
 
 
 def ride_through_power_mw(site: Site, peak_load_mw: float) -> float:
     """PCS power the BESS alone must give at a loss of grid at peak, before any generator can start.
 
     load_fraction x peak while ride-through lasts (duration_s > 0), else, with islanding,
-    load_fraction x peak x (1 - flexible.max_fraction); 0 when a generator starts at once.
+    load_fraction x the island's load; 0 when a generator starts at once.
     """
     rel = site.reliability
     lf, rt_s = rel.ride_through.load_fraction, rel.ride_through.duration_s
@@ -200,15 +200,17 @@ def energy_for_curtailment(site: Site, needs: Needs) -> list[Problem]:
 
 def generation_for_island(site: Site, needs: Needs) -> list[Problem]:
     """An island must be carried by generation: sum over kinds of (existing + max_new) x unit_mw must
-    reach peak x (1 - flexible.max_fraction); PV counts as zero (it may be dark when the grid is lost)."""
+    reach :func:`islanding_need_mw`; PV counts as zero (it may be dark when the grid is lost)."""
     if not site.reliability.islanding.required or not site.thermal or needs.peak_load_mw is None:
         return []
     most_mw = generation_mw(site)
     need_mw = islanding_need_mw(site, needs.peak_load_mw)
     if most_mw + 1e-9 >= need_mw:
         return []
+    rule = ("peak x (1 - load.flexible.max_fraction)" if site.reliability.islanding.shed_fraction(site.load) > 0
+            else "the peak site load")
     return [Problem("reliability.islanding.required", True,
-                    f"islanding needs generation of at least peak x (1 - load.flexible.max_fraction) = {need_mw:g} MW, "
+                    f"islanding needs generation of at least {rule} = {need_mw:g} MW, "
                     f"but the generation section allows at most {most_mw:g} MW (existing_units + max_new_units) x unit_mw; "
                     "raise max_new_units, add generation, or set required: false [MW]")]
 

@@ -56,6 +56,17 @@ def islanding_bridge(site: Site) -> dict | None:
     }
 
 
+def island_flexible_shed(site: Site) -> dict | None:
+    """Whether flexible load is shed in an island (reliability.islanding.shed_flexible_load) and
+    when; None when islanding is not required or the site has no flexible load."""
+    isl, fl = site.reliability.islanding, site.load.flexible
+    if not isl.required or fl is None or fl.max_fraction <= 0:
+        return None
+    return {"shed": isl.shed_flexible_load, "fraction": fl.max_fraction,
+            "after_s": max(site.reliability.ride_through.duration_s, isl.flexible_shed_delay_s),
+            "island_load_mw": site.load.peak_mw * (1.0 - isl.shed_fraction(site.load))}
+
+
 def curtailment(site: Site) -> dict:
     """Exposure to curtailment calls of the non-firm import.
 
@@ -152,6 +163,7 @@ def summarize(site: Site) -> dict:
         "ride_through": ride_through(site),
         "islanding_required": site.reliability.islanding.required,
         "islanding_bridge": islanding_bridge(site),
+        "island_flexible_shed": island_flexible_shed(site),
         "curtailment": curtailment(site),
         "generation": generation(site),
         "bess_limits": {

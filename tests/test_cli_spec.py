@@ -293,7 +293,7 @@ BAD = [
     ("islanding-without-generation", {"site.yaml": _spec(generation=[])}, "site.yaml",
      "reliability.islanding.required", ["onsite generation", "required: false"]),
     ("islanding-too-little-generation", {"site.yaml": _spec(generation=[{"kind": "gas_engine", "unit_mw": 18, "max_new_units": 5}])},
-     "site.yaml", "reliability.islanding.required", ["at least peak x (1 - load.flexible.max_fraction) = 276 MW", "90 MW"]),
+     "site.yaml", "reliability.islanding.required", ["at least the peak site load = 345 MW", "90 MW"]),
     ("bool-as-number-export", {"site.yaml": _spec(grid={"export_allowed": 3})}, "site.yaml",
      "grid.export_allowed", ["true or false"]),
     ("section-not-mapping", {"site.yaml": "load: 5\n"}, "site.yaml",

@@ -126,6 +126,12 @@ def format_summary(f: dict, source: str) -> list[str]:
                      f"{_mwh(br['stored_energy_mwh'])} from the cells (indicative)")
     else:
         lines.append(f"  islanding             {'required' if f['islanding_required'] else 'not required'}")
+    shed = f.get("island_flexible_shed")
+    if shed is not None:
+        lines.append(f"  flexible load, island {shed['fraction']:.0%} shed from {shed['after_s']:g} s after the grid loss; "
+                     f"generation must carry {_mw(shed['island_load_mw'])}" if shed["shed"] else
+                     f"  flexible load, island not shed (reliability.islanding.shed_flexible_load: false); "
+                     f"generation must carry {_mw(shed['island_load_mw'])}")
     if cu["nonfirm_import_mw"] > 0 and cu["events_per_year"] > 0:
         lines.append(f"  curtailment exposure  {cu['nonfirm_import_mw']:g} MW non-firm x {cu['mean_duration_h']:g} h mean x "
                      f"{cu['events_per_year']:g} events/yr = {cu['exposure_mwh_per_year']:,.0f} MWh/yr")

@@ -29,7 +29,10 @@ def test_sag_dips_and_ride_through_time(make_trace_site):
     """Ride-through of 30 s, no islanding, 100 MW load:
     a sag sequence with dips of 1, 2 and 1 s is covered dip by dip: 4 s x 100 MW = 400 MW s;
     a 60 s loss of grid is covered for its first 30 s only: 3,000 MW s;
-    the design contingency at the 100 MW peak: 30 s, 3,000 MW s. All at 100 MW, no generation."""
+    the design contingency at the 100 MW peak: 30 s, 3,000 MW s, then the reconnection (import back
+    at 20 MW/min = 1/3 MW/s): sum_{b=1}^{299} (100 - b/3) = 29,900 - 14,950 = 14,950 MW s; the
+    sampled 60 s outage was not carried to its end (the load beyond 30 s was dropped and returns
+    with import), so it has no reconnection term. All at 100 MW, no generation."""
     site = make_trace_site([(0, 100), (86399, 100)],
                            {"reliability": {"ride_through": {"duration_s": 30, "load_fraction": 1.0}}})
     sc = generate_scenarios(site)
@@ -41,7 +44,7 @@ def test_sag_dips_and_ride_through_time(make_trace_site):
     d = model_data(site, hand)
     by_kind = {w.label.split(" ")[0]: w for w in d.windows}
     assert [w.kind for w in d.windows] == ["loss_of_grid", "voltage_sag", "loss_of_grid"]
-    assert by_kind["design"].fixed_energy_mws == pytest.approx(3000.0)
+    assert by_kind["design"].fixed_energy_mws == pytest.approx(3000.0 + 14950.0)
     assert by_kind["voltage_sag"].fixed_energy_mws == pytest.approx(400.0)
     assert by_kind["loss_of_grid"].fixed_energy_mws == pytest.approx(3000.0)
     assert all(w.fixed_max_mw == pytest.approx(100.0) for w in d.windows)

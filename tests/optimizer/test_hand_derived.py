@@ -86,9 +86,12 @@ def test_load_drop_down_ramp_headroom(make_trace_site):
 def test_ride_through_of_a_given_load(make_trace_site):
     """Ride through 120 MW for 600 s after a loss of grid (a 700 s outage), no generation.
 
-    The BESS carries the whole load for duration_s: P = 120 MW, X_rt = 120 x 600 / 3600 / 0.94 =
-    21.277 MWh stored, E = X_rt / 0.72 = 29.55 MWh (the C-rate asks only 120 / 20 = 6 MWh).
-    The outage's last 100 s lie beyond the ride-through time and are not covered.
+    The BESS carries the whole load for duration_s (72,000 MW s); the design outage then ends and
+    import returns at reconnect_ramp_mw_per_min = 20 MW/min = 1/3 MW/s, the battery carrying the
+    rest: sum_{b=1}^{359} (120 - b/3) = 43,080 - 21,540 = 21,540 MW s. P = 120 MW,
+    X_rt = 93,540 / 3600 / 0.94 = 27.642 MWh stored, E = X_rt / 0.72 = 38.39 MWh (the C-rate asks
+    only 120 / 20 = 6 MWh). The sampled outage's last 100 s lie beyond the ride-through time: that
+    load is dropped and comes back with import, so its window asks less.
     """
     site = make_trace_site(flat(120), {"grid": {"loss_of_grid": {"duration_s": 700}},
                                        "reliability": {"ride_through": {"duration_s": 600, "load_fraction": 1.0}}})
@@ -96,7 +99,7 @@ def test_ride_through_of_a_given_load(make_trace_site):
     # the design contingency at peak load plus the trace's sampled loss of grid and sag sequence
     assert res.model_stats["windows"] == 3
     b = res.design.bess
-    x_rt = 120 * 600 / 3600 / ETA
+    x_rt = (120 * 600 + 359 * 120 - 359 * 360 / 2 / 3) / 3600 / ETA
     assert close(b.pcs_power_mw, 120.0)
     assert close(b.bands_mwh.ride_through_reserve, x_rt)
     assert close(b.energy_mwh, x_rt / UF)
@@ -193,14 +196,15 @@ def test_containers_round_up(make_trace_site):
 
 
 def test_c_rate_binds(make_trace_site):
-    """Ride-through of 120 MW for 30 s at max_c_rate 2: X_rt = 120 x 30 / 3600 / 0.94 = 1.064 MWh
-    would need only 1.48 MWh of nameplate, but P = 120 MW needs E >= 120 / 2 = 60 MWh: the C-rate binds."""
+    """Ride-through of 120 MW for 30 s at max_c_rate 2, then the reconnection at 1/3 MW/s
+    (sum_{b=1}^{359} (120 - b/3) = 21,540 MW s): X_rt = (3,600 + 21,540) / 3600 / 0.94 = 7.429 MWh
+    would need only 10.3 MWh of nameplate, but P = 120 MW needs E >= 120 / 2 = 60 MWh: the C-rate binds."""
     site = make_trace_site(flat(120), {"bess": {"max_c_rate": 2.0}, "grid": {"loss_of_grid": {"duration_s": 60}},
                                        "reliability": {"ride_through": {"duration_s": 30, "load_fraction": 1.0}}})
     b = solve_site(site).design.bess
     assert close(b.pcs_power_mw, 120.0)
     assert close(b.energy_mwh, 60.0)
-    assert close(b.bands_mwh.ride_through_reserve, 120 * 30 / 3600 / ETA)
+    assert close(b.bands_mwh.ride_through_reserve, (120 * 30 + 21540) / 3600 / ETA)
 
 
 def test_soc_window_binds(make_trace_site):
