@@ -73,10 +73,10 @@ def islanding_need_mw(site: Site, peak_load_mw: float) -> float:
 
 
 def ride_through_power_mw(site: Site, peak_load_mw: float) -> float:
-    """PCS power the BESS alone must give at a loss of grid at peak, before any generator can start.
-
-    load_fraction x peak while ride-through lasts (duration_s > 0), else, with islanding,
-    load_fraction x the island's load; 0 when a generator starts at once.
+    """PCS power the BESS alone must give at a loss of grid at peak, before any generator can start:
+    load_fraction x peak, less the flexible share only when the spec sheds it in an island at once
+    (islanding without ride-through, shed_flexible_load with flexible_shed_delay_s = 0); 0 when
+    nothing is required or a generator starts at once.
     """
     rel = site.reliability
     lf, rt_s = rel.ride_through.load_fraction, rel.ride_through.duration_s
@@ -84,7 +84,10 @@ def ride_through_power_mw(site: Site, peak_load_mw: float) -> float:
         return 0.0
     if rt_s > 0:
         return lf * peak_load_mw
-    return lf * islanding_need_mw(site, peak_load_mw) if rel.islanding.required else 0.0
+    if not rel.islanding.required:
+        return 0.0
+    at_once = rel.islanding.flexible_shed_delay_s <= 0
+    return lf * (islanding_need_mw(site, peak_load_mw) if at_once else peak_load_mw)
 
 
 def ride_through_energy_mwh(site: Site, peak_load_mw: float) -> float:

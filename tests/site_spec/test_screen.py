@@ -46,14 +46,19 @@ def test_c_rate_times_energy_caps_the_pcs_too():
     assert "needs 345.0 MW of PCS but bess.max_c_rate x bess.max_energy_mwh = 1 x 300 = 300 MW" in got["bess.max_energy_mwh"]
 
 
-def test_islanding_bridge_without_ride_through_sheds_the_flexible_share():
-    """No ride-through, islanding with 20 % flexible load: the bridge needs 0.8 x 345 = 276 MW."""
+def test_islanding_bridge_without_ride_through_sheds_the_flexible_share_only_when_asked():
+    """No ride-through, islanding with 20 % flexible load: by default nothing is shed and the bridge
+    needs the 345 MW peak; with shed_flexible_load at once (delay 0) it needs 0.8 x 345 = 276 MW."""
     gens = [{"kind": "gas_engine", "unit_mw": 18, "max_new_units": 20, "start_time_s": 300}]
-    common = dict(load={"flexible": {"max_fraction": 0.2}}, generation=gens,
-                  reliability={"ride_through": {"duration_s": 0}, "islanding": {"required": True}})
-    got = reasons(site_with(bess={"max_power_mw": 270}, **common))
+    common = dict(load={"flexible": {"max_fraction": 0.2}}, generation=gens)
+    plain = {"ride_through": {"duration_s": 0}, "islanding": {"required": True}}
+    shed = {"ride_through": {"duration_s": 0},
+            "islanding": {"required": True, "shed_flexible_load": True, "flexible_shed_delay_s": 0}}
+    got = reasons(site_with(bess={"max_power_mw": 340}, reliability=plain, **common))
+    assert "islanding bridge" in got["bess.max_power_mw"] and "needs 345.0 MW of PCS" in got["bess.max_power_mw"]
+    got = reasons(site_with(bess={"max_power_mw": 270}, reliability=shed, **common))
     assert "islanding bridge" in got["bess.max_power_mw"] and "needs 276.0 MW of PCS" in got["bess.max_power_mw"]
-    assert reasons(site_with(bess={"max_power_mw": 276}, **common)) == {}
+    assert reasons(site_with(bess={"max_power_mw": 276}, reliability=shed, **common)) == {}
 
 
 def test_a_generator_that_starts_at_once_leaves_no_fixed_pcs_need():
