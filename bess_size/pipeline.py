@@ -128,6 +128,12 @@ def run(site, out_dir, *, refine: int = 0, progress: Progress | None = None, log
         from .site_spec.errors import Problem
 
         raise SiteSpecError(str(out), [Problem("<out_dir>", str(out), "is a file; expected a folder for the outputs")])
+    from .optimizer.diagnosis import screen_site
+    from .solvers.errors import InfeasibleError
+
+    why = screen_site(site)  # a cap the spec alone shows too small stops the site before any scenario
+    if why is not None:
+        raise InfeasibleError(f"site {site.name!r}: {why}")
     timings = {}
     t0 = time.perf_counter()
     scen = generate_scenarios(site, progress=_stage(progress, "scenarios"))

@@ -52,12 +52,20 @@ def screen_needs(d: ModelData) -> Needs:
                  ramp_charge_mw=max(tr["charge_residual_mw"] + [0.0]), curtailment=list(worst.values()))
 
 
-def screen(d: ModelData) -> str | None:
-    """The instant screen on the optimizer's data: the explanation, or None when nothing is out of reach."""
-    problems = feasibility_problems(d.site, screen_needs(d))
+def _explain_screen(problems) -> str | None:
     if not problems:
         return None
     return "the site's requirements cannot be met:\n  - " + "\n  - ".join(p.reason or p.expected for p in problems)
+
+
+def screen(d: ModelData) -> str | None:
+    """The instant screen on the optimizer's data: the explanation, or None when nothing is out of reach."""
+    return _explain_screen(feasibility_problems(d.site, screen_needs(d)))
+
+
+def screen_site(site) -> str | None:
+    """The same screen on the spec alone (what `check` runs), before any scenario is generated."""
+    return _explain_screen(feasibility_problems(site))
 
 
 def _v(x) -> float:

@@ -112,34 +112,31 @@ DEFAULT_ENERGY_STEPS = 8 * 6 * 24  # the default site's optimizer model: 8 scena
 LONG_RUN_S = 600.0  # above this (or 20x the default model), check and run say the work before it starts
 
 
+def duration_text(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
 def estimated_work(site: Site) -> dict:
     """What a `run` of this spec computes, and roughly how long it takes on one core.
 
     trace steps = (count + held_out) x trace_days x 86400 / transient_resolution_s, each generated,
     screened or replayed at about STEPS_PER_S; the optimizer's model grows with its energy-layer steps,
     count x representative_days x 1440 / energy_resolution_min (the default site has 1,152).
+    ``text`` states it in one sentence; ``long`` says whether check and run should say it.
     """
     s = site.scenarios
     per_trace = int(round(s.trace_days * 86400 / s.transient_resolution_s))
     steps = (s.count + s.held_out) * per_trace
     energy = s.count * s.representative_days * int(1440 // s.energy_resolution_min)
     seconds = steps / STEPS_PER_S
+    text = (f"({s.count} + {s.held_out} scenarios) x {per_trace:,} steps ({s.trace_days:g} days at "
+            f"{s.transient_resolution_s:g} s) = {steps / 1e6:,.0f} million trace steps to generate and replay, "
+            f"about {duration_text(seconds)} on one core at the ~1.5 million steps/s measured on the default site; "
+            f"the optimizer's model has {energy:,} energy-layer steps (the default site's has "
+            f"{DEFAULT_ENERGY_STEPS:,} and solves in seconds)")
     return {"trace_steps": steps, "steps_per_trace": per_trace, "energy_layer_steps": energy,
-            "estimated_trace_work_s": seconds, "long": seconds > LONG_RUN_S or energy > 20 * DEFAULT_ENERGY_STEPS}
-
-
-def duration_text(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
-
-
-def work_text(site: Site) -> str:
-    """One sentence stating the estimated work, e.g. for a spec that would take hours."""
-    w, s = estimated_work(site), site.scenarios
-    return (f"({s.count} + {s.held_out} scenarios) x {w['steps_per_trace']:,} steps ({s.trace_days:g} days at "
-            f"{s.transient_resolution_s:g} s) = {w['trace_steps'] / 1e6:,.0f} million trace steps to generate and replay, "
-            f"about {duration_text(w['estimated_trace_work_s'])} on one core at the ~1.5 million steps/s measured on the "
-            f"default site; the optimizer's model has {w['energy_layer_steps']:,} energy-layer steps "
-            f"(the default site's has {DEFAULT_ENERGY_STEPS:,} and solves in seconds)")
+            "estimated_trace_work_s": seconds, "long": seconds > LONG_RUN_S or energy > 20 * DEFAULT_ENERGY_STEPS,
+            "text": text}
 
 
 def summarize(site: Site) -> dict:

@@ -60,6 +60,12 @@ def optimize(site_path, out_dir, scenarios_path, solver, time_limit_s, mip_gap, 
         require_solver(solver)  # before the scenarios: a typo should not cost a minute
     except SolverUnavailableError as exc:
         raise click.UsageError(str(exc)) from None
+    from ..optimizer.diagnosis import screen_site
+    from ..solvers.errors import InfeasibleError
+
+    why = screen_site(site)  # what `check` finds out of reach stops here, before the scenarios
+    if why is not None:
+        raise InfeasibleError(f"site {site.name!r}: {why}")
     t0 = time.perf_counter()
     say(f"scenarios for {site.name} ...")
     scen = _scenarios(site, scenarios_path, None)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from ..examples import DEFAULT, names, summary_line, text
-from pathlib import Path
-
 from ..site_spec import Site, SiteSpecError, read_document, validate_site
 from ..site_spec.errors import show_value
 from ..site_spec.load import defaulted_values, locate
 from ..site_spec.plausible import unit_slips
 from ..site_spec.screen import feasibility_problems
-from ..site_spec.summary import summarize, work_text
+from ..site_spec.summary import estimated_work, summarize
 from .common import emit_json, say
 
 
@@ -55,7 +54,6 @@ def check(site: str, as_json: bool) -> None:
                        "warnings": [_problem_json(p) for p in slips]})
         raise
     figures = summarize(spec)
-    figures["work_text"] = work_text(spec)
     defaults = [{"path": path, "value": value} for path, value in defaulted_values(spec, data)]
     for line in format_summary(figures, site) + format_defaults(defaults):
         say(line)
@@ -67,13 +65,12 @@ def check(site: str, as_json: bool) -> None:
 def say_before_start(site) -> None:
     """What `run` and `optimize` say before they start: unit-slip warnings and, for a spec that
     would take long, its estimated work (the same texts as `check`)."""
-    from ..site_spec.summary import estimated_work
-
     for p in unit_slips(site):
         say(f"warning: {p.path} = {show_value(p.value)}: {p.reason} (`bess-size check` shows the data sheet's range)",
             fg="yellow")
-    if estimated_work(site)["long"]:
-        say(f"estimated work: {work_text(site)}", fg="yellow")
+    work = estimated_work(site)
+    if work["long"]:
+        say(f"estimated work: {work['text']}", fg="yellow")
 
 
 def _say_warnings(slips) -> None:
@@ -150,7 +147,7 @@ def format_summary(f: dict, source: str) -> list[str]:
                  f"{sc['trace_days']:g}-day traces ({sc['steps_per_trace']:,} steps), {sc['representative_days']} "
                  f"representative days, {sc['transient_windows']} transient windows")
     if f["work"]["long"]:
-        lines.append(click.style(f"  work                  {f['work_text']}", fg="yellow"))
+        lines.append(click.style(f"  work                  {f['work']['text']}", fg="yellow"))
     if f["notes"]:
         lines.append("notes:")
         lines += [f"  - {n}" for n in f["notes"]]

@@ -122,7 +122,23 @@ def test_check_exits_2_naming_the_fields(tmp_path):
 @pytest.mark.parametrize("name", ["campus-300mw", "campus-1gw", "inference-100mw-pv"])
 def test_bundled_sites_pass_the_screen(name):
     from bess_size.examples import path
-
     from bess_size.site_spec import load_site
 
     assert feasibility_problems(load_site(path(name))) == []
+
+
+@pytest.mark.parametrize("command", ["run", "optimize"])
+def test_run_and_optimize_stop_before_any_scenario(tmp_path, monkeypatch, command):
+    """The same spec as above: `run` and `optimize` say check's words at once (exit 3: infeasible)."""
+    import bess_size.scenarios
+
+    def refuse(*a, **k):
+        raise AssertionError("scenarios were generated for a site the spec alone shows infeasible")
+
+    monkeypatch.setattr(bess_size.scenarios, "generate_scenarios", refuse)
+    data = yaml.safe_load(text(DEFAULT))
+    data["bess"]["max_power_mw"] = 100
+    r = run(command, str(write(tmp_path, data)), "-o", str(tmp_path / "out"))
+    assert r.code == 3, r.stderr
+    assert "needs 345.0 MW of PCS but bess.max_power_mw is 100" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out" / "design.json").exists()
