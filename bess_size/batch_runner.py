@@ -306,7 +306,7 @@ def run_site(job: SiteJob, out_root: str | Path, *, timeout_s: float | None = No
     ``OUTDIR/<site>/``. Never raises for a problem of the site itself.
     """
     from .site_spec import SiteSpecError
-    from .solvers.errors import InfeasibleError, SolverUnavailableError
+    from .solvers.errors import InfeasibleError, SolverTimeLimitError, SolverUnavailableError
 
     _announce_start(job)
     out_root = Path(out_root)
@@ -333,9 +333,10 @@ def run_site(job: SiteJob, out_root: str | Path, *, timeout_s: float | None = No
     except (SiteSpecError, SolverUnavailableError) as err:
         return error_row(job, BAD_INPUT, _one_line(err), wall_s=time.perf_counter() - t0)
     except InfeasibleError as err:
+        return error_row(job, INFEASIBLE, _one_line(err), wall_s=time.perf_counter() - t0)
+    except SolverTimeLimitError as err:
         # the solver stopping at its time limit without any design is a timeout, not a verdict on the site
-        status = TIMEOUT if "time limit of" in str(err) else INFEASIBLE
-        return error_row(job, status, _one_line(err), wall_s=time.perf_counter() - t0)
+        return error_row(job, TIMEOUT, _one_line(err), wall_s=time.perf_counter() - t0)
     except _SiteTimeout as err:
         return error_row(job, TIMEOUT, _one_line(err), wall_s=time.perf_counter() - t0)
     except MemoryError:

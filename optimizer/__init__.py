@@ -15,7 +15,8 @@ from typing import Callable
 from bess_size.site_spec import Design, Site
 from bess_size.site_spec.design import SolverInfo
 from bess_size.solvers import SolveResult, solve
-from bess_size.solvers.errors import InfeasibleError
+from bess_size.solvers.errors import InfeasibleError, SolverTimeLimitError
+from bess_size.solvers.results import TIME_LIMIT, TIME_LIMIT_NO_INCUMBENT
 
 from .data import ModelData, model_data
 from .model import ModelOptions, build_model, model_size
@@ -65,13 +66,16 @@ MAX_SCREENING_ROUNDS = 4  # solves at most; each round after the first is a vali
 
 def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: float | None = None,
              mip_gap: float = 0.01, threads: int | None = None, strict_dispatch: bool = False,
-             integer_commitment: bool = False, progress: Callable[[str], None] | None = None) -> OptimizationResult:
+             integer_commitment: bool = False, progress: Callable[[str], None] | None = None,
+             duals: bool = False) -> OptimizationResult:
     """Co-design BESS energy, PCS power, inverters, SoC bands and new generation for ``site``.
 
     ``scenarios`` is a ScenarioSet (``energy``, ``transient``, ``windows`` datasets,
     docs/interfaces.md). ``progress`` receives human-readable lines (build steps, the solver log).
     With ``strict_dispatch`` the model gets binary charge/discharge exclusivity and is warm-started
-    from the solution without it.
+    from the solution without it. With ``duals`` (HiGHS), ``result.solve.duals`` maps each
+    constraint of ``result.model`` to its dual in the LP with the integers fixed at the design
+    (d objective / d bound, in the model's units: divide by ``result.model.objective_scale`` for USD/year).
 
     The transient requirements depend on the generation fleet (it carries the steady gap above the
     import limit), which is itself a decision. Round 0 uses the scenarios as screened (the largest
@@ -84,7 +88,7 @@ def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: floa
     from bess_size.scenarios.generate import rescreen, screened_fleet
 
     kw = dict(solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
-              strict_dispatch=strict_dispatch, integer_commitment=integer_commitment, progress=progress)
+              strict_dispatch=strict_dispatch, integer_commitment=integer_commitment, progress=progress, duals=duals)
     fleet = screened_fleet(scenarios.transient, site)
     sensitive = bool(scenarios.transient.attrs.get("fleet_sensitive", 0))
     first = _optimize_once(site, scenarios, min_units=None, **kw)
@@ -101,6 +105,8 @@ def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: floa
             # the smaller fleet cannot carry the transients: keep the screened fleet as a floor
             res = _optimize_once(site, scenarios, min_units=used, **kw)
             break
+        except SolverTimeLimitError:
+            break  # no design within the time limit this round: the previous round's design stands
         used, rounds = floor, rounds + 1
         sensitive = bool(again.transient.attrs.get("fleet_sensitive", 0))
     res.design.transient_screening = {
@@ -116,7 +122,8 @@ def _fleet(res: OptimizationResult) -> list[int]:
 
 def _optimize_once(site: Site, scenarios, *, solver: str, time_limit_s: float | None, mip_gap: float,
                    threads: int | None, strict_dispatch: bool, integer_commitment: bool,
-                   progress: Callable[[str], None] | None, min_units: list[int] | None) -> OptimizationResult:
+                   progress: Callable[[str], None] | None, min_units: list[int] | None,
+                   duals: bool = False) -> OptimizationResult:
     """Build and solve once; ``min_units`` (installed units per thermal type) bounds the fleet below."""
     t0 = time.perf_counter()
     d = model_data(site, scenarios)
@@ -137,9 +144,9 @@ def _optimize_once(site: Site, scenarios, *, solver: str, time_limit_s: float | 
     kw = dict(solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, progress=progress)
     t1 = time.perf_counter()
     if strict_dispatch:
-        res = _solve_strict(m, kw)
+        res = _solve_strict(m, kw, duals)
     else:
-        res = solve(m, **kw)
+        res = solve(m, **kw, duals=duals)
     # the hand-over to the solver counts as building: it is what a faster build would shorten
     handoff_s = getattr(m, "handoff_s", 0.0) + res.handoff_s
     solve_s = time.perf_counter() - t1 - handoff_s
@@ -149,11 +156,18 @@ def _optimize_once(site: Site, scenarios, *, solver: str, time_limit_s: float | 
         from .diagnosis import diagnose
 
         raise InfeasibleError(f"site {site.name!r}: " + diagnose(d, options, solver=solver, time_limit_s=time_limit_s))
+    if res.status == TIME_LIMIT_NO_INCUMBENT:
+        raise SolverTimeLimitError(f"site {site.name!r}: the solver {res.solver!r} reached its time limit of "
+                                   f"{time_limit_s or 0:g} s before it found any design; nothing is known about the "
+                                   "site's feasibility yet: run again with a longer --time-limit (or none)")
     if not res.ok:
-        raise InfeasibleError(f"site {site.name!r}: the solver {res.solver!r} found no design: {res.message}"
-                              + (" (try a longer --time-limit)" if res.status == "time_limit" else ""))
+        raise InfeasibleError(f"site {site.name!r}: the solver {res.solver!r} found no design: {res.message}")
+    warning = gap_warning(res, mip_gap, time_limit_s)
+    if warning:
+        _say(progress, "warning: " + warning)
     info = SolverInfo(name=res.solver, status=res.status, mip_gap=None if res.gap is None else round(res.gap, 6),
-                      build_s=round(build_s, 3), solve_s=round(solve_s, 3))
+                      build_s=round(build_s, 3), solve_s=round(solve_s, 3), requested_mip_gap=mip_gap,
+                      time_limit_s=time_limit_s, warning=warning)
     from .extract import extract_design
 
     design = extract_design(m, d, info)
@@ -164,7 +178,17 @@ def _optimize_once(site: Site, scenarios, *, solver: str, time_limit_s: float | 
     return OptimizationResult(design=design, status=res.status, model_stats=stats, solve=res, model=m, _data=d)
 
 
-def _solve_strict(m, kw) -> SolveResult:
+def gap_warning(res: SolveResult, mip_gap: float, time_limit_s: float | None) -> str | None:
+    """What to tell the user when a time limit stopped the solver above the requested gap, else None."""
+    if res.status != TIME_LIMIT or (res.gap is not None and res.gap <= mip_gap * (1 + 1e-6) + 1e-12):
+        return None
+    gap = "of unknown size" if res.gap is None else f"of {res.gap:.2%}"
+    return (f"the solver stopped at its time limit of {time_limit_s or 0:g} s with a relative gap {gap}, above the "
+            f"requested {mip_gap:.2%}: this design is not proven; a design cheaper by up to that share of the "
+            "decision objective (cost minus the grid-only bill) may exist; run with a longer --time-limit")
+
+
+def _solve_strict(m, kw, duals: bool = False) -> SolveResult:
     """Solve without exclusivity first, then with it, warm-started from that solution.
 
     The binaries are fixed at 0 and their constraints switched off for the first pass; the start of
@@ -181,4 +205,4 @@ def _solve_strict(m, kw) -> SolveResult:
     if first.has_solution:
         for i in m.steps:
             m.charging[i].set_value(1 if (m.charge_mw[i].value or 0.0) > (m.discharge_mw[i].value or 0.0) else 0)
-    return solve(m, **kw, warm_start=first.has_solution)
+    return solve(m, **kw, warm_start=first.has_solution, duals=duals)

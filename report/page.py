@@ -467,17 +467,22 @@ def _solver(p: Page) -> str:
     if not raw:
         return '<p class="missing">design.json carries no solver figures.</p>'
     rows = []
+    # a design a time limit left above the requested gap says so before any figure
+    warning = f'<p class="missing">Not proven: {_e(raw["warning"])}</p>' if raw.get("warning") else ""
     for k, v in raw.items():
         name, unit = split_unit(k)
-        if k == "mip_gap" and isinstance(v, (int, float)):
-            rows.append(["relative MIP gap (on the decision objective)", f"{v:.3%}"])
+        if k == "warning":
+            continue
+        if k in ("mip_gap", "requested_mip_gap") and isinstance(v, (int, float)):
+            rows.append(["relative MIP gap (on the decision objective)" + (", requested" if k != "mip_gap" else ""),
+                         f"{v:.3%}"])
         else:
             rows.append([_e(name) + (f" [{_e(unit)}]" if unit else ""), _num(v) if not isinstance(v, dict) else _e(v)])
     for k in ("model_stats", "model"):
         stats = p.data.design_raw.get(k)
         if isinstance(stats, dict):
             rows += [[_e(split_unit(a)[0]), _num(b)] for a, b in stats.items() if not isinstance(b, (dict, list))]
-    return _table(["", "value"], rows, "kv")
+    return warning + _table(["", "value"], rows, "kv")
 
 
 def _conventions(p: Page) -> str:

@@ -63,6 +63,10 @@ class SolverInfo(_Part):
     mip_gap: float | None = None
     build_s: float | None = None
     solve_s: float | None = None
+    requested_mip_gap: float | None = None
+    time_limit_s: float | None = None
+    # set when the design is not proven within the requested gap (a time limit stopped the solver)
+    warning: str | None = None
 
 
 class Cost(_Part):

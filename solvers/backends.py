@@ -12,7 +12,8 @@ import time
 from typing import Callable
 
 from .errors import SolverUnavailableError
-from .results import ERROR, OPTIMAL, TIME_LIMIT, SolveResult, contrib_status, legacy_status, relative_gap
+from .results import (ERROR, OPTIMAL, TIME_LIMIT, TIME_LIMIT_NO_INCUMBENT, SolveResult, contrib_status, legacy_status,
+                      relative_gap, with_incumbent)
 
 # user-facing names -> pyomo.contrib.solver factory names (the newer interfaces come first)
 CONTRIB_NAMES = {"gurobi": "gurobi_persistent", "gurobi_direct": "gurobi_direct",
@@ -145,6 +146,7 @@ def _solve_contrib(opt, name, model, time_limit_s, mip_gap, threads, progress, w
     from pyomo.contrib.solver.common.results import SolutionStatus
 
     has = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+    status = with_incumbent(status, has)
     if has:
         res.solution_loader.load_vars()
     obj, bound = res.incumbent_objective, res.objective_bound
@@ -193,6 +195,7 @@ def _solve_legacy(opt, name, model, time_limit_s, mip_gap, threads, progress, wa
     status = legacy_status(res.solver.termination_condition)
     has = len(res.solution) > 0 and res.solution(0).status in (SolutionStatus.optimal, SolutionStatus.feasible,
                                                                  SolutionStatus.locallyOptimal, SolutionStatus.globallyOptimal)
+    status = with_incumbent(status, has)
     obj = bound = None
     if has:
         model.solutions.load_from(res)
@@ -209,7 +212,7 @@ def _message(status, has, gap, time_limit_s) -> str:
     if status == OPTIMAL:
         return "optimal" + (f" within the relative gap (gap {gap:.4f})" if gap else "")
     if status == TIME_LIMIT:
-        if has:
-            return f"time limit of {time_limit_s or 0:g} s reached with an incumbent" + (f" at gap {gap:.4f}" if gap is not None else "")
+        return f"time limit of {time_limit_s or 0:g} s reached with an incumbent" + (f" at gap {gap:.4f}" if gap is not None else "")
+    if status == TIME_LIMIT_NO_INCUMBENT:
         return f"time limit of {time_limit_s or 0:g} s reached before any feasible design was found"
     return {"infeasible": "the model is infeasible", "unbounded": "the model is unbounded"}.get(status, "the solver failed")

@@ -1,4 +1,4 @@
-"""HiGHS at compiled speed: Pyomo's standard-form compiler turns the model into sparse arrays, highspy
+"""HiGHS at compiled speed: the model is compiled into sparse arrays (``compile_model``), highspy
 takes them in one ``passModel`` call, and the solver log arrives through HiGHS's own logging
 callback.
 
@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from pyomo.core.expr.numeric_expr import (DivisionExpression, LinearExpression, MonomialTermExpression,
+                                          NegationExpression, ProductExpression, SumExpression)
+from pyomo.core.expr.numvalue import native_numeric_types, value
 
-from .results import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT, UNBOUNDED, SolveResult, relative_gap
+from .results import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT, UNBOUNDED, SolveResult, relative_gap, with_incumbent
 
 
 @dataclass
 class StandardForm:
     """The model as HiGHS sees it: column j is ``columns[j]``, row i is ``rows[i]`` (a Pyomo
-    ConstraintData; a ranged constraint gives two rows), ``lp`` the arrays handed to HiGHS."""
+    ConstraintData), ``lp`` the arrays handed to HiGHS."""
 
     lp: object  # highspy.HighsLp
     columns: list
@@ -31,38 +34,154 @@ class StandardForm:
     maximize: bool
 
 
-def compile_model(model) -> StandardForm:
-    """Compile the active objective and constraints of ``model`` into a ``highspy.HighsLp``.
+def _fixed(x) -> float | None:
+    """The value of ``x`` if nothing in it can vary (a number, a parameter, fixed variables), else None."""
+    if x.__class__ in native_numeric_types:
+        return x
+    return None if x.is_potentially_variable() and not x.is_fixed() else value(x)
 
-    Rows keep the constraint's own body (``mixed_form``): lower <= a x <= upper with an infinite
-    side where the constraint has none, so a row's dual is d(objective)/d(bound) of that
-    constraint, as Pyomo's ``dual`` suffix defines it. Fixed variables are moved into the bounds
-    by the compiler and keep their values.
+
+class _Linear:
+    """Collects the linear terms of expressions as (column, coefficient) pairs, appended in order.
+
+    Every variable of the model is a column (a fixed one with both bounds at its value), numbered
+    in declaration order before the walk. The walk knows the shapes Pyomo builds for linear models
+    (sums, linear expressions, monomials, variables, negations, products and quotients by
+    constants, named expressions) and hands anything else to ``generate_standard_repn``, Pyomo's
+    general linear compiler; a nonlinear term is an error.
+    """
+
+    def __init__(self, columns: list):
+        self.columns = columns
+        self.col_of = {id(v): j for j, v in enumerate(columns)}
+        self.cols, self.coefs = [], []
+        self.constant = 0.0
+
+    def add(self, e, mult: float = 1.0) -> None:
+        """Append the terms of ``mult * e`` (its constant part goes to ``self.constant``)."""
+        cls = e.__class__
+        if cls is LinearExpression or cls is SumExpression:
+            # the hot loop: no call per term where the term is a monomial or a variable
+            col_of, cols, coefs = self.col_of, self.cols, self.coefs
+            for a in e.args:
+                c = a.__class__
+                if c is MonomialTermExpression:
+                    coef, v = a.args
+                    cols.append(col_of[id(v)])
+                    coefs.append(mult * (coef if coef.__class__ in native_numeric_types else value(coef)))
+                elif c in native_numeric_types:
+                    self.constant += mult * a
+                elif a.is_variable_type():
+                    cols.append(col_of[id(a)])
+                    coefs.append(mult)
+                else:
+                    self.add(a, mult)
+        elif cls in native_numeric_types:
+            self.constant += mult * e
+        elif cls is MonomialTermExpression:
+            coef, v = e.args
+            self._term(v, mult * (coef if coef.__class__ in native_numeric_types else value(coef)))
+        elif e.is_variable_type():
+            self._term(e, mult)
+        elif not e.is_potentially_variable():  # parameters and expressions of them
+            self.constant += mult * value(e)
+        elif e.is_named_expression_type():
+            self.add(e.expr, mult)
+        elif cls is NegationExpression:
+            self.add(e.args[0], -mult)
+        elif cls is ProductExpression and _fixed(e.args[0]) is not None:
+            self.add(e.args[1], mult * _fixed(e.args[0]))
+        elif cls is ProductExpression and _fixed(e.args[1]) is not None:
+            self.add(e.args[0], mult * _fixed(e.args[1]))
+        elif cls is DivisionExpression and _fixed(e.args[1]) is not None:
+            self.add(e.args[0], mult / _fixed(e.args[1]))
+        else:
+            self._general(e, mult)
+
+    def _term(self, v, coef: float) -> None:
+        self.cols.append(self.col_of[id(v)])
+        self.coefs.append(coef)
+
+    def _general(self, e, mult: float) -> None:
+        from pyomo.repn.standard_repn import generate_standard_repn
+
+        repn = generate_standard_repn(e, quadratic=False, compute_values=True)
+        if repn.nonlinear_expr is not None:
+            raise ValueError(f"the expression {str(e)[:200]} is not linear; HiGHS takes linear models only here")
+        self.constant += mult * repn.constant
+        for coef, v in zip(repn.linear_coefs, repn.linear_vars):
+            self._term(v, mult * coef)
+
+
+def compile_model(model) -> StandardForm:
+    """See ``_compile``; the garbage collector is paused meanwhile: the walk makes many small
+    objects and no cycles, and collections would traverse the whole model again and again."""
+    from pyomo.common.gc_manager import PauseGC
+
+    with PauseGC():
+        return _compile(model)
+
+
+def _compile(model) -> StandardForm:
+    """The active objective and constraints of ``model`` as a ``highspy.HighsLp``, one row per
+    constraint: lower <= a x <= upper with the constraint's own body, so a row's dual is
+    d(objective)/d(bound), as Pyomo's ``dual`` suffix defines it.
+
+    This does what Pyomo's standard-form compiler (``pyomo.repn.plugins.standard_form``) does, in
+    one pass specialised to linear expressions (faster on this project's models, see
+    benchmarks/bench_optimizer.py), with ranged constraints kept as one row. Every variable of the
+    model is a column, a fixed one with both bounds at its value, so HiGHS's presolve removes it.
     """
     import highspy
-    from pyomo.common.enums import ObjectiveSense
-    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+    import pyomo.environ as pyo
+    import scipy.sparse as sp
+    from pyomo.core.expr.numvalue import native_types
 
-    sf = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
-    if len(sf.objectives) != 1:
-        raise ValueError(f"the model must have exactly one active objective, it has {len(sf.objectives)}")
-    cols = sf.columns
-    n, m = len(cols), len(sf.rows)
+    objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    if len(objectives) != 1:
+        raise ValueError(f"the model must have exactly one active objective, it has {len(objectives)}")
+    cols = list(model.component_data_objects(pyo.Var, descend_into=True))
+    acc = _Linear(cols)
+    inf = highspy.kHighsInf
+    rows, lower, upper, starts = [], [], [], [0]
+    for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+        lb, body, ub = con.to_bounded_expression()
+        if lb is None and ub is None:
+            continue
+        if lb.__class__ not in native_types:
+            lb = value(lb)
+        if ub.__class__ not in native_types:
+            ub = value(ub)
+        acc.constant = 0.0
+        acc.add(body)
+        k = acc.constant
+        starts.append(len(acc.cols))
+        rows.append(con)
+        lower.append(-inf if lb is None else lb - k)
+        upper.append(inf if ub is None else ub - k)
+    n, m = len(cols), len(rows)
+    # the terms arrive row by row: a CSR matrix, turned column-wise for HiGHS
+    A = sp.csr_array((np.asarray(acc.coefs, dtype=float), np.asarray(acc.cols, dtype=np.int32),
+                      np.asarray(starts, dtype=np.int64)), shape=(m, n)).tocsc()
+    A.sum_duplicates()  # a variable twice in one constraint: one coefficient
+    A.eliminate_zeros()
+    obj = objectives[0]
+    acc.cols, acc.coefs, acc.constant = [], [], 0.0
+    acc.add(obj.expr)
+    cost = np.zeros(n)
+    np.add.at(cost, np.asarray(acc.cols, dtype=np.int64), np.asarray(acc.coefs, dtype=float))
+
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, m
-    maximize = sf.objectives[0].sense == ObjectiveSense.maximize
+    maximize = obj.sense == pyo.maximize
     lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
-    lp.col_cost_ = sf.c.toarray()[0] if n else np.zeros(0)
-    lp.offset_ = float(sf.c_offset[0])
-    inf = highspy.kHighsInf
-    bounds = [v.bounds for v in cols]
+    lp.col_cost_ = cost
+    lp.offset_ = float(acc.constant)
+    bounds = [(v.value, v.value) if v.fixed else v.bounds for v in cols]
     lp.col_lower_ = np.fromiter((-inf if lb is None else lb for lb, _ in bounds), float, n)
     lp.col_upper_ = np.fromiter((inf if ub is None else ub for _, ub in bounds), float, n)
-    kind = np.fromiter((r.bound_type for r in sf.rows), np.int8, m)
-    rhs = np.asarray(sf.rhs, dtype=float).reshape(m)
-    lp.row_lower_ = np.where(kind == 1, -inf, rhs)  # 1: body <= rhs, -1: body >= rhs, 0: body == rhs
-    lp.row_upper_ = np.where(kind == -1, inf, rhs)
-    A = sf.A
+    lp.row_lower_ = np.asarray(lower, dtype=float)
+    lp.row_upper_ = np.asarray(upper, dtype=float)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
     lp.a_matrix_.start_ = A.indptr
@@ -71,7 +190,7 @@ def compile_model(model) -> StandardForm:
     integer = np.fromiter((v.is_integer() for v in cols), bool, n)
     if integer.any():
         lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
-    return StandardForm(lp, cols, [r.constraint for r in sf.rows], integer, maximize)
+    return StandardForm(lp, cols, rows, integer, maximize)
 
 
 _banner_shown = [False]
@@ -139,7 +258,7 @@ def _status(model_status, has_solution: bool) -> str:
     if model_status in (S.kOptimal, S.kModelEmpty):
         return OPTIMAL
     if model_status == S.kTimeLimit:
-        return TIME_LIMIT
+        return with_incumbent(TIME_LIMIT, has_solution)
     if model_status in (S.kInfeasible, S.kUnboundedOrInfeasible):
         return INFEASIBLE  # our models are bounded: every decision has a finite range
     if model_status == S.kUnbounded:
@@ -156,14 +275,8 @@ def solve_highs(model, *, time_limit_s: float | None = None, mip_gap: float | No
     d(objective)/d(bound) in the model's objective units; for a MILP these are the row duals of the
     LP with every integer variable fixed at its value in the solution.
     """
-    from pyomo.common.errors import InfeasibleConstraintException
-
     t0 = time.perf_counter()
-    try:
-        sf = compile_model(model)
-    except InfeasibleConstraintException as exc:  # a constraint with nothing left to vary, violated
-        return SolveResult("highs", INFEASIBLE, False, None, None, None, time.perf_counter() - t0,
-                           f"the model is infeasible: {exc}")
+    sf = compile_model(model)
     _threads_ready(threads)
     h = new_highs()
     log = _Log(progress)
@@ -194,9 +307,11 @@ def solve_highs(model, *, time_limit_s: float | None = None, mip_gap: float | No
     if has:
         sol = h.getSolution()
         for v, x in zip(sf.columns, sol.col_value):
-            v.set_value(x, skip_validation=True)
+            if not v.fixed:
+                v.set_value(x, skip_validation=True)
         obj = float(info.objective_function_value)
         bound = float(info.mip_dual_bound) if sf.integer.any() else obj
+        bound = bound if np.isfinite(bound) else None  # no bound proven yet: the gap is unknown
         gap = relative_gap(obj, bound)
         if status == OPTIMAL and gap is None:
             gap = 0.0
@@ -223,7 +338,7 @@ def _set_start(h, sf: StandardForm) -> None:
 
 
 def _fixed_integer_duals(h, sf: StandardForm):
-    """Row duals mapped back to Pyomo constraints (a ranged constraint's two rows summed).
+    """Row duals mapped back to Pyomo constraints (constraints left with nothing to vary have none).
 
     For a MILP the integer columns are fixed at their rounded solution values and the remaining LP
     is solved again (quietly) for its duals; ``None`` if that LP does not solve to optimality.
@@ -244,7 +359,4 @@ def _fixed_integer_duals(h, sf: StandardForm):
     sol = h.getSolution()
     if not sol.dual_valid:
         return None
-    out = ComponentMap()
-    for con, y in zip(sf.rows, sol.row_dual):
-        out[con] = out.get(con, 0.0) + y
-    return out
+    return ComponentMap(zip(sf.rows, sol.row_dual))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 OPTIMAL, TIME_LIMIT, INFEASIBLE, UNBOUNDED, ERROR = "optimal", "time_limit", "infeasible", "unbounded", "error"
+TIME_LIMIT_NO_INCUMBENT = "time_limit_no_incumbent"  # the time limit ran out before any feasible solution
 
 
 @dataclass
 class SolveResult:
     solver: str
-    status: str  # optimal | time_limit | infeasible | unbounded | error
+    status: str  # optimal | time_limit (an incumbent) | time_limit_no_incumbent | infeasible | unbounded | error
     has_solution: bool  # a solution (optimal or incumbent) was loaded into the model
     objective: float | None
     bound: float | None
@@ -26,6 +27,11 @@ class SolveResult:
     @property
     def ok(self) -> bool:
         return self.has_solution and self.status in (OPTIMAL, TIME_LIMIT)
+
+
+def with_incumbent(status: str, has_solution: bool) -> str:
+    """A time limit without an incumbent is its own status: nothing was found, nothing was proven."""
+    return TIME_LIMIT_NO_INCUMBENT if status == TIME_LIMIT and not has_solution else status
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:

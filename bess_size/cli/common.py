@@ -9,7 +9,7 @@ import click
 
 from ..site_spec import SiteSpecError
 
-EXIT_OK, EXIT_REQUIREMENT_FAILED, EXIT_BAD_INPUT, EXIT_INFEASIBLE = 0, 1, 2, 3
+EXIT_OK, EXIT_REQUIREMENT_FAILED, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_TIME_LIMIT = 0, 1, 2, 3, 4
 
 
 def say(message: str = "", **style) -> None:
@@ -50,6 +50,9 @@ def run_cli(group: click.Group, argv=None) -> int:
         if solver_errors is not None and isinstance(err, solver_errors.InfeasibleError):
             say(f"error: {err}", fg="red")
             sys.exit(EXIT_INFEASIBLE)
+        if solver_errors is not None and isinstance(err, solver_errors.SolverTimeLimitError):
+            say(f"error: {err}", fg="red")
+            sys.exit(EXIT_TIME_LIMIT)
         raise
     sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
@@ -63,6 +66,13 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
         pass
+
+
+def say_solver_warning(design) -> None:
+    """A design a time limit left above the requested gap says so, in yellow, after its figures."""
+    warning = design.solver.warning if design.solver is not None else None
+    if warning:
+        say(f"warning: {warning}", fg="yellow")
 
 
 def design_line(design) -> str:

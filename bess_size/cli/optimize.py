@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import design_line, emit_json, say
+from .common import design_line, emit_json, say, say_solver_warning
 from .spec import say_before_start
 
 
@@ -45,8 +45,10 @@ def optimize(site_path, out_dir, scenarios_path, solver, time_limit_s, mip_gap, 
 
     \b
     Writes DIR/design.json (DESIGN section 9). The solver log streams to stderr.
-    Exit codes: 0 a design was found; 2 bad input (or an unavailable solver);
-    3 the site is infeasible (the message names the requirement and the spec field) or the solver failed.
+    Exit codes: 0 a design was found (with a time limit: a warning when its gap is above --mip-gap);
+    2 bad input (or an unavailable solver); 3 the site is infeasible (the message names the
+    requirement and the spec field) or the solver failed; 4 the time limit ran out before the
+    solver found any design.
     """
     from ..io import write_atomic
     from ..optimizer import optimize as run_optimize
@@ -84,6 +86,7 @@ def optimize(site_path, out_dir, scenarios_path, solver, time_limit_s, mip_gap, 
         say(f"total {d.cost.total_annualized_usd / 1e6:,.2f} M USD/year (grid only: {d.cost.grid_only_bill_usd / 1e6:,.2f} M); "
             f"gap {res.model_stats['gap'] if res.model_stats['gap'] is not None else float('nan'):.4f}; "
             f"build {res.model_stats['build_s']:.1f} s, solve {res.model_stats['solve_s']:.1f} s")
+    say_solver_warning(d)
     say(f"wrote {target}")
     if as_json:
         emit_json(d.model_dump(mode="json"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import EXIT_OK, EXIT_REQUIREMENT_FAILED, design_line, emit_json, say
+from .common import EXIT_OK, EXIT_REQUIREMENT_FAILED, design_line, emit_json, say, say_solver_warning
 from .spec import say_before_start
 
 STAGE_LABELS = {
@@ -104,6 +104,7 @@ def _print_design(design) -> None:
         say(f"lifetime: NPV against grid only {life['npv_vs_reference_usd'] / 1e6:,.2f} M USD, life-cycle cost "
             f"{life['life_cycle_cost_usd'] / 1e6:,.2f} M USD, payback "
             + ("never" if pay is None else f"{pay:g} years") + " (cashflows.csv)")
+    say_solver_warning(design)
 
 
 @click.command()
@@ -128,7 +129,8 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, as_j
     Writes into DIR (each file atomically): design.json, validation.json, scenarios.nc,
     timeseries.nc, cashflows.csv, site.json and report.html.
     Exit codes: 0 every requirement held on the held-out scenarios; 1 a requirement failed
-    (the design is still written); 2 bad input; 3 infeasible site or solver failure.
+    (the design is still written); 2 bad input; 3 infeasible site or solver failure; 4 the time
+    limit ran out before the solver found any design.
     """
     from .. import pipeline
     from ..site_spec import load_site

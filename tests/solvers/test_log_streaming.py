@@ -17,18 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-# grid short of the 48 MW peak (25 MW firm + 10 MW non-firm) with 3 existing 5 MW engines, PV at
-# 70 MW above the load, unequal efficiencies; tiny so each run costs about the interpreter's start
-SITE = """\
-name: grid-short-pv-heavy
-load: {it_capacity_mw: 40, pue: 1.2, min_load_mw: 10}
-grid: {firm_import_mw: 25, nonfirm_import_mw: 10, ramp_limit_mw_per_s: 1, ramp_limit_mw_per_min: 6}
-generation:
-  - {kind: gas_engine, unit_mw: 5, existing_units: 3, max_new_units: 10}
-  - {kind: pv, capacity_mw: 70, latitude_deg: 33.0}
-bess: {charge_efficiency: 0.96, discharge_efficiency: 0.92, max_energy_mwh: 500, max_power_mw: 200}
-scenarios: {count: 2, held_out: 4, trace_days: 1, representative_days: 2, transient_windows: 4}
-"""
 RUNS = 30
 
 
@@ -37,9 +25,9 @@ def _cli(*args: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_thirty_redirected_optimize_runs_all_succeed(tmp_path):
-    site = tmp_path / "site.yaml"
-    site.write_text(SITE)
+def test_thirty_redirected_optimize_runs_all_succeed(tmp_path, small_site_yaml):
+    """The small site of conftest.py (grid short of the load, existing engines, PV above the load)."""
+    site = small_site_yaml
     scen = tmp_path / "scenarios.nc"
     subprocess.run(_cli("scenarios", str(site), "-o", str(scen)), check=True, capture_output=True)
 
