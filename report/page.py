@@ -338,8 +338,10 @@ def _promises(p: Page) -> str:
     if isinstance(v.get("promises_vs_results"), list):  # the simulator's own pairing, with units
         for r in v["promises_vs_results"]:
             name, unit = split_unit(str(r.get("key", "")))
-            rows.append([_e(name), _e(r.get("unit") or unit), _num(r.get("promised")),
-                         _num(r.get("simulated")) if r.get("simulated") is not None else "–"])
+            flag = f'<div class="desc">&#9873; {_e(r["flag"])}</div>' if r.get("flag") else ""
+            rows.append([_e(name) + flag, _e(r.get("unit") or unit), _num(r.get("promised")),
+                         _num(r.get("simulated")) if r.get("simulated") is not None else "–",
+                         _num(r.get("ratio")) if r.get("ratio") is not None else "–"])
     else:
         promises = dict(p.data.design.promises)
         results = dict(v.get("results") or {})
@@ -350,7 +352,7 @@ def _promises(p: Page) -> str:
         for key, promised in promises.items():
             name, unit = split_unit(key)
             got = results.get(key)
-            rows.append([_e(name), _e(unit), _num(promised), _num(got) if got is not None else "–"])
+            rows.append([_e(name), _e(unit), _num(promised), _num(got) if got is not None else "–", "–"])
     metrics = v.get("metrics") if isinstance(v.get("metrics"), dict) else {}
     extra = ""
     if metrics:
@@ -364,8 +366,10 @@ def _promises(p: Page) -> str:
         return '<p class="missing">Neither design.json nor validation.json carries promises or results.</p>' + extra
     return ("<p>The optimizer's expectations for a year of operation, beside what the no-foresight replay measured on "
             "held-out scenarios (scaled to a year). A replay figure far above its promise means the optimizer's "
-            "scenarios missed something the held-out ones contain. A dash: that side has no figure for the quantity.</p>"
-            + _table(["quantity", "unit", "optimizer promise", "simulator result"], rows, "num") + extra)
+            "scenarios missed something the held-out ones contain. Forced contingencies count at their own rates a "
+            "year. Where the two differ by more than 25% (or one is zero), the row is flagged (&#9873;) with its "
+            "likely cause. A dash: that side has no figure for the quantity.</p>"
+            + _table(["quantity", "unit", "optimizer promise", "simulator result", "ratio"], rows, "num") + extra)
 
 
 def _windows(p: Page) -> str:

@@ -127,8 +127,8 @@ def controller_params(site, design) -> np.ndarray:
     cp[K.C_PRICE_ALPHA] = min(1.0, dt / 86400.0)
     cp[K.C_ARB_GAIN] = 1.0
     usable = (b.soc_max_fraction - b.soc_min_fraction) * bands.energy_mwh
-    # 0.2% of usable energy: smaller swings add negligible damage at DoD^1.5 (see metrics)
-    cp[K.C_TP_HYST_MWH] = max(0.002 * usable, 1e-6)
+    # float noise only: every measurable swing of stored energy is a turning point for the rainflow count
+    cp[K.C_TP_HYST_MWH] = max(1e-9 * usable, 1e-12)
     cp[K.C_RAMP_MW_PER_S] = g.ramp_limit_mw_per_s
     cp[K.C_RAMP_MW_PER_MIN] = g.ramp_limit_mw_per_min
     cp[K.C_WINDOW_STEPS] = math.floor(60.0 / dt + 1e-9)

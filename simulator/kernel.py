@@ -394,6 +394,28 @@ def _dispatch_units(gp, n_on, starting, orders, timer, g, want_mw, target_mw, ke
 
 
 @njit(cache=True)
+def _bin_flows(b_mw, up_mw, dn_mw):
+    """Mean discharge and charge [MW] of a step whose load swings within it from its mean ``L`` up
+    to ``L + up`` and down to ``L - dn`` (the bin's max and min), which the battery follows.
+
+    Two levels (at ``b + up`` for a share ``w = dn / (up + dn)`` of the step, at ``b - dn`` for the
+    rest: mean ``b``): a swing across zero charges and discharges within the step, and its
+    efficiency losses reach stored energy. No swing: ``(max(b, 0), max(-b, 0))``.
+    """
+    if up_mw < 0.0:
+        up_mw = 0.0
+    if dn_mw < 0.0:
+        dn_mw = 0.0
+    span = up_mw + dn_mw
+    if span <= 1e-12 or (b_mw - dn_mw >= 0.0) or (b_mw + up_mw <= 0.0):
+        return max(b_mw, 0.0), max(-b_mw, 0.0)
+    w = dn_mw / span
+    hi = b_mw + up_mw
+    lo = b_mw - dn_mw
+    return w * hi, -(1.0 - w) * lo
+
+
+@njit(cache=True)
 def _stress_state(gp, n_on, starting, orders, timer, g, need_mw):
     """Generation cold except the units that must run for firm reasons: ``need_mw`` (net load
     above the import limit) carried in list order by as few units as cover it, at least at their
@@ -921,16 +943,14 @@ def simulate_kernel(
                 m[M_Q_SHORT_WORST_MVAR] = q_short
 
         # ---------------------------------------------------------------- energy
-        if b >= 0.0:
-            dis = b
-            ch = 0.0
-            e = e - dis * dt_h / eta_dis
-            loss = dis * (1.0 / eta_dis - 1.0)
-        else:
-            dis = 0.0
-            ch = -b
-            e = e + ch * dt_h * eta_ch
-            loss = ch * (1.0 - eta_ch)
+        dis, ch = _bin_flows(b, load_max_mw[t] - L, L - load_min_mw[t])
+        e_try = e - dis * dt_h / eta_dis + ch * dt_h * eta_ch
+        if (dis > 0.0 and ch > 0.0) and (e_try < floor_now - 1e-12 or e_try > top + 1e-12):
+            # at a stored-energy edge the cells cannot follow the swing's losses too: mean flow only
+            dis, ch = max(b, 0.0), max(-b, 0.0)
+            e_try = e - dis * dt_h / eta_dis + ch * dt_h * eta_ch
+        e = e_try
+        loss = dis * (1.0 / eta_dis - 1.0) + ch * (1.0 - eta_ch)
         if e < floor_f and e > floor_f - 1e-9:
             e = floor_f
         if e > top and e < top + 1e-9:

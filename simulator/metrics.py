@@ -10,36 +10,90 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-import rainflow
+from numba import njit
 
 from . import kernel as K
 from .controller import notice_left_s, sag_steps
 
-# Cycle life at 80% depth of discharge: the datasheet's degradation-cost row (6,000 cycles x 0.8
-# DoD, ../shared/reference/domain-datasheet.md "Degradation cost"). Shallower cycles count less by
-# the Woehler law N(DoD) = N_80 (DoD / 0.8)^-k; k = 1.5 is an engineering estimate for LFP [E].
-CYCLE_LIFE_AT_80_DOD = 6000.0
-WOEHLER_EXPONENT = 1.5
+def cycle_damage(turning_points_mwh: np.ndarray, usable_mwh: float, bess=None) -> tuple[float, float, int]:
+    """Rainflow-counted fatigue damage of a stored-energy history (Miner's rule on a Woehler curve).
 
-
-def cycle_damage(turning_points_mwh: np.ndarray, usable_mwh: float) -> tuple[float, float, int]:
-    """Rainflow-counted fatigue damage of a stored-energy history.
-
-    ``damage = sum_i n_i (DoD_i / 0.8)^k / N_80`` over the cycles (range ``DoD_i`` as a fraction
+    ``damage = sum_i n_i (DoD_i / D_ref)^k / N_ref`` over the cycles (range ``DoD_i`` as a fraction
     of usable energy, count ``n_i`` in halves and wholes) that ``rainflow.count_cycles`` finds in
-    the turning points. Damage 1 means the cycle life is used up (end of life).
+    the turning points; ``N_ref`` = ``bess.cycle_life_cycles`` at depth ``D_ref`` =
+    ``bess.cycle_life_depth_fraction``, ``k`` = ``bess.cycle_life_exponent`` (spec defaults when
+    ``bess`` is None). Damage 1 means the cycle life is used up (end of life).
     Returns (damage, full-cycle-equivalent count of the counted cycles, number of cycle records).
     """
     if usable_mwh <= 0 or turning_points_mwh.size < 2:
         return 0.0, 0.0, 0
-    cycles = rainflow.count_cycles(turning_points_mwh.tolist())
+    if bess is None:
+        from ..site_spec.models import BESS
+
+        bess = BESS()
+    n_ref, d_ref, k = bess.cycle_life_cycles, bess.cycle_life_depth_fraction, bess.cycle_life_exponent
+    tp = np.ascontiguousarray(turning_points_mwh, dtype=np.float64)
+    damage, efc, n = _rainflow_damage(tp, float(usable_mwh), float(d_ref), float(k), float(n_ref))
+    return float(damage), float(efc), int(n)
+
+
+@njit(cache=True)
+def _rainflow_damage(x, usable, d_ref, k, n_ref):
+    """ASTM E1049-85 rainflow counting (the ``rainflow`` library's rule: three-point stack, the
+    starting point's half cycles, residue as half cycles) on reversals ``x``, with Miner's sum
+    accumulated as cycles close: (damage, sum of count x depth, cycle records).
+    Compiled because a day at one second has tens of thousands of reversals."""
+    stack = np.empty(x.shape[0])
+    n = 0
     damage = 0.0
     efc = 0.0
-    for rng, count in cycles:
-        dod = min(rng / usable_mwh, 1.0)
-        damage += count * (dod / 0.8) ** WOEHLER_EXPONENT / CYCLE_LIFE_AT_80_DOD
-        efc += count * dod
-    return damage, efc, len(cycles)
+    records = 0
+    # reversals only (drop points that continue the same direction)
+    rev = np.empty(x.shape[0])
+    m = 0
+    for i in range(x.shape[0]):
+        if m >= 2 and (x[i] - rev[m - 1]) * (rev[m - 1] - rev[m - 2]) > 0.0:
+            rev[m - 1] = x[i]
+        elif m >= 1 and x[i] == rev[m - 1]:
+            continue
+        else:
+            rev[m] = x[i]
+            m += 1
+    for i in range(m):
+        stack[n] = rev[i]
+        n += 1
+        while n >= 3:
+            X = abs(stack[n - 1] - stack[n - 2])
+            Y = abs(stack[n - 2] - stack[n - 3])
+            if X < Y:
+                break
+            dod = min(Y / usable, 1.0)
+            if n == 3:
+                damage += 0.5 * (dod / d_ref) ** k / n_ref
+                efc += 0.5 * dod
+                records += 1
+                stack[0] = stack[1]
+                stack[1] = stack[2]
+                n = 2
+            else:
+                damage += (dod / d_ref) ** k / n_ref
+                efc += dod
+                records += 1
+                stack[n - 3] = stack[n - 1]
+                n -= 2
+    for i in range(n - 1):
+        dod = min(abs(stack[i + 1] - stack[i]) / usable, 1.0)
+        damage += 0.5 * (dod / d_ref) ** k / n_ref
+        efc += 0.5 * dod
+        records += 1
+    return damage, efc, records
+
+
+def calendar_life_used_per_year(site) -> float:
+    """Share of the life to end of life that calendar ageing uses per year:
+    ``economics.bess_calendar_fade_fraction_per_year / (1 - bess.end_of_life_fraction)``."""
+    room = 1.0 - site.bess.end_of_life_fraction
+    return site.economics.bess_calendar_fade_fraction_per_year / room if room > 0 else float("inf")
 
 
 @dataclass
@@ -146,6 +200,61 @@ def without_event(trace, site, event: dict):
     return replace(trace, import_limit_mw=lim, curtailment_phase=ph, notice_left_s=notice_left_s(ph, dt))
 
 
+def without_outage(trace, site, event: dict):
+    """The trace as it would be without one loss of grid or sag sequence: its bins re-rendered from
+    the trace's other grid events (the counterfactual of :func:`natural_rate_parts`)."""
+    from ..scenarios.grid_events import GridEvent, render_grid
+
+    dt, n = trace.dt_s, trace.steps
+    others = [GridEvent(**e) for e in trace.events if e.get("kind") in ("loss_of_grid", "voltage_sag") and e is not event]
+    _, _, avail = render_grid(site, others, dt, n)
+    spans = event.get("dips") or [[event["start_s"], event["duration_s"]]]
+    ga = trace.grid_available.copy()
+    for s0, d in spans:
+        i0, i1 = max(int(math.floor(float(s0) / dt)), 0), min(int(math.ceil((float(s0) + float(d)) / dt)), n)
+        ga[i0:i1] = avail[i0:i1]
+    return replace(trace, grid_available=ga)
+
+
+#: per-scenario figures (summarize keys) that annual results scale to a year
+ANNUAL_KEYS = ("unserved_mwh", "flexible_load_shed_mwh", "import_mwh", "generation_mwh", "energy_cost_usd",
+               "fuel_cost_usd", "start_cost_usd", "generator_starts", "bess_discharge_mwh", "equivalent_full_cycles",
+               "cycle_damage", "pv_curtailed_mwh", "ramp_violation_mw_s", "ramp_violation_steps",
+               "import_violation_mw_s")
+
+
+def natural_rate(site, event: dict) -> float | None:
+    """Occurrences a year of an event every trace carries whatever its rate (a sampled contingency:
+    the kind's ``events_per_year``; an explicit event: its ``occurrences_per_year``); None for
+    events sampled at their natural rate (they count with the trace)."""
+    g, kind, source = site.grid, event.get("kind"), event.get("source", "sampled")
+    if source == "contingency":
+        return {"loss_of_grid": g.loss_of_grid.events_per_year, "voltage_sag": g.voltage_sags.events_per_year,
+                "curtailment": g.curtailment.events_per_year}.get(kind)
+    if source == "explicit":
+        for ev in g.events:
+            if ev.kind == kind and abs(ev.start_s - float(event["start_s"])) < 1e-6:
+                return float(ev.occurrences_per_year)
+        return 1.0
+    return None
+
+
+def natural_rate_parts(row: dict, trace, site, design, replay) -> list[dict]:
+    """What each forced event (a contingency or explicit event every trace carries) added to the
+    trace's :data:`ANNUAL_KEYS`: the actual row minus the row replayed without that event
+    (``replay(trace) -> row``), with the event's natural rate a year."""
+    parts = []
+    for ev in trace.events:
+        rate = natural_rate(site, ev)
+        if rate is None or ev.get("kind") not in ("loss_of_grid", "voltage_sag", "curtailment"):
+            continue
+        wo = without_event(trace, site, ev) if ev["kind"] == "curtailment" else without_outage(trace, site, ev)
+        other = replay(wo)
+        parts.append({"kind": ev["kind"], "source": ev.get("source"), "rate_per_year": float(rate),
+                      "delta": {k: float(row[k] - other[k]) for k in ANNUAL_KEYS}})
+    return parts
+
+
 def curtailment_response(recorded: np.ndarray, firm_mw: float, dt_s: float, tol_mw: float) -> dict:
     """What a curtailment call's active period asked of the design, from its recorded steps.
 
@@ -223,7 +332,7 @@ def summarize(run, trace, site, design) -> dict:
     outages = classify_outages(run, trace.events, dt, sag_steps(site))
     log = [o for o in outages if o.kind == "loss_of_grid"]
     sags = [o for o in outages if o.kind == "voltage_sag"]
-    damage, rf_efc, n_cycles = cycle_damage(run.turning_points, usable)
+    damage, rf_efc, n_cycles = cycle_damage(run.turning_points, usable, b)
     days = trace.steps * dt / 86400.0
     curtailment_events = [e for e in trace.events if e.get("kind") == "curtailment"]
     row = {

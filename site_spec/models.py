@@ -350,6 +350,12 @@ class BESS(SpecModel):
     max_energy_mwh: float = F(2000, "MWh", "Largest energy the optimizer may build (0: no BESS)", ge=0)
     max_power_mw: float = F(600, "MW", "Largest PCS power the optimizer may build", ge=0)
     soc_recovery_time_s: float = F(900, "s", "The POI policy steers stored energy back to its setpoint over this time", gt=0, le=86400)
+    # cycle ageing (the replay's rainflow count): the data sheet's 6,000 cycles at 80 % depth; exponent 1
+    # makes damage proportional to throughput, as the data sheet's throughput-priced degradation does
+    # (calendar ageing: economics.bess_calendar_fade_fraction_per_year)
+    cycle_life_cycles: float = F(6000, "cycles", "Full cycles to end of life at cycle_life_depth_fraction", gt=0)
+    cycle_life_depth_fraction: float = F(0.8, "fraction", "Depth of discharge (of the usable span) the cycle life is quoted at", gt=0, le=1)
+    cycle_life_exponent: float = F(1.0, "1", "Woehler exponent k: cycles to end of life at depth D are cycle_life_cycles x (D / cycle_life_depth_fraction)^-k", gt=0, le=5)
 
 
 # --------------------------------------------------------------------------- reliability, economics, scenarios
