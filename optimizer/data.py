@@ -5,7 +5,8 @@ and the Site, and precomputes everything the constraint families need, so that b
 model is a loop over plain lists (the fast way: no xarray or numpy scalars inside rules).
 
 Energy layer: the (scenario, period, step) cube is flattened to one index ``i``; ``prev[i]`` is the
-previous step of the same representative day, cyclically (SoC and commitment are cyclic per day).
+previous step of the same representative day, cyclically (SoC and commitment are cyclic per day);
+the days of an event that crosses midnight (``continues_into_next``) form one cyclic stretch.
 
 Contingency windows: the loss-of-grid and voltage-sag windows of the scenarios plus the *design*
 contingencies (a grid loss may come at any moment, so the ride-through requirement is sized at
@@ -342,15 +343,23 @@ def model_data(site: Site, scenarios) -> ModelData:
     demand_groups, demand_labels = _demand_groups(site, calendar, T, step_h)
 
     idx = np.arange(S * D * T)
-    t_of = idx % T
-    prev = np.where(t_of == 0, idx + T - 1, idx - 1)
+    cont = (np.asarray(en["continues_into_next"].transpose("scenario", "period").values, dtype=bool)
+            if "continues_into_next" in en else np.zeros((S, D), dtype=bool))
+    prev = idx - 1
     annual = (prob[:, None] * wdays)[:, :, None].repeat(T, axis=2)
     event_ref: dict[int, int] = {}
     for s in range(S):
-        for d in range(D):
-            base = (s * D + d) * T
-            for t, r in _event_refs(phase[s, d]).items():
+        d = 0
+        while d < D:
+            # a chain of periods d..e (an event across midnight) is one cyclic stretch of stored energy
+            e = d
+            while e < D - 1 and cont[s, e]:
+                e += 1
+            base, n = (s * D + d) * T, (e - d + 1) * T
+            prev[base] = base + n - 1
+            for t, r in _event_refs(phase[s, d:e + 1].reshape(-1)).items():
                 event_ref[base + t] = base + r
+            d = e + 1
 
     tr = scenarios.transient
     names = ("discharge_residual_mw", "charge_residual_mw", "deficit_mwh", "surplus_mwh", "fast_throughput_mwh_per_day")
@@ -370,13 +379,16 @@ def model_data(site: Site, scenarios) -> ModelData:
 
     tan_l = _tan_phi(site.load.power_factor)
     tan_poi = _tan_phi(site.grid.poi_power_factor_min)
-    # explicit curtailment events become periods in the order of grid.events (docs/interfaces.md):
-    # the k-th explicit period of a scenario is the k-th curtailment of the list
+    # explicit curtailment events become periods (one per day they span) naming their grid.events entry;
+    # older scenario files without event_index: the k-th explicit period is the k-th curtailment
     curt = [i for i, e in enumerate(site.grid.events) if e.kind == "curtailment"]
+    ev_index = (np.asarray(en["event_index"].transpose("scenario", "period").values, dtype=np.int64)
+                if "event_index" in en else None)
     event_field = {}
     for s_ in range(S):
         for k, p in enumerate(np.flatnonzero(explicit[s_])):
-            event_field[(s_, int(p))] = f"grid.events[{curt[k]}]" if k < len(curt) else "grid.events"
+            i = int(ev_index[s_, p]) if ev_index is not None else (curt[k] if k < len(curt) else -1)
+            event_field[(s_, int(p))] = f"grid.events[{i}]" if i >= 0 else "grid.events"
     return ModelData(
         site=site, n_scenarios=S, n_periods=D, n_steps=T, step_h=step_h,
         load_mw=_floats(load), pv_mw=_floats(pv), price_usd_per_mwh=_floats(price),

@@ -47,6 +47,25 @@ KMEDOIDS_ITERATIONS = 50
 # --------------------------------------------------------------------------- synthetic year
 
 
+MIN_EVENT_STEP_S = 300.0  # [E] the layer refines its steps for explicit events down to 5 minutes
+
+
+def energy_step_s(site) -> float:
+    """The energy layer's step [s]: ``energy_resolution_min``, refined (to a divisor of a day) so that
+    every explicit curtailment's notice start, start and end fall on step boundaries, down to
+    ``MIN_EVENT_STEP_S`` (below that the calls' exact shares of a step still set the import limit)."""
+    step = int(site.scenarios.energy_resolution_min * 60)
+    c = site.grid.curtailment
+    for e in site.grid.events:
+        if e.kind != "curtailment":
+            continue
+        for t in (e.start_s, e.start_s + e.duration_s, e.start_s - c.notice_min * 60.0):
+            t_s = int(round(t))
+            if abs(t - t_s) < 1e-6:
+                step = math.gcd(step, t_s % 86400) or step
+    return float(max(step, MIN_EVENT_STEP_S))  # step divides 3600, so a day holds whole steps
+
+
 def candidate_days(site, index: int, stream: str = "optimizer"):
     """(load, pv, price) as (n_days, steps_per_day) arrays at the energy step, and step_s.
 
@@ -55,7 +74,7 @@ def candidate_days(site, index: int, stream: str = "optimizer"):
     day is padded with its end value) or 365 days drawn from them with replacement
     (``bootstrap``).
     """
-    step_s = site.scenarios.energy_resolution_min * 60.0
+    step_s = energy_step_s(site)
     spd = int(round(DAY_S / step_s))
     seed = site.scenarios.seed
     ss = seed_sequence(seed, stream, index, "energy")
@@ -155,11 +174,16 @@ def fit_weights(w0: np.ndarray, energy: np.ndarray, total_days: float, target_en
 # --------------------------------------------------------------------------- events in days
 
 
-def _day_phase(spd: int, step_s: float, start_s: float, duration_s: float, notice_s: float, recovery_s: float):
-    """Curtailment phase over one day's steps for an event at ``start_s`` from midnight (steps
-    that overlap a phase get it; active wins over notice over recovery; clipped to the day)."""
-    phase = np.zeros(spd, dtype=np.int8)
-    edges = step_s * np.arange(spd + 1)
+def event_phase(n: int, step_s: float, start_s: float, duration_s: float, notice_s: float, recovery_s: float):
+    """(phase int8, active share) over ``n`` steps from t = 0 for an event at ``start_s``.
+
+    A step that overlaps a phase gets it (active wins over notice over recovery), so the SoC
+    floors relax over the whole of ``[start - notice, end + recovery]``; the share is the exact
+    part of each step the call is active, so the import limit of a step is
+    ``firm + nonfirm x (1 - share)`` on average and a 1 h call at 10:30 curtails 1 h, not 2.
+    """
+    phase = np.zeros(n, dtype=np.int8)
+    edges = step_s * np.arange(n + 1)
 
     def mark(a, b, value):
         sel = (edges[1:] > a) & (edges[:-1] < b)
@@ -168,12 +192,32 @@ def _day_phase(spd: int, step_s: float, start_s: float, duration_s: float, notic
     mark(start_s + duration_s, start_s + duration_s + recovery_s, PHASE_RECOVERY)
     mark(start_s - notice_s, start_s, PHASE_NOTICE)
     mark(start_s, start_s + duration_s, PHASE_ACTIVE)
-    return phase
+    share = np.clip(np.minimum(edges[1:], start_s + duration_s) - np.maximum(edges[:-1], start_s), 0.0, None) / step_s
+    return phase, share
 
 
-def sampled_event_days(site, n_days: int, rng):
+MAX_CHAIN_DAYS = 4  # [E] an explicit event's notice, call and recovery span at most this many days
+
+
+def event_periods(day: int, start_s: float, duration_s: float, notice_s: float, recovery_s: float, spd: int,
+                  step_s: float, n_days: int) -> list[tuple[int, np.ndarray, np.ndarray, int]]:
+    """The consecutive days an event's notice, call and recovery span (``start_s`` from midnight of
+    ``day``), as [(candidate day, phase, active share, continues into the next)]: an event that
+    crosses midnight is modelled whole, its days chained so stored energy runs through them."""
+    first = int(math.floor((start_s - notice_s) / DAY_S))
+    last = int(math.ceil((start_s + duration_s + recovery_s) / DAY_S - 1e-9))
+    first = min(first, 0)
+    last = min(max(last, 1), first + MAX_CHAIN_DAYS)
+    span = last - first
+    phase, share = event_phase(span * spd, step_s, start_s - first * DAY_S, duration_s, notice_s, recovery_s)
+    return [((day + first + j) % n_days, phase[j * spd:(j + 1) * spd], share[j * spd:(j + 1) * spd],
+             int(j < span - 1)) for j in range(span)]
+
+
+def sampled_event_days(site, n_days: int, rng, step_s: float = 0.0):
     """[(day, start_s, duration_s)] for the sampled curtailment days; starts fit the notice,
-    event and recovery inside the day where they can."""
+    event and recovery inside the day where they can; with ``step_s`` start and duration are
+    rounded to the step grid."""
     c = site.grid.curtailment
     if c.events_per_year <= 0 or n_days == 0:
         return []
@@ -186,7 +230,13 @@ def sampled_event_days(site, n_days: int, rng):
         lo, hi = notice, DAY_S - dur - recovery
         if hi < lo:  # the whole sequence does not fit: keep the event itself in the day
             lo, hi = 0.0, DAY_S - dur
-        out.append((day, float(rng.uniform(lo, hi)), dur))
+        start = float(rng.uniform(lo, hi))
+        if step_s:
+            # drawn on the step grid (nearest; unbiased in mean), so a call covers whole steps and is
+            # modelled for exactly its drawn time
+            dur = min(max(step_s, step_s * round(dur / step_s)), DAY_S)
+            start = min(max(0.0, step_s * round(start / step_s)), DAY_S - dur)
+        out.append((day, start, dur))
     return out
 
 
@@ -244,26 +294,27 @@ def representative_periods(site, index: int, trace_start_day: int, stream: str =
         medoids, sizes = np.array([peak_day]), np.array([float(n_days)])
     k = medoids.size
 
-    # event periods
+    # event periods: (day, phase, weight, kind, explicit, active share, continues, event index)
     c = g.curtailment
-    ev_days = sampled_event_days(site, n_days, rng)
-    periods = []  # (day, phase, weight, kind, explicit)
+    notice_s, recovery_s = c.notice_min * 60.0, c.recovery_h * 3600.0
+    ev_days = sampled_event_days(site, n_days, rng, step_s)
+    periods = []
     for day, start, dur in ev_days:
-        ph = _day_phase(spd, step_s, start, dur, c.notice_min * 60.0, c.recovery_h * 3600.0)
-        periods.append((day, ph, c.events_per_year / len(ev_days), "curtailment", 0))
-    for e in g.events:
+        ph, share = event_phase(spd, step_s, start, dur, notice_s, recovery_s)
+        periods.append((day, ph, c.events_per_year / len(ev_days), "curtailment", 0, share, 0, -1))
+    for i, e in enumerate(g.events):
         if e.kind != "curtailment":
             continue
         day = (trace_start_day + int(e.start_s // DAY_S)) % n_days
-        start = e.start_s % DAY_S
-        ph = _day_phase(spd, step_s, start, min(e.duration_s, DAY_S - start), c.notice_min * 60.0, c.recovery_h * 3600.0)
-        periods.append((day, ph, float(e.occurrences_per_year), "explicit_curtailment", 1))
+        for d_, ph, share, cont in event_periods(day, e.start_s % DAY_S, e.duration_s, notice_s, recovery_s,
+                                                 spd, step_s, n_days):
+            periods.append((d_, ph, float(e.occurrences_per_year), "explicit_curtailment", 1, share, cont, i))
     event_weight = sum(p[2] for p in periods)
     typical_days = max(365.0 - event_weight, 0.0)
 
     daily_energy = load.sum(axis=1) * step_s / 3600.0  # MWh per candidate day
     year_energy = daily_energy.mean() * 365.0
-    target = year_energy - sum(w * daily_energy[d] for d, _, w, _, _ in periods)
+    target = year_energy - sum(p[2] * daily_energy[p[0]] for p in periods)
     w0 = sizes * typical_days / n_days
     if k > 1:  # the peak day keeps its one day; the typical days absorb the energy fit
         w = np.concatenate([fit_weights(w0[:-1], daily_energy[medoids[:-1]], typical_days - w0[-1],
@@ -287,9 +338,11 @@ def representative_periods(site, index: int, trace_start_day: int, stream: str =
     rep_daily = rep_load.sum(axis=1) * step_s / 3600.0
     kinds = ["peak" if m == peak_day else "typical" for m in medoids] + [p[3] for p in periods]
     phase = np.zeros((len(days), spd), dtype=np.int8)
+    share = np.zeros((len(days), spd))
     for j, p in enumerate(periods):
         phase[k + j] = p[1]
-    limit = np.where(phase == PHASE_ACTIVE, g.firm_import_mw, total_import).astype(float)
+        share[k + j] = p[5]
+    limit = total_import - g.nonfirm_import_mw * share
 
     calendar = calendar_days(period_of_day, [p[0] for p in periods], k)
 
@@ -313,6 +366,8 @@ def representative_periods(site, index: int, trace_start_day: int, stream: str =
         "curtailment_phase": phase,
         "weight_days_per_year": weights,
         "explicit_event": np.array([0] * k + [p[4] for p in periods], dtype=np.int8),
+        "continues_into_next": np.array([0] * k + [p[6] for p in periods], dtype=np.int8),
+        "event_index": np.array([-1] * k + [p[7] for p in periods], dtype=np.int64),
         "period_kind": np.array(kinds, dtype=object),
         "day_of_year": np.array(days, dtype=np.int64),
         "calendar_days": calendar,

@@ -116,7 +116,8 @@ def energy_dataset(site, parts: list[dict]) -> xr.Dataset:
             "pv_mw": (cube, stack("pv_mw"), {"units": "MW", "long_name": "PV output"}),
             "price_usd_per_mwh": (cube, stack("price_usd_per_mwh"), {"units": "USD/MWh", "long_name": "energy price"}),
             "import_limit_mw": (cube, stack("import_limit_mw"),
-                                {"units": "MW", "long_name": "POI import limit (firm only during curtailment)"}),
+                                {"units": "MW", "long_name": "POI import limit, step average (firm for the exact part of "
+                                                             "the step a curtailment call covers)"}),
             "curtailment_phase": (cube, stack("curtailment_phase"),
                                   {"units": "1", "long_name": "curtailment phase", "flag_values": "0 1 2 3",
                                    "flag_meanings": "none notice active recovery"}),
@@ -124,6 +125,11 @@ def energy_dataset(site, parts: list[dict]) -> xr.Dataset:
                                      {"units": "day/year", "long_name": "days a year the period stands for"}),
             "explicit_event": (per, stack("explicit_event"),
                                {"units": "1", "long_name": "1 where the period carries an explicit grid.events event"}),
+            "continues_into_next": (per, stack("continues_into_next"),
+                                    {"units": "1", "long_name": "1 where stored energy runs on into the next period "
+                                                                "(the days of an event that crosses midnight)"}),
+            "event_index": (per, stack("event_index"),
+                            {"units": "1", "long_name": "index in grid.events of the period's explicit event (-1: none)"}),
             "period_kind": (per, stack("period_kind"),
                             {"long_name": "typical | peak | curtailment | explicit_curtailment"}),
             "day_of_year": (per, stack("day_of_year"), {"units": "day", "long_name": "day of the synthetic year"}),

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from .errors import Problem
 from .models import Site
 
-DAY_S = 86400.0
 
 
 @dataclass(frozen=True)
@@ -100,9 +99,8 @@ def ride_through_energy_mwh(site: Site, peak_load_mw: float) -> float:
 
 def explicit_curtailment_draws(site: Site) -> list[CurtailmentDraw]:
     """From the spec alone: each explicit curtailment meets at least load.min_load_mw, less the
-    flexible share, all PV and generation allowed and the firm import, over the energy-layer
-    steps wholly inside it (an event is clipped at midnight, as the energy layer does)."""
-    step_s = site.scenarios.energy_resolution_min * 60.0
+    flexible share, all PV and generation allowed and the firm import, for its whole duration (the
+    energy layer models the call at its real times, across midnight too)."""
     flex = site.load.flexible.max_fraction if site.load.flexible else 0.0
     pv_mw = sum(p.capacity_mw for p in site.pv)
     power = (1.0 - flex) * site.load.min_load_mw - pv_mw - site.grid.firm_import_mw - generation_mw(site)
@@ -110,12 +108,8 @@ def explicit_curtailment_draws(site: Site) -> list[CurtailmentDraw]:
     for i, e in enumerate(site.grid.events):
         if e.kind != "curtailment" or power <= 0:
             continue
-        start = e.start_s % DAY_S
-        end = min(start + e.duration_s, DAY_S)
-        steps = max(0, math.floor(end / step_s + 1e-9) - math.ceil(start / step_s - 1e-9))
-        if steps:
-            out.append(CurtailmentDraw(f"grid.events[{i}]", power,
-                                       power * steps * step_s / 3600.0 / site.bess.discharge_efficiency))
+        out.append(CurtailmentDraw(f"grid.events[{i}]", power,
+                                   power * e.duration_s / 3600.0 / site.bess.discharge_efficiency))
     return out
 
 

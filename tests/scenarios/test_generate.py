@@ -33,7 +33,7 @@ def sset(explicit_site):
 def test_energy_layer_weights_energy_peak_and_events(explicit_site, sset):
     """Per scenario: weights sum to 365 days; the weighted representative days reproduce the
     synthetic year's energy (to 1e-9) and its peak exactly; 3 sampled curtailment days weighted
-    25/3 each (expected occurrences), each with one active event of 1-4 h; the explicit
+    25/3 each (expected occurrences), each with one active event of 1-4 h in whole steps; the explicit
     curtailment is a period of its own with weight 2 and explicit_event = 1."""
     en = sset.energy
     assert en.sizes["scenario"] == 3
@@ -51,7 +51,9 @@ def test_energy_layer_weights_energy_peak_and_events(explicit_site, sset):
         assert cur.sum() == 3 and np.allclose(w[cur], 25 / 3)
         for p in np.flatnonzero(cur):
             active = e.curtailment_phase.values[p] == 2
-            assert 1 <= active.sum() <= 5 and np.all(np.diff(np.flatnonzero(active)) == 1)
+            # sampled calls lie on the step grid: whole steps, 1-4 h in all
+            hours = active.sum() * en.attrs["step_h"]
+            assert 1 <= hours <= 4 and np.all(np.diff(np.flatnonzero(active)) == 1)
             assert np.all(e.import_limit_mw.values[p][active] == 80.0)
         ex = kind == "explicit_curtailment"
         assert ex.sum() == 1 and w[ex][0] == 2.0 and e.explicit_event.values[ex][0] == 1

@@ -80,9 +80,9 @@ def test_energy_cap_below_the_ride_through_reserve():
 
 
 def test_explicit_curtailment_draw_from_the_minimum_load():
-    """min_load 200 MW, firm 100 MW, no generation or PV: an explicit curtailment 01:00-03:00 takes at
-    least 100 MW for two whole hourly steps = 200 MWh, / 0.94 = 212.77 stored, / 0.72 = 295.5 MWh.
-    Starting at 00:30 instead, only 01:00-02:00 lies wholly inside: half of it."""
+    """min_load 200 MW, firm 100 MW, no generation or PV: an explicit 2 h curtailment takes at least
+    100 MW for its whole duration = 200 MWh, / 0.94 = 212.77 stored, / 0.72 = 295.5 MWh, whether it
+    starts on the hour or at 00:30 (the energy layer models a call at its real times)."""
     def site(start_s, energy):
         return site_with(load={"min_load_mw": 200}, grid={"firm_import_mw": 100, "events": [
             {"kind": "curtailment", "start_s": start_s, "duration_s": 7200}]},
@@ -90,7 +90,7 @@ def test_explicit_curtailment_draw_from_the_minimum_load():
     got = reasons(site(3600, 295))
     assert "grid.events[0]" in got["bess.max_energy_mwh"] and "needs 295.5 MWh" in got["bess.max_energy_mwh"]
     assert reasons(site(3600, 296)) == {}
-    assert "needs 147.8 MWh" in reasons(site(1800, 147))["bess.max_energy_mwh"]
+    assert "needs 295.5 MWh" in reasons(site(1800, 295))["bess.max_energy_mwh"]
 
 
 def test_ramp_need_from_screened_scenarios():
