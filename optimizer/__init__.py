@@ -67,7 +67,7 @@ MAX_SCREENING_ROUNDS = 4  # solves at most; each round after the first is a vali
 def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: float | None = None,
              mip_gap: float = 0.01, threads: int | None = None, strict_dispatch: bool = False,
              integer_commitment: bool = False, progress: Callable[[str], None] | None = None,
-             duals: bool = False) -> OptimizationResult:
+             duals: bool = False, explain: bool = True) -> OptimizationResult:
     """Co-design BESS energy, PCS power, inverters, SoC bands and new generation for ``site``.
 
     ``scenarios`` is a ScenarioSet (``energy``, ``transient``, ``windows`` datasets,
@@ -171,6 +171,12 @@ def _optimize_once(site: Site, scenarios, *, solver: str, time_limit_s: float | 
     from .extract import extract_design
 
     design = extract_design(m, d, info)
+    if explain:
+        from .binding import binding_requirements
+
+        t2 = time.perf_counter()
+        design.binding = binding_requirements(m, d)
+        _say(progress, f"what sized what: the LP at the solution in {time.perf_counter() - t2:.1f} s")
     unscale = lambda x: None if x is None else x / m.objective_scale  # noqa: E731
     stats.update(build_s=build_s, handoff_s=handoff_s, solve_s=solve_s, gap=res.gap, objective_usd=unscale(res.objective),
                  bound_usd=unscale(res.bound),

@@ -183,6 +183,7 @@ def _summary(p: Page) -> str:
         verdict += (f'<p class="missing">Every failed check held in every held-out scenario it was tested on; '
                     f"{_e(p.data.validation.get('held_out_scenarios'))} scenarios are too few to prove the target success "
                     f"rate {_num(target)}" + (f" (at least {need} are needed)" if need else "") + ".</p>")
+    verdict += _binding(p)
     gen_new = sum(g.new_units * g.unit_mw for g in d.generation)
     cards = [
         ("BESS energy (nameplate E)", f"{f.energy_mwh:,.1f} MWh"),
@@ -215,6 +216,31 @@ def _summary(p: Page) -> str:
             f"{site.grid.ramp_limit_mw_per_min:g} MW/min. Validated by replay on {_e(held if held is not None else '?')} held-out scenarios "
             f"of {_days(site.scenarios.trace_days)} at {site.scenarios.transient_resolution_s:g} s.</p>"
             + "<h3>Battery</h3>" + _table(["", "value"], rows, "kv") + inv + "<h3>Onsite generation</h3>" + gen)
+
+
+def _binding(p: Page) -> str:
+    """What sized what: each first-stage quantity, the requirement that sets it, its marginal value, the next one."""
+    entries = p.data.design.binding
+    if not entries:
+        return ('<h3 id="what-sized">What sized what</h3><p class="missing">design.json does not say which requirement '
+                "set each quantity (written by another tool, or the LP at the solution did not solve).</p>")
+    rows = []
+    for e in entries:
+        b, r = e.binding, e.runner_up
+        if b is None:
+            rows.append([_e(e.label), f"{e.value:,.6g} {_e(e.unit)}", "no requirement asks for it", "", "", ""])
+            continue
+        cost = f"{b.marginal_usd_per_year:,.0f}" if b.marginal_usd_per_year else "0 (fits in what others bought)"
+        rows.append([_e(e.label), f"{e.value:,.6g} {_e(e.unit)}",
+                     _e(b.text) + (f" <code>{_e(b.field)}</code>" if b.field else ""),
+                     f"{b.needs:,.4g}", cost, _e(r.text) if r else ""])
+    return ('<h3 id="what-sized">What sized what</h3>'
+            "<p>Each quantity of the design, the requirement that sets it (in this site's terms, with the spec field "
+            "behind it), how much of the quantity it asks for, and what one more unit of it costs per year (the dual of "
+            "the LP at the solution: generator units held at their count, containers and inverters continuous; for "
+            "generator units, what a unit costs net of what it saves). The last column is the next requirement: what "
+            "the quantity would shrink to if the binding one were relaxed.</p>"
+            + _table(["quantity", "design", "set by", "needs", "one more unit costs [USD/yr]", "next requirement"], rows))
 
 
 def _cost(p: Page) -> str:

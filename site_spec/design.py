@@ -81,6 +81,44 @@ class Cost(_Part):
         default_factory=list, description="Expected demand charges of each month, January first [USD/year]; empty without demand charges")
 
 
+class RequirementFigure(_Part):
+    requirement: str = Field(..., description="Requirement key, e.g. contingency, c_rate, poi_ramp, islanding")
+    field: str = Field("", description="The spec field behind it")
+    text: str = Field("", description="The requirement in the site's terms")
+    needs: float = Field(..., description="How much of the quantity it asks for (quantity's unit)")
+    marginal_usd_per_year: float = Field(
+        0.0, description="What one more unit of that need costs per year (dual of the LP at the solution)")
+
+
+class BindingRequirement(_Part):
+    quantity: str = Field(..., description="design.json path of the quantity, e.g. pcs_power_mw")
+    label: str
+    value: float
+    unit: str
+    binding: RequirementFigure | None = None
+    runner_up: RequirementFigure | None = None
+
+    def sentences(self) -> tuple[str, str]:
+        """(what sets it and what one more costs, the runner-up) in words, for the CLI and the report."""
+        v = f"{self.value:,.6g} {self.unit}"
+        b = self.binding
+        if b is None:
+            return f"{self.label} {v}: no requirement asks for it", ""
+        per = {"MW": "MW", "MWh": "MWh"}.get(self.unit, self.unit.rstrip("s"))
+        if b.marginal_usd_per_year > 0:
+            cost = f"one more {per} of it costs {b.marginal_usd_per_year:,.0f} USD/year"
+            if self.unit == "units":
+                cost = f"a unit costs {b.marginal_usd_per_year:,.0f} USD/year more than it saves"
+        elif b.marginal_usd_per_year < 0:
+            cost = f"a unit saves {-b.marginal_usd_per_year:,.0f} USD/year more than it costs"
+        else:
+            cost = "free at the margin (it fits in what other requirements bought)"
+        where = f" [{b.field}]" if b.field else ""
+        head = f"{self.label} {v}: {b.text}{where}; {cost}"
+        r = self.runner_up
+        return head, (f"next: {r.text}" if r is not None else "")
+
+
 class Design(_Part):
     site: str
     solver: SolverInfo | None = None
@@ -92,12 +130,13 @@ class Design(_Part):
     transient_screening: dict = Field(default_factory=dict, description=(
         "The generation fleet the transient requirements were screened with (units per thermal type), "
         "the screening rounds and whether the solved fleet matched it"))
+    binding: list[BindingRequirement] = Field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2)
 
     @classmethod
-    def from_json_file(cls, path: str | Path) -> "Design":
+    def from_json_file(cls, path: str | Path) -> Design:
         p = Path(path)
         if not p.is_file():
             raise SiteSpecError(str(path), [Problem("<file>", str(path), "not a file; expected a design.json")])

@@ -81,3 +81,15 @@ def design_line(design) -> str:
     gens = ", ".join(f"{g.units} x {g.unit_mw:g} MW {g.kind} ({g.new_units} new)" for g in design.generation) or "none"
     return (f"{b.energy_mwh:.1f} MWh" + (f" ({b.containers} containers)" if b.containers is not None else "")
             + f", PCS {b.pcs_power_mw:.1f} MW, {b.inverters} x {b.inverter_rating_mva:g} MVA inverters; generation: {gens}")
+
+
+def say_binding(design) -> None:
+    """What sized each first-stage quantity (design.json ``binding``), two lines each."""
+    if not design.binding:
+        return
+    say("what sized what (the requirement that sets each quantity; the next one below it):")
+    for entry in design.binding:
+        head, nxt = entry.sentences()
+        say(f"  {head}")
+        if nxt:
+            say(f"      {nxt}", dim=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import EXIT_OK, EXIT_REQUIREMENT_FAILED, design_line, emit_json, say, say_solver_warning
+from .common import EXIT_OK, EXIT_REQUIREMENT_FAILED, design_line, emit_json, say, say_binding, say_solver_warning
 from .spec import say_before_start
 
 STAGE_LABELS = {
@@ -152,6 +152,8 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, as_j
     _print_checks(result.validation)
     if result.refinements:
         say(f"refinements: {result.refinements}")
+    say()
+    say_binding(result.design)
     say(f"{'all requirements held' if result.passed else 'a requirement FAILED'}; "
         f"wrote {', '.join(p.name for p in result.files)} to {out_dir} in {time.perf_counter() - t0:.1f} s",
         fg="green" if result.passed else "red")
