@@ -113,6 +113,12 @@ def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: floa
         "fleet": [{"kind": u.kind, "units": int(n)} for u, n in zip(site.thermal, used)],
         "rounds": rounds, "stable": _fleet(res) == used or not sensitive,
         "fleet_sensitive": sensitive}
+    if explain:
+        from .binding import binding_requirements
+
+        t0 = time.perf_counter()
+        res.design.binding = binding_requirements(res.model, res._data)
+        _say(progress, f"what sized what: the LP at the solution in {time.perf_counter() - t0:.1f} s")
     return res
 
 
@@ -171,12 +177,6 @@ def _optimize_once(site: Site, scenarios, *, solver: str, time_limit_s: float | 
     from .extract import extract_design
 
     design = extract_design(m, d, info)
-    if explain:
-        from .binding import binding_requirements
-
-        t2 = time.perf_counter()
-        design.binding = binding_requirements(m, d)
-        _say(progress, f"what sized what: the LP at the solution in {time.perf_counter() - t2:.1f} s")
     unscale = lambda x: None if x is None else x / m.objective_scale  # noqa: E731
     stats.update(build_s=build_s, handoff_s=handoff_s, solve_s=solve_s, gap=res.gap, objective_usd=unscale(res.objective),
                  bound_usd=unscale(res.bound),

@@ -9,8 +9,9 @@ inverter capacity up). For a quantity x and a row of that LP in which x appears,
 the row asks for at least ``x - slack / |a|`` of x (its *need*), and ``|dual| |a|`` is what one more
 unit of that need costs per year. Rows of one constraint family form one requirement (e.g. every
 second of every contingency window); its need is the largest of its rows, its marginal value the
-sum. The binding requirement is the one whose need reaches the design (the largest marginal value
-among those that do); the runner-up is the largest need among the others. For generator units (held
+sum. The binding requirement is the one whose need reaches the design (a requirement before a
+row of the dispatch; the largest marginal value among several); the runner-up is the largest need
+among the others. For generator units (held
 fixed) the reduced cost says whether a unit pays for itself: when it does not, the hard requirement
 (islanding capacity) sets the count; when it does, economics does.
 """
@@ -120,11 +121,10 @@ def _describe(d: ModelData, family: str, index, need: float, sol: dict) -> tuple
             f"draw during a curtailment call beyond what its notice lets the battery charge, "
             f"{_where(d, index)}: {need:.1f} MWh")
     if family == "islanding_capacity":
-        fl = d.site.load.flexible
-        share = fl.max_fraction if fl else 0.0
-        return "islanding", "reliability.islanding", (
-            f"islanding: units carry {islanding_load_mw(d):.0f} MW = the {d.peak_load_mw:.0f} MW peak x "
-            f"(1 - flexible share {share:g}): {need:.2f} units")
+        share = d.site.reliability.islanding.shed_fraction(d.site.load)
+        of = (f"the {d.peak_load_mw:.4g} MW peak x (1 - flexible share {share:g} shed in an island)" if share
+              else f"the whole {d.peak_load_mw:.4g} MW peak")
+        return "islanding", "reliability.islanding", f"islanding: units carry {islanding_load_mw(d):.4g} MW = {of}: {need:.2f} units"
     if family == "commitment_limit":
         u = d.site.thermal[index[0]]
         price = sum(d.price_usd_per_mwh) / max(len(d.price_usd_per_mwh), 1)
@@ -194,9 +194,16 @@ def _pick(groups: list[_Group], value: float, integer: bool, reduced_cost: float
         pool = [g for g in groups if (not g.dispatch) == (reduced_cost > 0)] or groups
         top = max(pool, key=lambda g: g.need)
     else:
-        cands = [g for g in groups if reaches(g) and (g.marginal > 0 or not g.dispatch)]
-        top = (max(cands, key=lambda g: (g.marginal, g.need)) if cands
-               else max(groups, key=lambda g: g.need))
+        # a requirement that reaches the design sets it; how the dispatch uses it sets it only when no
+        # requirement does. Tied rows share the dual arbitrarily (a degenerate LP): the tie's sum is
+        # the price of one more unit of the quantity
+        tied = [g for g in groups if reaches(g)]
+        hard = [g for g in tied if not g.dispatch]
+        used = [g for g in tied if g.dispatch and g.marginal > 0]
+        top = (max(hard, key=lambda g: (g.marginal, g.need)) if hard else
+               max(used, key=lambda g: (g.marginal, g.need)) if used else max(groups, key=lambda g: g.need))
+        if top in tied:
+            top.marginal = sum(g.marginal for g in tied)
     rest = [g for g in groups if g is not top and g.need > 1e-9]
     return top, (max(rest, key=lambda g: g.need) if rest else None)
 

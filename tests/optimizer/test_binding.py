@@ -46,9 +46,10 @@ def test_campus_300mw_what_sized_what(campus_300mw):
     1 MWh of energy and 1/0.95 MVA of inverters: CRF x (200,000 + 190,000 + 50,000 / (0.95 x 4 x
     FACET)) = 41,064 USD/year. Inverters: 345 MW at power factor 0.95 = 363.2 MVA; on the polygon's
     facet 345 / 0.95 / (4 FACET) = 90.87 -> 91 (the grid and island points ask the same: the load's
-    power factor equals the POI minimum). Engines: the island carries 345 x (1 - 0.2) = 276 MW =
-    15.33 units of 18 MW -> 16; each costs more than it saves (capex 18 x 1.2 M x CRF = 2.2 M USD/year
-    against at most 18 MW x 6 USD/MWh x 8760 h = 0.95 M of cheaper fuel)."""
+    power factor equals the POI minimum). Engines: the island carries the whole 345 MW (the spec does
+    not shed the flexible share in an island) = 19.17 units of 18 MW -> 20; each costs more than it
+    saves (capex 18 x 1.2 M x CRF = 2.2 M USD/year against at most 18 MW x 6 USD/MWh x 8760 h = 0.95 M
+    of cheaper fuel)."""
     b = _by_quantity(campus_300mw)
     p = b["pcs_power_mw"]
     assert p.value == pytest.approx(345.0)
@@ -66,8 +67,8 @@ def test_campus_300mw_what_sized_what(campus_300mw):
     assert inv.value == 91 and inv.binding.requirement in ("inverters_grid", "inverters_island")
     assert inv.binding.needs == pytest.approx(345 / 0.95 / (4 * FACET), rel=1e-3)
     units = b["generation[0].units"]
-    assert units.value == 16 and units.binding.requirement == "islanding"
-    assert units.binding.needs == pytest.approx(276 / 18, rel=1e-6)
+    assert units.value == 20 and units.binding.requirement == "islanding"
+    assert units.binding.needs == pytest.approx(345 / 18, rel=1e-6)
     assert units.binding.marginal_usd_per_year > 0  # held by the rule, not by economics
     assert units.runner_up.requirement == "economics"
 
