@@ -232,15 +232,15 @@ def _json_num(v):
 # --------------------------------------------------------------------------- the replay
 
 
-def _trace_source(site, held_out):
-    """(count, loader(i) -> Dataset) for the held-out traces to replay."""
+def _trace_source(site, held_out, first: int = 0):
+    """(count, loader(i) -> Dataset) for the held-out traces to replay (from stream index ``first``)."""
     if held_out is None or isinstance(held_out, (int, np.integer)):
         n = site.scenarios.held_out if held_out is None else int(held_out)
         if n < 1:
             raise ValueError(f"held_out must be at least 1, got {n}")
         from ..scenarios import scenario_trace
 
-        return n, lambda i: scenario_trace(site, "held_out", i)
+        return n, lambda i: scenario_trace(site, "held_out", first + i)
     traces = list(held_out)
     if not traces:
         raise ValueError("held_out is an empty list; give traces or a count")
@@ -255,7 +255,7 @@ class _Candidate:
     start_step: int
 
 
-def simulate(site, design, *, held_out=None, progress: Progress | None = None) -> "Validation":
+def simulate(site, design, *, held_out=None, progress: Progress | None = None, first: int = 0) -> "Validation":
     """Replay ``design`` on held-out scenarios of ``site`` and check every requirement.
 
     Parameters
@@ -265,8 +265,12 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None) -
     held_out : None (``site.scenarios.held_out`` traces from the held-out stream), an int (that
         many), or a sequence of trace Datasets (docs/interfaces.md trace contract).
     progress : optional callable ``progress(done, total)`` called after each scenario.
+    first : index of the first held-out trace in the held-out stream (a fresh draw: ``first`` beyond
+        every index used before, e.g. by ``--refine``).
     """
-    n, load = _trace_source(site, held_out)
+    if first and not (held_out is None or isinstance(held_out, (int, np.integer))):
+        raise ValueError("first applies to the held-out stream, not to given traces")
+    n, load = _trace_source(site, held_out, int(first))
     dt = float(site.scenarios.transient_resolution_s)
     cp, gp, pp = replay_arrays(site, design)
     bands = BandEnergies.from_design(site, design)
@@ -284,11 +288,11 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None) -
             return
         start = int(center_step - lead * window_steps)
         start = max(0, min(start, trace.steps - window_steps))
-        best[kind] = _Candidate(score, i, trace, start)
+        best[kind] = _Candidate(score, first + i, trace, start)
 
     for i in range(n):
         ds = load(i)
-        trace = TraceArrays.from_dataset(ds, dt, index=i)
+        trace = TraceArrays.from_dataset(ds, dt, index=first + i)
         cev = contingency_curtailment(trace.events)
         if cev is not None:
             # record the call's active period in the same run, and replay the trace without the
@@ -309,7 +313,7 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None) -
         sresp = curtailment_response(srun.recorded[0][:na], site.grid.firm_import_mw, dt, float(cp[K.C_TOL_MW])) \
             if cev is not None else {"ok": None, "import_over_firm_mw": None, "unserved_mwh": None}
         row.update({f"stress_curtailment_response_{k}": v for k, v in sresp.items()})
-        row["scenario"] = i
+        row["scenario"] = first + i
         rows.append(row)
         parts.append(natural_rate_parts(row, trace, site, design,
                                         lambda tr: summarize(run_kernel(tr, cp, gp, pp), tr, site, design)))

@@ -147,8 +147,14 @@ def test_refine_adds_failing_scenarios_and_reoptimizes(result, small_site, tmp_p
     assert after.windows.sizes["window"] > before.windows.sizes["window"]
     assert (after.transient["discharge_residual_mw"] >= before.transient["discharge_residual_mw"]).all()
     assert after.transient["discharge_residual_mw"].attrs["units"] == "MW"
-    assert json.loads(after.attrs["refined_with_held_out"])
+    used = json.loads(after.attrs["refined_with_held_out"])
+    assert used
     assert any("refinement" in n for n in r.validation.notes)
+    # the final design is judged on a fresh held-out draw: none of the scenarios refinement used
+    n = small_site.scenarios.held_out
+    fresh = [row["scenario"] for row in r.validation.scenarios]
+    assert fresh == list(range(n, 2 * n)) and not set(fresh) & set(used)
+    assert any("fresh draw" in note for note in r.validation.notes)
 
 
 def test_a_failing_report_does_not_lose_the_evidence(result, small_site, tmp_path, monkeypatch):
