@@ -417,20 +417,25 @@ def dask_client(workers: int | None = None, scheduler=None, *, retries: int = 2)
         return
     n = max(1, int(workers or os.cpu_count() or 1))
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    # Kept set for the cluster's whole life: the local cluster reads lost-worker-timeout whenever a
+    # worker goes away. Its default (15 s) closes a nanny for good when no worker of its name is
+    # back 15 s after *any* earlier loss, which, with a slow restart (a busy machine) or a site that
+    # kills its worker again, silently shrinks the cluster: a killed worker must always come back.
     with dask.config.set({"distributed.scheduler.allowed-failures": int(retries),
-                          "distributed.scheduler.worker-saturation": 1.0}):
+                          "distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.deploy.lost-worker-timeout": "365 days"}):
         # no dashboard; the scheduler's small health/metrics HTTP server on a free loopback port
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=None, silence_logs=logging.ERROR, env=env, preload=[__name__],
                                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
-    try:
-        client = Client(cluster)
         try:
-            yield client
+            client = Client(cluster)
+            try:
+                yield client
+            finally:
+                client.close()
         finally:
-            client.close()
-    finally:
-        cluster.close()
+            cluster.close()
 
 
 def dask_setup(worker) -> None:
@@ -494,30 +499,39 @@ class _Display:
             self.progress.stop()
 
 
-def _exit_worker_process() -> None:
-    """Run on a worker: end its process at once; its nanny starts a fresh one in its place."""
-    os._exit(75)
+def _kill_worker_process(pid: int, dask_worker=None) -> bool:
+    """Run on a nanny (``client.run(..., nanny=True)``): SIGKILL its worker process if that is still ``pid``.
 
-
-def _restart_worker(client, address: str) -> None:
-    """Stop a timed-out site: end the worker process it runs in, for its nanny to replace.
-
-    The same path as any worker that dies (and is tested as such); a graceful
-    ``Client.restart_workers`` was seen to leave the nanny closed instead of restarted after
-    heavy worker churn. A worker without a nanny (``dask worker --no-nanny``) is left alone, since
-    nothing would replace it: the site then runs on until it ends, its row already says timeout.
+    The nanny then replaces the process, as after any crash. A different pid means the process
+    that ran the site is gone already (and another may be running other work): left alone.
     """
-    try:
-        info = client.scheduler_info(n_workers=-1)["workers"].get(address, {})
-    except Exception:  # an older scheduler_info signature, or the scheduler went away
-        info = client.scheduler_info()["workers"].get(address, {})
-    if not info.get("nanny"):
-        log.warning("worker %s has no nanny to replace it; the timed-out site runs on until it ends", address)
+    if dask_worker is None or dask_worker.pid != pid:
+        return False
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def _stop_site(client, address: str, pid: int | None) -> None:
+    """Stop a timed-out site: its worker's nanny kills the worker process ``pid`` and starts a fresh one.
+
+    A Python thread cannot be stopped, so the process that runs the site has to go. This is the same
+    path as any worker that dies (and is tested as such); a graceful ``Client.restart_workers`` was
+    seen to leave the nanny closed instead of restarted after heavy worker churn. A worker without a
+    nanny (``dask worker --no-nanny``) is left alone, since nothing would replace it: the site then
+    runs on until it ends, its row already says timeout.
+    """
+    if pid is None:
+        log.warning("worker %s did not report its process id; the timed-out site runs on until it ends", address)
         return
     try:
-        client.run(_exit_worker_process, workers=[address], wait=False)
-    except Exception as exc:  # the worker may be gone already
+        done = client.run(_kill_worker_process, pid, workers=[address], nanny=True, on_error="return")
+    except Exception as exc:  # the scheduler went away
         log.warning("could not stop worker %s running a timed-out site (%s)", address, exc)
+        return
+    if address not in done:  # the scheduler knows no nanny for it
+        log.warning("worker %s has no nanny to replace it; the timed-out site runs on until it ends", address)
+    elif isinstance(done[address], BaseException):
+        log.warning("could not stop worker %s running a timed-out site (%s)", address, done[address])
 
 
 def run_jobs(jobs: list[SiteJob], out_dir: str | Path, *, workers: int | None = None, scheduler=None,
@@ -596,7 +610,7 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
     ``rows`` is filled in place so an interruption keeps what already finished.
     """
     by_name = {j.name: j for j in jobs}
-    started: dict[str, tuple[float, str]] = {}  # site -> (client monotonic start, worker address)
+    started: dict[str, tuple[float, str, int]] = {}  # site -> (client monotonic start, worker address, its pid)
     attempts: dict[str, int] = {}
     lock = threading.Lock()
 
@@ -605,7 +619,7 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
         name = msg.get("site")
         if name in by_name:
             with lock:
-                started[name] = (time.monotonic(), msg.get("worker"))
+                started[name] = (time.monotonic(), msg.get("worker"), msg.get("pid"))
                 attempts[name] = attempts.get(name, 0) + 1
 
     client.subscribe_topic(EVENT_TOPIC, on_event)
@@ -635,7 +649,7 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
             with lock:
                 running = {n: s for n, s in started.items() if n not in rows}
             if timeout_s is not None:
-                for n, (t_start, worker) in running.items():
+                for n, (t_start, worker, pid) in running.items():
                     if now - t_start > timeout_s and not futures[n].done():
                         futures[n].cancel()
                         row = error_row(by_name[n], TIMEOUT, f"still running after --timeout-per-site {timeout_s:g} s; "
@@ -644,7 +658,7 @@ def _submit_and_collect(client, jobs, out_root, timeout_s, retries, threads, dis
                         rows[n] = row
                         display.finished(row)
                         if worker:  # in the background, so other sites' clocks keep being watched
-                            restarts.append(threading.Thread(target=_restart_worker, args=(client, worker), daemon=True))
+                            restarts.append(threading.Thread(target=_stop_site, args=(client, worker, pid), daemon=True))
                             restarts[-1].start()
             display.update(sum(1 for n in running if n not in rows))
     finally:

@@ -3,11 +3,15 @@
 The sites are the bundled default shrunk to seconds of work (20 MW IT, 2 scenarios of 6 h, 4 held
 out), so the whole file stays within its time budget while every path runs for real: the loader on
 the worker, the pipeline, a worker process killed mid-site, an interrupted command and its re-run.
+
+Tests that kill worker processes get a cluster of their own (``own_client``): a worker lost there
+cannot fail the next test. The others share one module cluster (``client``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -48,7 +52,14 @@ def write(path: Path, data) -> Path:
 
 @pytest.fixture(scope="module")
 def client():
-    """One local cluster for the whole file: 2 worker processes of 1 thread, on 127.0.0.1."""
+    """One local cluster for the tests that leave its workers alone: 2 worker processes of 1 thread, on 127.0.0.1."""
+    with dask_client(2, retries=2) as c:
+        yield c
+
+
+@pytest.fixture
+def own_client():
+    """A fresh local cluster for one test that kills worker processes (2 workers, 2 allowed failures)."""
     with dask_client(2, retries=2) as c:
         yield c
 
@@ -70,6 +81,7 @@ def specs(tmp_path_factory) -> dict[str, Path]:
 # --------------------------------------------------------------------------- rows
 
 
+@pytest.mark.slow
 def test_bad_input_rows_never_stop_the_batch(client, specs, tmp_path):
     """Bad YAML, a value out of range and a missing file: each its own row, loaded on the worker.
 
@@ -88,6 +100,7 @@ def test_bad_input_rows_never_stop_the_batch(client, specs, tmp_path):
     assert not any((tmp_path / "out" / n / MARKER).exists() for n in df["site"])  # incomplete: redone next time
 
 
+@pytest.mark.slow
 def test_mixed_batch_gives_the_right_rows_and_a_round_tripping_summary(client, specs, tmp_path):
     out = tmp_path / "out"
     df = batch([specs["good"], specs["broken"], specs["infeasible"]], out, scheduler=client, progress=False)
@@ -131,9 +144,11 @@ def test_summary_dtypes_survive_parquet_with_all_missing_columns(tmp_path):
 # --------------------------------------------------------------------------- a worker dies
 
 
-def test_a_killed_worker_does_not_lose_a_site(client, specs, tmp_path):
+@pytest.mark.slow
+def test_a_killed_worker_does_not_lose_a_site(own_client, specs, tmp_path):
     """SIGKILL the worker process running a site mid-pipeline: the nanny restarts it, the
     scheduler reruns the site elsewhere, and both sites end complete (one after 2 attempts)."""
+    client = own_client
     out = tmp_path / "out"
     killed = {}
 
@@ -156,7 +171,7 @@ def test_a_killed_worker_does_not_lose_a_site(client, specs, tmp_path):
     assert df["status"].isin(COMPLETE).all(), df[["site", "status", "error"]]
     assert df["attempts"].max() >= 2  # the killed site ran again
     assert all((out / n / MARKER).is_file() for n in df["site"])
-    client.wait_for_workers(2, timeout=60)  # the nanny brought the worker back
+    client.wait_for_workers(2, timeout=120)  # the nanny brought the worker back
 
 
 class CrashOn(WorkerPlugin):
@@ -187,11 +202,13 @@ class CrashOn(WorkerPlugin):
         pipeline.run = self.real
 
 
-def test_a_site_that_kills_every_worker_becomes_a_worker_lost_row(client, specs, tmp_path):
+@pytest.mark.slow
+def test_a_site_that_kills_every_worker_becomes_a_worker_lost_row(own_client, specs, tmp_path):
     """The crashing site is retried on fresh workers until the scheduler's allowed failures (2 in
     this cluster) are spent, then it is a worker_lost row after 3 attempts; the other site is done."""
     import cloudpickle
 
+    client = own_client
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
     crashing = write(tmp_path / "crashing.yaml", tiny_site("crashing"))
     try:
@@ -203,12 +220,13 @@ def test_a_site_that_kills_every_worker_becomes_a_worker_lost_row(client, specs,
     assert df.loc[0, "status"] == WORKER_LOST and "died 3 times" in df.loc[0, "error"]
     assert df.loc[0, "attempts"] == 3
     assert df.loc[1, "status"] in COMPLETE
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=120)
 
 
 # --------------------------------------------------------------------------- resume
 
 
+@pytest.mark.slow
 def test_rerun_after_interruption_redoes_only_what_was_missing(client, specs, tmp_path):
     """Interrupt `bess-size batch` (SIGINT, as Ctrl-C) once one of two sites is complete; the same
     command again reuses that site untouched and runs only the other. Then the reused site's spec
@@ -244,15 +262,47 @@ def test_rerun_after_interruption_redoes_only_what_was_missing(client, specs, tm
     assert exit_code(edited) == 1
 
 
-def test_a_site_past_its_timeout_is_an_error_row_and_the_cluster_recovers(client, specs, tmp_path):
-    """A 0.5 s budget is far below a site's seconds of work: the client cancels the task, restarts
-    that worker process (a running thread cannot be stopped otherwise) and writes a timeout row."""
-    df = batch([specs["good"]], tmp_path / "out", scheduler=client, progress=False, timeout_per_site_s=0.5)
+def _dead(pid: int) -> bool:
+    """The process is gone, or a zombie its parent has not reaped yet (it runs nothing either way)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("error")  # a refused stop used to be a swallowed warning: now any warning fails
+def test_a_site_past_its_timeout_is_stopped_and_its_worker_process_replaced(own_client, specs, tmp_path, caplog):
+    """A 0.5 s budget is far below a site's seconds of work: the client cancels the task, the worker's
+    nanny kills the process running it (a running thread cannot be stopped otherwise) and starts a
+    fresh one, and the row says timeout. Proven by process ids: the process that ran the site no longer
+    runs (dead by the time batch returns, allowing the nanny a moment to reap it), the other worker's
+    process is untouched, and the replacement is a new process."""
+    client = own_client
+    before = client.run(os.getpid)  # worker address -> pid
+    with caplog.at_level(logging.WARNING, logger="bess_size"):
+        df = batch([specs["good"]], tmp_path / "out", scheduler=client, progress=False, timeout_per_site_s=0.5)
     assert df.loc[0, "status"] == TIMEOUT and "0.5 s" in df.loc[0, "error"]
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("bess_size") and r.levelno >= logging.WARNING]
+    assert ours == []  # e.g. "could not stop worker ...": the stop was refused
+
+    killed: set[int] = set()
+    for _ in range(100):  # SIGKILL is sent before batch returns; delivery and reaping are not instant
+        killed = {pid for pid in before.values() if _dead(pid)}
+        if killed:
+            break
+        time.sleep(0.1)
+    assert len(killed) == 1, f"worker pids before: {before}; dead now: {killed}"
+
+    client.wait_for_workers(2, timeout=120)  # the nanny replaced it
+    after = set(client.run(os.getpid).values())
+    assert not killed & after and set(before.values()) - killed <= after and len(after) == 2
     assert not (tmp_path / "out" / "good" / MARKER).exists()
-    client.wait_for_workers(2, timeout=60)
 
 
+@pytest.mark.slow
 def test_local_cluster_listens_on_loopback_only(client):
     """Scheduler, nannies and workers: every listening socket is on 127.0.0.1 (no dashboard)."""
     import psutil
