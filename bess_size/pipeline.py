@@ -130,8 +130,10 @@ def run(site, out_dir, *, refine: int = 0, progress: Progress | None = None, log
 
         raise SiteSpecError(str(out), [Problem("<out_dir>", str(out), "is a file; expected a folder for the outputs")])
     from .optimizer.diagnosis import screen_site
+    from .site_spec.load import recheck_site
     from .solvers.errors import InfeasibleError
 
+    recheck_site(site)  # a site changed in Python by assignment: the cross-field rules run once more
     why = screen_site(site)  # a cap the spec alone shows too small stops the site before any scenario
     if why is not None:
         raise InfeasibleError(f"site {site.name!r}: {why}")

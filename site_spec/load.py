@@ -236,6 +236,15 @@ def _partial_problems(data: dict, exc: ValidationError, base_dir: Path) -> list[
     return problems + cross_field_problems(site, valid_sections=set(Site.model_fields) - bad)
 
 
+def recheck_site(site: Site) -> Site:
+    """The cross-field rules again, on a Site built or changed in Python (an assignment checks only its
+    own field): ``SiteSpecError`` if, e.g., soc_min_fraction was set above soc_max_fraction."""
+    problems = cross_field_problems(site)
+    if problems:
+        raise SiteSpecError(f"site {site.name!r}", problems)
+    return site
+
+
 def load_site(path: str | Path) -> Site:
     """Load and validate a site spec file (YAML or JSON). Relative CSV paths are relative to the file."""
     data = read_document(path)

@@ -159,3 +159,15 @@ def test_with_values_and_vary_give_the_same_site(tmp_path):
     jobs, _ = plan_sweep(path, {"grid.nonfirm_import_mw": [50]})
     via_vary = validate_site(jobs[0].spec, "vary", tmp_path)
     assert via_vary == load_site(path).with_values({"grid.nonfirm_import_mw": 50})
+
+
+def test_run_rechecks_cross_field_rules_after_assignment(site, tmp_path, monkeypatch):
+    """Assignment checks one field; bess_size.run re-runs the cross-field rules before any work."""
+    import bess_size
+    import bess_size.scenarios
+
+    monkeypatch.setattr(bess_size.scenarios, "generate_scenarios", lambda *a, **k: pytest.fail("scenarios generated"))
+    site.bess.soc_min_fraction = 0.96  # within its own range, but above soc_max_fraction = 0.95
+    with pytest.raises(SiteSpecError) as info:
+        bess_size.run(site, tmp_path / "out")
+    assert [p.path for p in info.value.problems] == ["bess.soc_min_fraction"]
