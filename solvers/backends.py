@@ -92,13 +92,15 @@ def require_solver(solver: str) -> None:
 
 def solve(model, *, solver: str = "highs", time_limit_s: float | None = None, mip_gap: float | None = 0.01,
           threads: int | None = None, progress: Callable[[str], None] | None = None,
-          warm_start: bool = False, duals: bool = False) -> SolveResult:
+          warm_start: bool = False, duals: bool = False, highs_options: dict | None = None) -> SolveResult:
     """Solve ``model`` (its objective minimised); load the solution or incumbent when there is one.
 
     ``warm_start`` hands the variables' current values to the solver as a starting solution
     (HiGHS and the legacy interfaces that support it). ``duals`` (HiGHS only) fills
     ``SolveResult.duals``: constraint -> d(objective)/d(bound), for a MILP from the LP with its
-    integer variables fixed at the solution (see ``highs.solve_highs``).
+    integer variables fixed at the solution (see ``highs.solve_highs``). ``highs_options``: further
+    HiGHS options by name (e.g. ``{"mip_lp_solver": "ipm"}``), for studies such as
+    benchmarks/bench_scale.py; other solvers ignore them.
     """
     name = solver.lower()
     if name == "highs":
@@ -107,7 +109,7 @@ def solve(model, *, solver: str = "highs", time_limit_s: float | None = None, mi
         from .highs import solve_highs
 
         return solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, progress=progress,
-                           warm_start=warm_start, duals=duals)
+                           warm_start=warm_start, duals=duals, options=highs_options)
     opt = _contrib(name)
     if opt is not None:
         return _solve_contrib(opt, name, model, time_limit_s, mip_gap, threads, progress, warm_start)

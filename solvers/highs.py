@@ -268,13 +268,15 @@ def _status(model_status, has_solution: bool) -> str:
 
 def solve_highs(model, *, time_limit_s: float | None = None, mip_gap: float | None = 0.01, threads: int | None = None,
                 progress: Callable[[str], None] | None = None, warm_start: bool = False,
-                duals: bool = False) -> SolveResult:
-    """Solve ``model`` with HiGHS through the standard form; load the solution or incumbent.
+                duals: bool = False, options: dict | None = None) -> SolveResult:
+    """Solve ``model`` with HiGHS through ``compile_model``; load the solution or incumbent.
 
     With ``duals`` the result carries ``duals``: a ComponentMap from each active constraint to
     d(objective)/d(bound) in the model's objective units; for a MILP these are the row duals of the
     LP with every integer variable fixed at its value in the solution.
     """
+    import highspy
+
     t0 = time.perf_counter()
     sf = compile_model(model)
     _threads_ready(threads)
@@ -288,6 +290,9 @@ def solve_highs(model, *, time_limit_s: float | None = None, mip_gap: float | No
         h.setOptionValue("mip_rel_gap", float(mip_gap))
     if threads is not None:
         h.setOptionValue("threads", int(threads))
+    for key, val in (options or {}).items():
+        if h.setOptionValue(key, val) != highspy.HighsStatus.kOk:
+            raise ValueError(f"HiGHS refuses the option {key} = {val!r}")
     h.passModel(sf.lp)
     handoff_s = time.perf_counter() - t0
     if warm_start:
@@ -298,8 +303,6 @@ def solve_highs(model, *, time_limit_s: float | None = None, mip_gap: float | No
         return SolveResult("highs", ERROR, False, None, None, None, time.perf_counter() - t0,
                            f"{type(exc).__name__}: {exc}", log.text(), handoff_s=handoff_s)
     solve_s = time.perf_counter() - t0
-    import highspy
-
     info = h.getInfo()
     has = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
     status = _status(h.getModelStatus(), has)

@@ -168,3 +168,17 @@ def test_fixed_variables_and_constant_constraints():
     m.z.fix(7)
     res = solve(m)
     assert res.status == "infeasible" and not res.ok and m.z.value == 7
+
+
+def test_highs_options_reach_highs_and_a_bad_one_is_refused():
+    """The same LP through the interior-point method gives the same answer; an unknown option is an error."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 3))
+    m.y = pyo.Var(bounds=(0, 3))
+    m.c = pyo.Constraint(expr=m.x + 2 * m.y <= 2)
+    m.o = pyo.Objective(expr=-m.x - m.y)  # x = 2, y = 0
+    res = solve(m, highs_options={"solver": "ipm", "presolve": "off"})
+    assert res.status == "optimal" and (m.x.value, m.y.value) == pytest.approx((2.0, 0.0), abs=1e-7)
+    assert "IPX" in res.log and "without presolve" in res.log
+    with pytest.raises(ValueError, match="no_such_option"):
+        solve(m, highs_options={"no_such_option": 1})
