@@ -350,8 +350,12 @@ def assignment_error(model: type[BaseModel], name: str, exc: ValidationError) ->
         field = model.model_fields.get(loc[0])
         path = (f"{prefix}." if prefix else "") + "".join(f"[{x}]" if isinstance(x, int) else ("." if i else "") + str(x)
                                                           for i, x in enumerate(loc))
-        problems.append(_problem_from_pydantic(err, path, model, field) if len(loc) == 1 else
-                        Problem(path, err.get("input"), expected_text(field), reason=err["msg"]))
+        if err["type"] == "no_such_attribute":  # a misspelt key: the same did-you-mean as in a file
+            problems.append(_unknown_key(path, name, err.get("input"), model))
+        elif len(loc) == 1:
+            problems.append(_problem_from_pydantic(err, path, model, field))
+        else:
+            problems.append(Problem(path, err.get("input"), expected_text(field), reason=err["msg"]))
     return SiteSpecError(f"assigning {prefix or model.__name__}.{name}", problems)
 
 

@@ -128,6 +128,8 @@ def test_assignment_is_validated_with_the_fields_range_and_unit(site):
         site.load.workloads[0].swing_period_s = [5, 1]
     with pytest.raises(SiteSpecError, match="scenarios.count"):
         site.scenarios.count = 2.5  # strict: a count is a whole number
+    with pytest.raises(SiteSpecError, match="did you mean 'firm_import_mw'"):
+        site.grid.firm_import = 100
     site.grid.ramp_limit_mw_per_s = 3  # a good value is taken
     assert site.grid.ramp_limit_mw_per_s == 3
 
