@@ -112,13 +112,24 @@ def refine_scenarios(site, scenarios, validation, progress: Progress | None = No
 
 def run(site, out_dir, *, refine: int = 0, progress: Progress | None = None, log: Callable[[str], None] | None = None,
         solver: str = "highs", time_limit_s: float | None = None, mip_gap: float = 0.01, threads: int | None = None,
-        held_out=None) -> RunResult:
+        held_out=None, workers: int | None = None, scheduler=None) -> RunResult:
     """Scenarios -> optimize -> simulate held-out -> write the outputs into ``out_dir``.
 
     ``progress(stage, done, total)`` reports each stage; ``log(line)`` receives the solver's log.
-    Raises ``SiteSpecError`` (bad input) and ``InfeasibleError`` (no design); a design that fails a
-    held-out check is a result, not an error: ``RunResult.passed`` is False.
+    ``workers`` (>= 2: a local Dask cluster of that many processes) or ``scheduler`` (an address or
+    a Client) spread scenario generation and the held-out replay over processes; the outputs are
+    the serial run's, bit for bit. Raises ``SiteSpecError`` (bad input), ``InfeasibleError`` (no
+    design) and ``parallel.ClusterUnavailable``; a design that fails a held-out check is a result,
+    not an error: ``RunResult.passed`` is False.
     """
+    from .parallel import client
+
+    with client(workers, scheduler) as dask_client:
+        return _run(site, out_dir, refine=refine, progress=progress, log=log, solver=solver, time_limit_s=time_limit_s,
+                    mip_gap=mip_gap, threads=threads, held_out=held_out, client=dask_client)
+
+
+def _run(site, out_dir, *, refine, progress, log, solver, time_limit_s, mip_gap, threads, held_out, client) -> RunResult:
     from .optimizer import optimize
     from .scenarios import generate_scenarios
     from .simulator import simulate
@@ -139,7 +150,7 @@ def run(site, out_dir, *, refine: int = 0, progress: Progress | None = None, log
         raise InfeasibleError(f"site {site.name!r}: {why}")
     timings = {}
     t0 = time.perf_counter()
-    scen = generate_scenarios(site, progress=_stage(progress, "scenarios"))
+    scen = generate_scenarios(site, progress=_stage(progress, "scenarios"), client=client)
     timings["scenarios_s"] = time.perf_counter() - t0
 
     def solve(sc):
@@ -155,7 +166,8 @@ def run(site, out_dir, *, refine: int = 0, progress: Progress | None = None, log
 
     def replay(design, first=0):
         t = time.perf_counter()
-        v = simulate(site, design, held_out=held_out, progress=_stage(progress, "simulate"), first=first)
+        v = simulate(site, design, held_out=held_out, progress=_stage(progress, "simulate"), first=first,
+                     client=client)
         timings["simulate_s"] = timings.get("simulate_s", 0.0) + time.perf_counter() - t
         return v
 

@@ -33,32 +33,58 @@ def scenario_count(site, stream: str) -> int:
 
 
 def generate_scenarios(site, stream: str = "optimizer", progress: Callable[[int, int], None] | None = None,
-                       count: int | None = None) -> ScenarioSet:
+                       count: int | None = None, client=None) -> ScenarioSet:
     """The energy layer, transient requirements and windows of ``count`` scenarios of ``stream``.
 
-    ``progress(done, total)`` is called after each scenario. Same seed -> identical datasets.
+    ``progress(done, total)`` is called after each scenario (after each chunk with a client).
+    ``client``: a Dask client (``bess_size.parallel.client``) whose workers generate the scenarios
+    in chunks. Same seed -> identical datasets, with or without a client.
     """
+    from ..parallel import chunks, map_in_order
+
     stream_id(stream)
     n = scenario_count(site, stream) if count is None else int(count)
-    energy_parts, transient_rows, candidates = [], [], []
     fleet = full_fleet(site)
+    parts = chunks(range(n), client)
+    done = [0]
+
+    def on_done(k):
+        done[0] += len(parts[k])
+        progress(done[0], n)
+
+    per_scenario = progress if client is None else None
+    results = map_in_order(_scenarios_part, [(site, stream, idx, fleet, per_scenario) for idx in parts], client,
+                           on_done if progress is not None and client is not None else None)
+    energy_parts, transient_rows, candidates = [], [], []
     sensitive = False
-    for i in range(n):
-        trace = scenario_trace(site, stream, i)
-        screened = screen_trace(site, trace, fleet)
-        sensitive |= screened["fleet_sensitive"]
-        transient_rows.append([screened[k] for k in TRANSIENT_VARS])
-        candidates += window_candidates(site, i, trace, screened)
-        energy_parts.append(representative_periods(site, i, trace_start_day(site, stream, i), stream))
-        del trace, screened
-        if progress is not None:
-            progress(i + 1, n)
+    for part in results:  # in scenario order, as the serial loop built them
+        for row, fleet_sensitive, cands, energy in part:
+            transient_rows.append(row)
+            sensitive |= fleet_sensitive
+            candidates += cands
+            energy_parts.append(energy)
     energy = energy_dataset(site, energy_parts)
     transient = transient_dataset(transient_rows, fleet, sensitive)
     windows = windows_dataset(site, select_windows(site, candidates))
     attrs = {"site": site.name, "stream": stream, "seed": int(site.scenarios.seed), "scenarios": n,
              "trace_days": float(site.scenarios.trace_days), "dt_s": float(site.scenarios.transient_resolution_s)}
     return ScenarioSet(energy=energy, transient=transient, windows=windows, attrs=attrs)
+
+
+def _scenarios_part(site, stream: str, indices: list[int], fleet: list[int], progress=None) -> list[tuple]:
+    """(transient row, fleet sensitive, window candidates, energy periods) of each scenario in
+    ``indices``: one task of :func:`generate_scenarios`. Traces are screened and dropped one at a time."""
+    out = []
+    for j, i in enumerate(indices):
+        trace = scenario_trace(site, stream, i)
+        screened = screen_trace(site, trace, fleet)
+        out.append(([screened[k] for k in TRANSIENT_VARS], bool(screened["fleet_sensitive"]),
+                     window_candidates(site, i, trace, screened),
+                     representative_periods(site, i, trace_start_day(site, stream, i), stream)))
+        del trace, screened
+        if progress is not None:
+            progress(j + 1, len(indices))
+    return out
 
 
 def transient_dataset(rows: list[list[float]], fleet: list[int], sensitive: bool) -> xr.Dataset:

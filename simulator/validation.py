@@ -251,11 +251,23 @@ def _trace_source(site, held_out, first: int = 0):
 class _Candidate:
     score: float
     scenario: int
-    trace: TraceArrays
     start_step: int
 
 
-def simulate(site, design, *, held_out=None, progress: Progress | None = None, first: int = 0) -> "Validation":
+@dataclass
+class _Part:
+    """What one chunk of held-out scenarios gives :func:`simulate`: per scenario its row, hourly
+    aggregates and POI-ramp histogram (in scenario order), and the chunk's worst window per kind."""
+
+    rows: list[dict]
+    rate_parts: list[list[dict]]
+    hourly: list[np.ndarray]
+    ramp_hists: list[np.ndarray]
+    best: dict[str, _Candidate]
+
+
+def simulate(site, design, *, held_out=None, progress: Progress | None = None, first: int = 0,
+             client=None) -> "Validation":
     """Replay ``design`` on held-out scenarios of ``site`` and check every requirement.
 
     Parameters
@@ -264,20 +276,80 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None, f
     design : Design (design.json from any source)
     held_out : None (``site.scenarios.held_out`` traces from the held-out stream), an int (that
         many), or a sequence of trace Datasets (docs/interfaces.md trace contract).
-    progress : optional callable ``progress(done, total)`` called after each scenario.
+    progress : optional callable ``progress(done, total)`` called after each scenario (after each
+        chunk with a client).
+    client : a Dask client (``bess_size.parallel.client``): the scenarios are replayed in chunks on
+        its workers and merged in scenario order, giving the serial result bit for bit.
     first : index of the first held-out trace in the held-out stream (a fresh draw: ``first`` beyond
         every index used before, e.g. by ``--refine``).
     """
+    from ..parallel import chunks, map_in_order
+
     if first and not (held_out is None or isinstance(held_out, (int, np.integer))):
         raise ValueError("first applies to the held-out stream, not to given traces")
-    n, load = _trace_source(site, held_out, int(first))
+    n, _ = _trace_source(site, held_out, int(first))
+    given = None if held_out is None or isinstance(held_out, (int, np.integer)) else list(held_out)
+    dt = float(site.scenarios.transient_resolution_s)
+    window_steps = max(1, int(round(site.scenarios.window_length_s / dt)))
+    pieces = chunks(range(int(first), int(first) + n), client)  # held-out stream indices (positions if given)
+    done = [0]
+
+    def on_done(k):
+        done[0] += len(pieces[k])
+        progress(done[0], n)
+
+    results = map_in_order(
+        _replay_part, [(site, design, idx, None if given is None else [given[i] for i in idx],
+                        progress if client is None else None) for idx in pieces],
+        client, on_done if progress is not None and client is not None else None)
+    rows: list[dict] = []
+    parts: list[list[dict]] = []  # per scenario: what each forced event added, at its natural rate
+    hourly: list[np.ndarray] = []
+    ramp_hist = np.zeros(K.RAMP_BINS)
+    best: dict[str, _Candidate] = {}
+    for part in results:  # in scenario order: the sums and the ties come out as in one loop
+        rows += part.rows
+        parts += part.rate_parts
+        hourly += part.hourly
+        for h in part.ramp_hists:
+            ramp_hist += h
+        for kind, c in part.best.items():
+            if kind not in best or c.score > best[kind].score:  # a tie keeps the earlier scenario
+                best[kind] = c
+    recorded = _record_windows(site, design, best, window_steps, given, client)
+    checks, not_exercised, not_applicable = build_checks(site, design, rows)
+    results = annual_results(site, rows, parts)
+    for c in checks:
+        c.promise = _promise_for(c.requirement, design.promises)
+    timeseries = {
+        "windows": _windows_dataset(best, recorded, window_steps, dt, design),
+        "hourly": _hourly_dataset(hourly, design),
+        "poi_ramp": _ramp_dataset(ramp_hist, site),
+    }
+    days = float(np.mean([r["days"] for r in rows]))
+    notes = []
+    target = site.reliability.target_success_rate
+    if wilson_lower_bound(n, n) < target:
+        need = next(k for k in range(n, 10 ** 7) if wilson_lower_bound(k, k) >= target) if target < 1 else None
+        notes.append(f"{n} held-out scenarios cannot prove a success rate of {target:g}: even with every one "
+                     f"passing the 95% lower bound is {wilson_lower_bound(n, n):.3f}"
+                     + (f"; scenarios.held_out needs at least {need}" if need else ""))
+    return Validation(site.name, design, checks, results, rows, timeseries, target, days, not_exercised, notes,
+                      not_applicable, _degradation_model(site))
+
+
+def _replay_part(site, design, indices: list[int], traces=None, progress: Progress | None = None) -> _Part:
+    """Replay the held-out scenarios ``indices`` (``traces``: their datasets when given, else
+    generated from the held-out stream): one task of :func:`simulate`."""
+    from ..scenarios import scenario_trace
+
     dt = float(site.scenarios.transient_resolution_s)
     cp, gp, pp = replay_arrays(site, design)
     bands = BandEnergies.from_design(site, design)
     rows: list[dict] = []
     parts: list[list[dict]] = []  # per scenario: what each forced event added, at its natural rate
     hourly: list[np.ndarray] = []
-    ramp_hist = np.zeros(K.RAMP_BINS)
+    ramp_hists: list[np.ndarray] = []
     window_steps = max(1, int(round(site.scenarios.window_length_s / dt)))
     best: dict[str, _Candidate] = {}
 
@@ -288,11 +360,11 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None, f
             return
         start = int(center_step - lead * window_steps)
         start = max(0, min(start, trace.steps - window_steps))
-        best[kind] = _Candidate(score, first + i, trace, start)
+        best[kind] = _Candidate(score, i, start)
 
-    for i in range(n):
-        ds = load(i)
-        trace = TraceArrays.from_dataset(ds, dt, index=first + i)
+    for j, i in enumerate(indices):
+        ds = scenario_trace(site, "held_out", i) if traces is None else traces[j]
+        trace = TraceArrays.from_dataset(ds, dt, index=i)
         cev = contingency_curtailment(trace.events)
         if cev is not None:
             # record the call's active period in the same run, and replay the trace without the
@@ -313,12 +385,12 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None, f
         sresp = curtailment_response(srun.recorded[0][:na], site.grid.firm_import_mw, dt, float(cp[K.C_TOL_MW])) \
             if cev is not None else {"ok": None, "import_over_firm_mw": None, "unserved_mwh": None}
         row.update({f"stress_curtailment_response_{k}": v for k, v in sresp.items()})
-        row["scenario"] = first + i
+        row["scenario"] = i
         rows.append(row)
         parts.append(natural_rate_parts(row, trace, site, design,
                                         lambda tr: summarize(run_kernel(tr, cp, gp, pp), tr, site, design)))
         hourly.append(run.hourly)
-        ramp_hist += run.ramp_hist
+        ramp_hists.append(run.ramp_hist)
         m = run.metrics
         # the worst windows, kept at full resolution (only the current worst trace per kind stays in memory)
         if m[K.M_RAMP_VIOL_STEPS] > 0:
@@ -347,34 +419,42 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None, f
             offer("curtailment", m[K.M_IMPORT_WORST_MW] + 1e-3 * m[K.M_BAND_EXCURSION_WORST_MWH], i, trace,
                   int(onsets[0]), lead=0.5)
         if progress is not None:
-            progress(i + 1, n)
-
-    checks, not_exercised, not_applicable = build_checks(site, design, rows)
-    results = annual_results(site, rows, parts)
-    for c in checks:
-        c.promise = _promise_for(c.requirement, design.promises)
-    timeseries = {
-        "windows": _windows_dataset(best, cp, gp, pp, window_steps, dt, design),
-        "hourly": _hourly_dataset(hourly, design),
-        "poi_ramp": _ramp_dataset(ramp_hist, site),
-    }
-    days = float(np.mean([r["days"] for r in rows]))
-    notes = []
-    target = site.reliability.target_success_rate
-    if wilson_lower_bound(n, n) < target:
-        need = next(k for k in range(n, 10 ** 7) if wilson_lower_bound(k, k) >= target) if target < 1 else None
-        notes.append(f"{n} held-out scenarios cannot prove a success rate of {target:g}: even with every one "
-                     f"passing the 95% lower bound is {wilson_lower_bound(n, n):.3f}"
-                     + (f"; scenarios.held_out needs at least {need}" if need else ""))
-    return Validation(site.name, design, checks, results, rows, timeseries, target, days, not_exercised, notes,
-                      not_applicable, _degradation_model(site))
-
+            progress(j + 1, len(indices))
+    return _Part(rows, parts, hourly, ramp_hists, best)
 
 def _degradation_model(site) -> str:
     b = site.bess
     return (f"Miner's rule on N(DoD) = {b.cycle_life_cycles:g} x (DoD / {b.cycle_life_depth_fraction:g})^-"
             f"{b.cycle_life_exponent:g} cycles (bess.cycle_life_*), plus calendar fade "
             f"{site.economics.bess_calendar_fade_fraction_per_year:g} / (1 - {b.end_of_life_fraction:g}) a year")
+
+def _record_windows(site, design, best: dict[str, _Candidate], window_steps: int, given, client) -> dict:
+    """The worst window of each kind step by step: each scenario holding one is replayed again
+    (its trace regenerated from its seed, or the given dataset), recording from the windows' starts."""
+    from ..parallel import map_in_order
+
+    by_scenario: dict[int, list[str]] = {}
+    for k in WINDOW_KINDS:
+        if k in best:
+            by_scenario.setdefault(best[k].scenario, []).append(k)
+    tasks = [(site, design, i, [best[k].start_step for k in ks], window_steps, None if given is None else given[i])
+             for i, ks in by_scenario.items()]
+    windows = map_in_order(_record_scenario, tasks, client)
+    return {k: w for ks, ws in zip(by_scenario.values(), windows) for k, w in zip(ks, ws)}
+
+
+def _record_scenario(site, design, i: int, starts: list[int], window_steps: int, ds=None) -> list[np.ndarray]:
+    """The recorded windows of held-out scenario ``i`` starting at ``starts`` (in that order)."""
+    from ..scenarios import scenario_trace
+
+    dt = float(site.scenarios.transient_resolution_s)
+    cp, gp, pp = replay_arrays(site, design)
+    trace = TraceArrays.from_dataset(scenario_trace(site, "held_out", i) if ds is None else ds, dt, index=i)
+    run = run_kernel(trace, cp, gp, pp, record=starts, record_length=min(window_steps, trace.steps))
+    out: list[np.ndarray] = [None] * len(starts)
+    for pos, idx in enumerate(np.argsort(starts, kind="stable")):
+        out[idx] = run.recorded[pos]
+    return out
 
 
 # --------------------------------------------------------------------------- checks
@@ -621,21 +701,13 @@ def _attrs(units, long_name):
     return {"units": units, "long_name": long_name}
 
 
-def _windows_dataset(best: dict, cp, gp, pp, window_steps: int, dt: float, design) -> xr.Dataset:
-    """Re-run the scenarios holding the worst windows, recording them step by step."""
-    kinds = [k for k in ("ramp_violation", "import_limit", "unserved", "soc_band", "loss_of_grid",
-                         "voltage_sag", "curtailment", "worst_ramp") if k in best]
-    by_scenario: dict[int, list[str]] = {}
-    for k in kinds:
-        by_scenario.setdefault(best[k].scenario, []).append(k)
-    recorded = {}
-    for i, ks in by_scenario.items():
-        trace = best[ks[0]].trace
-        starts = [best[k].start_step for k in ks]
-        run = run_kernel(trace, cp, gp, pp, record=starts, record_length=min(window_steps, trace.steps))
-        order = np.argsort(starts, kind="stable")
-        for pos, idx in enumerate(order):
-            recorded[ks[idx]] = run.recorded[pos]
+WINDOW_KINDS = ("ramp_violation", "import_limit", "unserved", "soc_band", "loss_of_grid", "voltage_sag", "curtailment",
+                "worst_ramp")
+
+
+def _windows_dataset(best: dict, recorded: dict, window_steps: int, dt: float, design) -> xr.Dataset:
+    """The worst held-out windows (``recorded`` by :func:`_record_windows`) as one dataset."""
+    kinds = [k for k in WINDOW_KINDS if k in best]
     tau = np.arange(window_steps) * dt
     E = float(design.bess.energy_mwh)
     if not kinds:

@@ -120,9 +120,14 @@ def _print_design(design) -> None:
 @click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=0.01, show_default=True, metavar="G",
               help="Relative MIP gap on the decision objective.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N", help="Solver threads.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Spread scenario generation and the held-out replay over N local worker processes (Dask); "
+                   "the outputs are the same as with one, bit for bit. [default: 1, no cluster]")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Spread them over the running Dask scheduler at ADDRESS (e.g. tcp://10.0.0.5:8786) instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine summary on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Stream the solver's log to stderr.")
-def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, as_json, verbose):
+def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, workers, scheduler, as_json, verbose):
     """Size a BESS for SITE and prove it: scenarios -> optimize -> replay on held-out scenarios -> outputs.
 
     \b
@@ -133,9 +138,12 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, as_j
     limit ran out before the solver found any design.
     """
     from .. import pipeline
+    from ..parallel import ClusterUnavailable
     from ..site_spec import load_site
     from ..solvers.errors import SolverUnavailableError
 
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("--workers and --scheduler exclude each other: the scheduler's cluster has its own workers")
     site = load_site(site_path)
     _warnings_to_stderr()
     t0 = time.perf_counter()
@@ -145,8 +153,9 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, as_j
     try:
         with ProgressBars() as bars:
             result = pipeline.run(site, out_dir, refine=refine, progress=bars, log=bars.log if verbose else None,
-                                  solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
-    except SolverUnavailableError as exc:
+                                  solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
+                                  workers=workers, scheduler=scheduler)
+    except (SolverUnavailableError, ClusterUnavailable) as exc:
         raise click.UsageError(str(exc)) from None
     _print_design(result.design)
     _print_checks(result.validation)
