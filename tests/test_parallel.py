@@ -103,7 +103,8 @@ def test_run_on_two_workers_gives_the_serial_outputs_bit_for_bit(site, client, t
 
 
 def test_given_traces_replayed_on_workers_equal_the_serial_replay(site, client):
-    """``simulate`` with held-out traces passed as datasets ships each chunk's traces to a worker."""
+    """``simulate`` with held-out traces passed as datasets ships each chunk's traces to a worker;
+    with ``first`` the workers replay the stream from that index."""
     scen = generate_scenarios(site)
     from bess_size.optimizer import optimize
 
@@ -114,6 +115,10 @@ def test_given_traces_replayed_on_workers_equal_the_serial_replay(site, client):
     assert a.to_json() == b.to_json()
     for g in a.timeseries:
         assert_same_bits(a.timeseries[g], b.timeseries[g], g)
+    # a fresh draw further along the held-out stream (as --refine replays), labelled by stream index
+    a = simulate(site, d, held_out=3, first=4)
+    b = simulate(site, d, held_out=3, first=4, client=client)
+    assert a.to_json() == b.to_json() and [r["scenario"] for r in b.scenarios] == [4, 5, 6]
 
 
 def test_cli_rejects_workers_with_scheduler(tmp_path, capsys):
