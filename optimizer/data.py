@@ -108,6 +108,7 @@ class ModelData:
     q_load_per_mw: float
     q_island_mvar: float
     fast_throughput_mwh_per_year: float
+    fast_loss_mw: list[float]  # per energy scenario: round-trip losses of fast cycling, spread evenly [MW]
     explicit_event_field: dict[tuple[int, int], str]  # (scenario, period) -> "grid.events[i]"
     demand_groups: list[DemandGroup] = field(default_factory=list)
     demand_charge_labels: list[str] = field(default_factory=list)
@@ -368,6 +369,13 @@ def model_data(site: Site, scenarios) -> ModelData:
     fast = np.asarray(transient["fast_throughput_mwh_per_day"])
     # expected fast cycling: the energy scenarios' probabilities where the rows match them, else the mean
     fast_mwh_year = float(np.sum(prob * fast) if fast.size == S else fast.mean() if fast.size else 0.0) * 365.0
+    # what fast cycling loses: X discharged at the terminals was X / eta_dis stored and needed
+    # X / (eta_ch eta_dis) from the AC side to put back, so X (1 / (eta_ch eta_dis) - 1) a day comes
+    # from the grid (or generation) on top of the load, spread over the day
+    b = site.bess
+    loss_per_mwh = 1.0 / (b.charge_efficiency * b.discharge_efficiency) - 1.0
+    fast_day = fast if fast.size == S else np.full(S, fast.mean() if fast.size else 0.0)
+    fast_loss_mw = (fast_day * loss_per_mwh / 24.0).tolist()
 
     win = getattr(scenarios, "windows", None)
     peak = float(load.max())
@@ -401,6 +409,6 @@ def model_data(site: Site, scenarios) -> ModelData:
         # point Q = 0 covers max(0, .)) and at L = p (q = p tan(phi_L)); see the module docstring
         q_grid_fixed_mvar=peak * (tan_l - tan_poi), q_grid_per_mw=tan_poi, q_load_per_mw=tan_l,
         q_island_mvar=site.reliability.ride_through.load_fraction * peak * tan_l,
-        fast_throughput_mwh_per_year=fast_mwh_year, explicit_event_field=event_field,
+        fast_throughput_mwh_per_year=fast_mwh_year, fast_loss_mw=fast_loss_mw, explicit_event_field=event_field,
         demand_groups=demand_groups, demand_charge_labels=demand_labels,
     )

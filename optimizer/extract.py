@@ -87,10 +87,10 @@ def extract_promises(m, d: ModelData, gens: list[GenerationDesign]) -> dict[str,
     throughput = dis + d.fast_throughput_mwh_per_year
     r6 = lambda x: round(x, 6)  # noqa: E731
     out = {
-        # the screened residuals are covered in every optimizer scenario and import limits are hard
-        # in the energy layer, so no violation is planned
-        "poi_ramp_violation_mw_s_per_year": 0.0,
-        "import_limit_violation_mw_s_per_year": 0.0,
+        "poi_ramp_violation_mw_s_per_year": r6(poi_ramp_violation_mw_s(m, d)),
+        "import_limit_violation_mw_s_per_year": r6(import_limit_violation_mw_s(m, d)),
+        "fast_cycling_loss_mwh_per_year": r6(sum(d.annual_weight[i] * 24.0 * d.fast_loss_mw[d.scenario_of[i]]
+                                                  for i in range(0, d.n, d.n_steps))),
         "unserved_energy_mwh_per_year": r6(shed),
         "flexible_load_shed_mwh_per_year": r6(flex),
         "grid_import_mwh_per_year": r6(annual(m.import_mw)),
@@ -117,6 +117,34 @@ def extract_promises(m, d: ModelData, gens: list[GenerationDesign]) -> dict[str,
     for point, q in reactive_power_mvar(d, _v(m.pcs_power_mw)).items():
         out[f"reactive_power_{point}_mvar"] = r6(q)
     return out
+
+
+def import_limit_violation_mw_s(m, d: ModelData) -> float:
+    """Expected MW s a year the solution imports above the limit: sum_i w_i max(0, g_i - limit_i) dt_s
+    (w_i in days a year; the bound holds unless the model was relaxed)."""
+    dt_s = d.step_h * 3600.0
+    return sum(d.annual_weight[i] * max(0.0, _v(m.import_mw[i]) - d.import_limit_mw[i]) * dt_s for i in range(d.n))
+
+
+def poi_ramp_violation_mw_s(m, d: ModelData) -> float:
+    """Expected MW s a year of POI ramping beyond the limits in the solution: between energy-layer
+    steps, sum_i w_i max(0, |g_i - g_prev(i)| - r dt_min) dt_s [the step means of a signal held to
+    r MW/min differ by at most r dt_min], plus what the screened transients ask of the battery
+    beyond its PCS headroom, once a day at the worst second (the POI would have to move faster than
+    allowed): 365 sum_s prob_s (max(0, up_s - R_up) + max(0, down_s - R_dn)) x 1 s."""
+    gr = d.site.grid
+    r = min(60.0 * gr.ramp_limit_mw_per_s, gr.ramp_limit_mw_per_min) * d.step_h * 60.0
+    dt_s = d.step_h * 3600.0
+    ramp = sum(d.annual_weight[i] * max(0.0, abs(_v(m.import_mw[i]) - _v(m.import_mw[d.prev[i]])) - r)
+               * dt_s for i in range(d.n))
+    return (ramp + _headroom_shortfall_mw_s(m, d, "discharge_residual_mw", m.headroom_up_mw)
+            + _headroom_shortfall_mw_s(m, d, "charge_residual_mw", m.headroom_down_mw))
+
+
+def _headroom_shortfall_mw_s(m, d: ModelData, key: str, headroom) -> float:
+    need = d.transient[key]
+    prob = d.scenario_probability if len(need) == d.n_scenarios else [1.0 / max(len(need), 1)] * len(need)
+    return 365.0 * sum(p * max(0.0, x - _v(headroom)) for p, x in zip(prob, need))
 
 
 def dispatch_dataset(m, d: ModelData):

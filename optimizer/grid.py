@@ -26,8 +26,12 @@ def add_grid_variables(m, d: ModelData) -> None:
 
 
 def add_power_balance_constraints(m, d: ModelData) -> None:
-    """g(i) + p_dis(i) - p_ch(i) + sum_g gen_g(i) + shed(i) + flex(i) - pvc(i) = L(i) - pv(i)."""
-    net = [a - b for a, b in zip(d.load_mw, d.pv_mw)]
+    """g(i) + p_dis(i) - p_ch(i) + sum_g gen_g(i) + shed(i) + flex(i) - pvc(i) = L(i) - pv(i) + l_fast(s(i)),
+
+    l_fast(s) [MW] the round-trip losses of the scenario's fast cycling (transient buffering the hourly
+    steps do not see), spread over the day: they are energy the site buys too."""
+    loss = d.fast_loss_mw
+    net = [a - b + loss[s] for a, b, s in zip(d.load_mw, d.pv_mw, d.scenario_of)]
     G = list(m.thermal_types)
     has_flex = hasattr(m, "flexible_mw")
 
