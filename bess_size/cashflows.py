@@ -91,6 +91,21 @@ def replacement_years(life_years: float | None, horizon: int) -> list[int]:
     return sorted(set(out))
 
 
+def annual_parts(design, year: int) -> dict:
+    """The expected annual cost parts in ``year``: of its phase for a phased design (design.json
+    ``phases[].annual_usd``), else the design's breakdown; with the grid-only bill's energy and
+    demand parts under ``grid_only_energy_usd`` and ``grid_only_demand_charge_usd``."""
+    for row in design.phases or []:
+        if row.get("from_year", 0) <= year <= row.get("to_year", -1) and "annual_usd" in row:
+            return row["annual_usd"]
+    c = design.cost
+    if c is None:
+        return {}
+    energy = c.grid_only_energy_usd if c.grid_only_energy_usd is not None else c.grid_only_bill_usd
+    demand = c.grid_only_demand_charge_usd or 0.0
+    return {**c.breakdown, "grid_only_energy_usd": energy, "grid_only_demand_charge_usd": demand}
+
+
 def npv(values, rate: float) -> float:
     """sum_y v_y / (1 + r)^y, y = 0, 1, ..."""
     return float(sum(v / (1.0 + rate) ** y for y, v in enumerate(values)))
@@ -101,12 +116,6 @@ def cash_flows(site, design, cycle_life_used_per_year: float = 0.0) -> CashFlows
     eco = site.economics
     n = int(math.ceil(eco.lifetime_years - 1e-9))
     r = eco.discount_rate
-    c = design.cost
-    bd = c.breakdown if c is not None else {}
-    part = lambda k: float(bd.get(k, 0.0))  # noqa: E731
-    ref_energy = c.grid_only_energy_usd if c is not None and c.grid_only_energy_usd is not None else (
-        c.grid_only_bill_usd if c is not None else 0.0)
-    ref_demand = c.grid_only_demand_charge_usd if c is not None and c.grid_only_demand_charge_usd is not None else 0.0
     capex = capital_cost_usd(site, design)
     life = years_to_end_of_life(site, cycle_life_used_per_year) if design.bess.energy_mwh > 0 else None
     repl_years = replacement_years(life, n)
@@ -114,6 +123,9 @@ def cash_flows(site, design, cycle_life_used_per_year: float = 0.0) -> CashFlows
     rows, cumulative = [], 0.0
     for y in range(n + 1):
         g = lambda e: (1.0 + e) ** (y - 1) if y >= 1 else 0.0  # noqa: E731
+        parts = annual_parts(design, y)
+        part = lambda k: float(parts.get(k, 0.0))  # noqa: E731
+        ref_energy, ref_demand = part("grid_only_energy_usd"), part("grid_only_demand_charge_usd")
         row = {"year": y, "capex_usd": -capex if y == 0 else 0.0,
                "bess_replacement_usd": -repl_cost if y in repl_years else 0.0,
                "energy_usd": -part("opex_energy_usd") * g(eco.energy_price_escalation_fraction_per_year),
@@ -140,3 +152,59 @@ def cash_flows(site, design, cycle_life_used_per_year: float = 0.0) -> CashFlows
                      reference_life_cycle_cost_usd=-npv([row["reference_total_usd"] for row in rows], r),
                      simple_payback_years=payback, years_to_end_of_life=life,
                      replacement_years=repl_years)
+
+
+def peak_load_mw(site) -> float:
+    """The site's peak load: IT capacity x PUE, or the largest value of a measured trace."""
+    if site.load.trace is None:
+        return site.load.peak_mw
+    from bess_size.scenarios.load_model import read_trace
+
+    return float(read_trace(site.load.trace)[1].max())
+
+
+def bess_capital_usd(site, design) -> float:
+    b, d = site.bess, design.bess
+    return b.energy_cost_usd_per_mwh * d.energy_mwh + b.pcs_cost_usd_per_mw * d.pcs_power_mw + b.inverter_cost_usd * d.inverters
+
+
+def time_to_power(site, design, flows: CashFlows) -> dict:
+    """Energize now (the phased design from year 1) against wait for firm (nothing built and no IT load
+    until the first phase whose firm import alone carries its peak load, then the grid alone).
+
+    With v = ``economics.it_capacity_value_usd_per_mw_month`` and IT_y the IT capacity of year y:
+    NPV_now = sum_y (12 v IT_y + total_y) / (1 + r)^y (total: the design's cash flows, capital in year 0);
+    NPV_wait = sum_(y >= Y_firm) (12 v IT_y + reference_y) / (1 + r)^y. Months gained = 12 (Y_firm - 1);
+    IT MW-months gained = sum_(y < Y_firm) 12 IT_y. The break-even BESS capital is the battery capital
+    (energy, PCS, inverters) at which NPV_now = NPV_wait: C_bess + NPV_now - NPV_wait (replacements at
+    the spec's cost). Without a firm phase, waiting never energizes (NPV_wait = 0).
+    """
+    from bess_size.site_spec.phases import phases
+
+    eco = site.economics
+    v, r = eco.it_capacity_value_usd_per_mw_month, eco.discount_rate
+    plist = phases(site)
+    firm = next((p for p in plist if p.site.grid.firm_import_mw >= peak_load_mw(p.site) - 1e-9), None)
+    firm_year = firm.from_year if firm is not None else None
+    it = {y: p.site.load.it_capacity_mw for p in plist for y in range(p.from_year, p.to_year + 1)}
+    df = lambda y: 1.0 / (1.0 + r) ** y  # noqa: E731
+    value = lambda y: 12.0 * v * it.get(y, 0.0) if y >= 1 else 0.0  # noqa: E731
+    now = sum((value(row["year"]) + row["total_usd"]) * df(row["year"]) for row in flows.rows)
+    wait = 0.0 if firm_year is None else sum((value(row["year"]) + row["reference_total_usd"]) * df(row["year"])
+                                             for row in flows.rows if row["year"] >= firm_year)
+    last = max(it) if it else 0
+    gained_until = firm_year if firm_year is not None else last + 1
+    bess = bess_capital_usd(site, design)
+    be = bess + now - wait
+    return {
+        "it_capacity_value_usd_per_mw_month": v,
+        "firm_year": firm_year,
+        "npv_energize_now_usd": round(now, 2),
+        "npv_wait_for_firm_usd": round(wait, 2),
+        "npv_gain_usd": round(now - wait, 2),
+        "months_gained": 12 * (gained_until - 1),
+        "it_mw_months_gained": round(sum(12.0 * it[y] for y in it if y < gained_until), 6),
+        "bess_capital_usd": round(bess, 2),
+        "break_even_bess_capital_usd": round(be, 2),
+        "break_even_bess_usd_per_mwh": round(be / design.bess.energy_mwh, 2) if design.bess.energy_mwh > 0 else None,
+    }

@@ -148,16 +148,24 @@ def _run(site, out_dir, *, refine, progress, log, solver, time_limit_s, mip_gap,
     why = screen_site(site)  # a cap the spec alone shows too small stops the site before any scenario
     if why is not None:
         raise InfeasibleError(f"site {site.name!r}: {why}")
+    from .phases import binding_by_phase, envelope_site, is_phased, phased_scenarios, phases, simulate_phases
+
     timings = {}
     t0 = time.perf_counter()
-    scen = generate_scenarios(site, progress=_stage(progress, "scenarios"), client=client)
+    # a phased site: every phase's scenarios, one design for all (bess_size/phases.py)
+    phase_list = phases(site) if is_phased(site) else None
+    model_site = envelope_site(site, phase_list) if phase_list else site
+    if phase_list:
+        scen = phased_scenarios(site, phase_list, progress=_stage(progress, "scenarios"))
+    else:
+        scen = generate_scenarios(site, progress=_stage(progress, "scenarios"), client=client)
     timings["scenarios_s"] = time.perf_counter() - t0
 
     def solve(sc):
         t = time.perf_counter()
         if progress is not None:
             progress("optimize", 0, 1)
-        res = optimize(site, sc, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
+        res = optimize(model_site, sc, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
                        progress=log)
         if progress is not None:
             progress("optimize", 1, 1)
@@ -166,15 +174,21 @@ def _run(site, out_dir, *, refine, progress, log, solver, time_limit_s, mip_gap,
 
     def replay(design, first=0):
         t = time.perf_counter()
-        v = simulate(site, design, held_out=held_out, progress=_stage(progress, "simulate"), first=first,
-                     client=client)
+        if phase_list:
+            v, per_phase = simulate_phases(site, design, phase_list, held_out=held_out, progress=_stage(progress, "simulate"))
+            design.phases = binding_by_phase(per_phase, phase_list)
+        else:
+            v = simulate(site, design, held_out=held_out, progress=_stage(progress, "simulate"), first=first,
+                         client=client)
         timings["simulate_s"] = timings.get("simulate_s", 0.0) + time.perf_counter() - t
         return v
 
     res = solve(scen)
     val = replay(res.design)
     rounds = 0
-    while not val.passed and rounds < refine:
+    if phase_list and refine:
+        val.notes.append("--refine is not applied to a phased site: its held-out scenarios stay independent evidence")
+    while not val.passed and rounds < refine and not phase_list:
         rounds += 1
         scen = refine_scenarios(site, scen, val, progress=progress)
         res = solve(scen)
@@ -193,6 +207,11 @@ def _run(site, out_dir, *, refine, progress, log, solver, time_limit_s, mip_gap,
             val.notes.append(f"{rounds} refinement(s): failing held-out scenarios were added to the optimizer's "
                              "transient requirements and windows, so those scenarios are no longer independent "
                              "evidence (given traces: no fresh draw to validate on)")
+    if phase_list:
+        from .phases import phase_annual_costs
+
+        for row, costs in zip(res.design.phases or [], phase_annual_costs(res, scen)):
+            row["annual_usd"] = costs
     files = write_outputs(out, site, res.design, val, scen)
     timings["total_s"] = time.perf_counter() - t0
     return RunResult(out, res.design, val, scen, res, rounds, timings, files)
@@ -212,6 +231,10 @@ def write_outputs(out: Path, site, design, validation, scenarios=None) -> list[P
         used = float((getattr(validation, "results", None) or {}).get("cycle_life_used_per_year", 0.0) or 0.0)
         flows = cash_flows(site, design, used)
         design.lifetime = flows.summary()
+        if design.phases:
+            from .cashflows import time_to_power
+
+            design.time_to_power = time_to_power(site, design, flows)
         write_atomic(out / "cashflows.csv", flows.to_csv())
         files.append(out / "cashflows.csv")
     write_atomic(out / "design.json", design.to_json() + "\n")

@@ -63,3 +63,42 @@ def lifetime_section(data) -> str:
     if not parts:
         return '<p class="missing">No cash flows in this output folder (cashflows.csv is written by <code>bess-size run</code>).</p>'
     return "".join(parts)
+
+
+def phases_section(data) -> str:
+    """Per phase: years, IT load, import, the binding requirement; then energize now against wait for firm."""
+    rows = data.design.phases or []
+    if not rows:
+        return '<p class="missing">The site has no phases.</p>'
+    body = []
+    for r in rows:
+        bind = r.get("binding_requirement")
+        margin = r.get("margin_fraction")
+        fig = "–" if bind is None else (f"{bind}: {r['measured']:.4g} against {r['limit']:.4g} {r.get('unit', '')}"
+                                        + ("" if margin is None else f" ({margin:.1%} margin)"))
+        body.append([r["phase"], f"{r['it_capacity_mw']:g}", f"{r['peak_load_mw']:g}", f"{r['firm_import_mw']:g}",
+                     f"{r['nonfirm_import_mw']:g}", fig, "pass" if r.get("passed") else "FAIL"])
+    parts = ["<p>One design serves every phase: each phase's optimizer scenarios are in the model, weighted by its "
+             "years, and each phase's held-out scenarios are replayed with that phase's grid and load. The binding "
+             "requirement of a phase is the check whose held-out figure came closest to its limit.</p>",
+             _table(["phase", "IT MW", "peak MW", "firm MW", "non-firm MW", "binding requirement (held-out)", "checks"],
+                    body, "")]
+    t = data.design.time_to_power
+    if t:
+        firm = t.get("firm_year")
+        kv = [["IT capacity value", f"{t['it_capacity_value_usd_per_mw_month']:,.0f} USD/MW-month"],
+              ["firm import alone carries the load from", "never within the life" if firm is None else f"year {firm}"],
+              ["NPV, energize now (this design)", _m(t["npv_energize_now_usd"]) + " M USD"],
+              ["NPV, wait for firm (nothing built before it)", _m(t["npv_wait_for_firm_usd"]) + " M USD"],
+              ["gain from energizing now", _m(t["npv_gain_usd"]) + " M USD"],
+              ["months of IT capacity gained", f"{t['months_gained']:g} ({t['it_mw_months_gained']:,.0f} IT MW-months)"],
+              ["battery capital of this design", _m(t["bess_capital_usd"]) + " M USD"],
+              ["break-even battery capital", _m(t["break_even_bess_capital_usd"]) + " M USD"
+               + ("" if t.get("break_even_bess_usd_per_mwh") is None else
+                  f" ({t['break_even_bess_usd_per_mwh'] / 1000:,.0f} USD/kWh of its energy)")]]
+        parts.append("<h3>Time to power: energize now or wait for firm</h3>" + _table(["", "value"], kv, "kv")
+                     + "<p>Energize now earns the IT capacity value from year 1 and pays this design's cash flows; waiting "
+                     "earns it from the first year whose firm import alone carries the peak load and pays the grid-only "
+                     "bill from then on. Below the break-even battery capital, energizing now is worth more "
+                     "(docs/economics.md).</p>")
+    return "".join(parts)

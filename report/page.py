@@ -18,7 +18,7 @@ from . import figures as figs
 from . import palette as pal
 from .conventions import BAND_PURPOSE, band_slices, battery_figures
 from .data import ReportData
-from .economics import lifetime_section
+from .economics import lifetime_section, phases_section
 
 # evidence anchor -> blocks that may carry it, best first (docs/interfaces.md lists the anchors)
 ANCHOR_TARGETS = {
@@ -637,6 +637,8 @@ def render(data: ReportData) -> str:
     p.section("summary", "Design summary", _summary(p))
     p.section("cost", "Cost", _cost(p))
     p.section("lifetime", "Lifetime cash flows", lifetime_section(data))
+    if data.design.phases:
+        p.section("phases", "Phases and time to power", phases_section(data))
     p.section("validation", "Validation on held-out scenarios", _validation(p))
     p.section("promises", "Optimizer promises and simulator results", _promises(p))
     p.section("bands", "SoC bands", _bands(p))

@@ -112,10 +112,17 @@ def rescreen(site, scenarios, fleet: list[int]):
     stream = scenarios.attrs.get("stream", "optimizer")
     n = int(scenarios.transient.sizes["scenario"])
     rows, sensitive = [], False
-    for i in range(n):
-        sc = screen_trace(site, scenario_trace(site, stream, i), fleet)
-        sensitive |= sc["fleet_sensitive"]
-        rows.append([sc[k] for k in TRANSIENT_VARS])
+    # a phased set (bess_size/phases.py): each phase's scenarios are that phase's site's traces
+    sources = [(site, 0, n)]
+    if scenarios.attrs.get("phases_json"):
+        from bess_size.site_spec import validate_site
+
+        sources = [(validate_site(m["site"], "phase"), *m["scenarios"]) for m in json.loads(scenarios.attrs["phases_json"])]
+    for src, lo, hi in sources:
+        for i in range(hi - lo):
+            sc = screen_trace(src, scenario_trace(src, stream, i), fleet)
+            sensitive |= sc["fleet_sensitive"]
+            rows.append([sc[k] for k in TRANSIENT_VARS])
     for i in json.loads(scenarios.attrs.get("refined_with_held_out", "[]")):
         sc = screen_trace(site, scenario_trace(site, "held_out", int(i)), fleet)
         sensitive |= sc["fleet_sensitive"]

@@ -188,6 +188,12 @@ def check_and_resolve_files(site: Site, base_dir: Path) -> tuple[list[Problem], 
 
         p = Path(site.grid.tariff_file)
         p = p if p.is_absolute() else (base_dir / p).resolve()
+        if not p.exists() and Path(site.grid.tariff_file).name == site.grid.tariff_file:
+            # a bundled example's tariff (`bess-size example NAME > site.yaml` copies only the spec)
+            from importlib import resources
+
+            bundled = Path(str(resources.files("bess_size.examples").joinpath(site.grid.tariff_file)))
+            p = bundled if bundled.is_file() else p
         problems += read_urdb(p, "grid.tariff_file")[1]
         grid_update["tariff_file"] = str(p)
     for i, g in enumerate(site.generation):
@@ -225,7 +231,16 @@ def check_tariff(site: Site) -> list[Problem]:
     return out
 
 
+@uses("load", "grid", "generation", "bess", "reliability", "economics", "scenarios")
+def check_phases(site: Site) -> list[Problem]:
+    """grid.phases and load.phases: increasing years within the life, every phase a valid site."""
+    from .phases import phase_problems
+
+    return phase_problems(site)
+
+
 CHECKS = [
+    check_phases,
     check_tariff,
     check_workload_shares,
     check_min_load,
@@ -271,6 +286,10 @@ def notes(site: Site) -> list[str]:
     if site.pv and site.reliability.islanding.required:
         out.append("PV counts as zero when sizing generation for the island (it may be dark when the grid is lost)")
     n, target = site.scenarios.held_out, site.reliability.target_success_rate
+    if site.grid.phases or site.load.phases:  # each phase replays held_out scenarios
+        from .phases import phases
+
+        n *= len(phases(site))
     z2 = 1.959964 ** 2  # two-sided 95 % Wilson bound: with all n passing, the lower bound is n / (n + z^2)
     if n / (n + z2) < target:
         need = math.ceil(z2 * target / (1 - target)) if target < 1 else None

@@ -127,6 +127,9 @@ class Design(_Part):
     cost: Cost | None = None
     promises: dict[str, float] = Field(default_factory=dict)
     lifetime: dict | None = Field(None, description="Lifetime economics against the grid-only reference (cashflows.csv's summary)")
+    phases: list[dict] | None = Field(None, description="Phased sites: per phase, its years, load and import, and the "
+                                      "requirement whose held-out figure came closest to its limit")
+    time_to_power: dict | None = Field(None, description="Phased sites: energize now against wait for firm (docs/economics.md)")
     transient_screening: dict = Field(default_factory=dict, description=(
         "The generation fleet the transient requirements were screened with (units per thermal type), "
         "the screening rounds and whether the solved fleet matched it"))

@@ -133,6 +133,14 @@ class Flexible(SpecModel):
     cost_usd_per_mwh: float = F(500, "USD/MWh", "Cost of curtailed load", ge=0)
 
 
+class LoadPhase(SpecModel):
+    """The load from a year of the project on (IT capacity growth); unset keys keep the load section's."""
+
+    from_year: int = F(..., "year", "First project year (1 = the first year) this phase applies", ge=1, le=100)
+    it_capacity_mw: float = F(..., "MW", "IT nameplate from this year on", gt=0, le=20000)
+    min_load_mw: float | None = F(None, "MW", "Site minimum from this year on (default: the load section's)", ge=0)
+
+
 class Load(SpecModel):
     it_capacity_mw: float = F(300, "MW", "IT nameplate", gt=0, le=20000)
     pue: float = F(1.15, "ratio", "Power usage effectiveness; non-IT = (pue - 1) x IT", ge=1, le=3)
@@ -149,6 +157,9 @@ class Load(SpecModel):
     trace_mode: Literal["as_given", "bootstrap"] = Field(
         "as_given", description="as_given = one deterministic scenario; bootstrap = block-resampled into scenarios.count"
     )
+    phases: list[LoadPhase] = Field(
+        default_factory=list, description="Optional IT capacity growth: each entry applies from its from_year on "
+        "(years before the first use the keys above); see docs/economics.md")
 
     @property
     def peak_mw(self) -> float:
@@ -211,6 +222,17 @@ class TouDemandCharge(TouWindow):
     usd_per_mw_month: float = F(..., "USD/MW-month", "Charge on each month's peak import within this window", ge=0)
 
 
+class GridPhase(SpecModel):
+    """The interconnection from a year of the project on (e.g. firm capacity built in year 3); unset keys keep the grid section's."""
+
+    from_year: int = F(..., "year", "First project year (1 = the first year) this phase applies", ge=1, le=100)
+    firm_import_mw: float | None = F(None, "MW", "Firm import from this year on", ge=0)
+    nonfirm_import_mw: float | None = F(None, "MW", "Curtailable import from this year on", ge=0)
+    curtailment: Curtailment | None = Field(None, description="Curtailment terms from this year on")
+    ramp_limit_mw_per_s: float | None = F(None, "MW/s", "POI ramp limit per second from this year on", gt=0)
+    ramp_limit_mw_per_min: float | None = F(None, "MW/min", "POI ramp limit per minute from this year on", gt=0)
+
+
 class Grid(SpecModel):
     firm_import_mw: float = F(200, "MW", "Firm import capacity at the POI", ge=0)
     nonfirm_import_mw: float = F(150, "MW", "Curtailable import, available except during curtailment events", ge=0)
@@ -237,6 +259,9 @@ class Grid(SpecModel):
     tariff_file: str | None = Field(
         None, description="Optional OpenEI URDB rate JSON on disk: its energy rates replace energy_price_usd_per_mwh and "
         "its flat and time-of-use demand charges apply (then leave the tou_* keys and demand_charge_usd_per_mw_month unset)")
+    phases: list[GridPhase] = Field(
+        default_factory=list, description="Optional phased interconnection: each entry applies from its from_year on "
+        "(years before the first use the keys above); see docs/economics.md")
 
     @property
     def total_import_mw(self) -> float:
@@ -389,6 +414,8 @@ class Reliability(SpecModel):
 class Economics(SpecModel):
     discount_rate: float = F(0.08, "fraction", "Real discount rate", ge=0, le=1)
     lifetime_years: float = F(15, "years", "Economic life for the capital recovery factor", gt=0, le=100)
+    it_capacity_value_usd_per_mw_month: float = F(
+        0.0, "USD/MW-month", "What a MW of energized IT capacity earns a month; values time to power on a phased site", ge=0)
     energy_price_escalation_fraction_per_year: float = F(0.0, "fraction/year", "Yearly change of energy prices in the cash flows", ge=-0.5, le=1)
     demand_charge_escalation_fraction_per_year: float = F(0.0, "fraction/year", "Yearly change of demand charges in the cash flows", ge=-0.5, le=1)
     fuel_price_escalation_fraction_per_year: float = F(0.0, "fraction/year", "Yearly change of fuel prices in the cash flows", ge=-0.5, le=1)

@@ -88,3 +88,32 @@ def test_csv_has_one_row_per_year():
     assert text[0].startswith("year,capex_usd,")
     assert len(text) == N + 2
     assert text[1].split(",")[1] == f"{-CAPEX:.2f}"
+
+
+def test_time_to_power_break_even_by_hand():
+    """100 MW of IT (PUE 1) worth 20,000 USD/MW-month = 24 M USD a year. Years 1-2: 50 MW firm + 100 MW
+    non-firm (the battery makes it work); from year 3: 150 MW firm, enough alone. Energize now: 24.95 M
+    of battery, then 24 M of IT value less 10 M of operating cost a year for 15 years:
+    NPV_now = -24.95 + 14 x 8.5595 = 94.883 M. Wait for firm: nothing until year 3, then 24 M less
+    the 12 M grid-only bill: NPV_wait = 12 x (8.5595 - 1.7833) = 81.315 M. The battery buys 24 months
+    (2,400 IT MW-months); the two break even at a battery capital of 24.95 + 94.883 - 81.315 = 38.518 M USD.
+    """
+    from bess_size.cashflows import time_to_power
+
+    s = validate_site({"load": {"it_capacity_mw": 100, "pue": 1.0, "min_load_mw": 0},
+                       "grid": {"firm_import_mw": 50, "nonfirm_import_mw": 100,
+                                "phases": [{"from_year": 3, "firm_import_mw": 150, "nonfirm_import_mw": 0}]},
+                       "bess": {"energy_cost_usd_per_mwh": 200_000, "pcs_cost_usd_per_mw": 60_000, "inverter_cost_usd": 150_000},
+                       "economics": {"discount_rate": R, "lifetime_years": N, "bess_calendar_fade_fraction_per_year": 0.0,
+                                     "it_capacity_value_usd_per_mw_month": 20_000}}, "<test>")
+    d = design()
+    annual = {"opex_energy_usd": 10e6, "grid_only_energy_usd": 12e6, "grid_only_demand_charge_usd": 0.0}
+    d.phases = [{"from_year": 1, "to_year": 2, "annual_usd": annual}, {"from_year": 3, "to_year": 15, "annual_usd": annual}]
+    ttp = time_to_power(s, d, cash_flows(s, d))
+    a15, a2 = annuity(R, 15), annuity(R, 2)
+    assert ttp["firm_year"] == 3 and ttp["months_gained"] == 24 and ttp["it_mw_months_gained"] == 2400
+    assert ttp["npv_energize_now_usd"] == pytest.approx(-CAPEX + 14e6 * a15, rel=1e-9)
+    assert ttp["npv_wait_for_firm_usd"] == pytest.approx(12e6 * (a15 - a2), rel=1e-9)
+    assert ttp["break_even_bess_capital_usd"] == pytest.approx(CAPEX + (-CAPEX + 14e6 * a15) - 12e6 * (a15 - a2), rel=1e-9)
+    assert ttp["break_even_bess_capital_usd"] == pytest.approx(38.518e6, rel=1e-4)
+    assert ttp["break_even_bess_usd_per_mwh"] == pytest.approx(ttp["break_even_bess_capital_usd"] / 100)

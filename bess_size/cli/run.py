@@ -104,6 +104,15 @@ def _print_design(design) -> None:
         say(f"lifetime: NPV against grid only {life['npv_vs_reference_usd'] / 1e6:,.2f} M USD, life-cycle cost "
             f"{life['life_cycle_cost_usd'] / 1e6:,.2f} M USD, payback "
             + ("never" if pay is None else f"{pay:g} years") + " (cashflows.csv)")
+    for row in design.phases or []:
+        say(f"phase {row['phase']}: IT {row['it_capacity_mw']:g} MW on {row['firm_import_mw']:g} MW firm + "
+            f"{row['nonfirm_import_mw']:g} MW non-firm; binding: {row.get('binding_requirement', '-')}")
+    t = design.time_to_power
+    if t:
+        firm = "never" if t["firm_year"] is None else f"year {t['firm_year']}"
+        say(f"time to power: energize now {t['npv_energize_now_usd'] / 1e6:,.1f} M USD vs wait for firm ({firm}) "
+            f"{t['npv_wait_for_firm_usd'] / 1e6:,.1f} M USD NPV; {t['months_gained']:g} months of IT capacity gained; "
+            f"break-even battery capital {t['break_even_bess_capital_usd'] / 1e6:,.1f} M USD")
     say_solver_warning(design)
 
 
