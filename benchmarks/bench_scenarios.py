@@ -30,9 +30,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from bess_size.malloc import keep_freed_memory
 from bess_size.scenarios import generate_scenarios, scenario_trace
 from bess_size.site_spec import load_site
+
+from bess_size.malloc import keep_freed_memory
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 4.0

@@ -10,8 +10,8 @@ back in scenario order, so a parallel run gives the serial run's outputs bit for
 from __future__ import annotations
 
 import math
-from contextlib import ExitStack, contextmanager
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack, contextmanager
 
 #: chunks per worker: enough for balance when scenarios differ in cost, few enough that the
 #: per-task overhead (pickling the site and design, scheduling) stays small

@@ -9,24 +9,25 @@ exercised, not just one chunk per worker.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 import yaml
+from bess_size.scenarios import generate_scenarios, scenario_trace
+from bess_size.simulator import simulate
+from bess_size.site_spec import validate_site
 
 from bess_size import pipeline
 from bess_size.batch_runner import dask_client
 from bess_size.cli import main
 from bess_size.examples import path as example_path
 from bess_size.parallel import chunks, map_in_order
-from bess_size.scenarios import generate_scenarios, scenario_trace
-from bess_size.simulator import simulate
-from bess_size.site_spec import validate_site
 
 
 def small_spec() -> dict:
-    spec = yaml.safe_load(open(example_path("campus-300mw")).read())
+    spec = yaml.safe_load(Path(example_path("campus-300mw")).read_text())
     spec["scenarios"].update(count=3, held_out=6, trace_days=0.25, transient_resolution_s=0.5, representative_days=2,
                              transient_windows=6)
     spec["reliability"]["target_success_rate"] = 0.5
