@@ -67,7 +67,7 @@ MAX_SCREENING_ROUNDS = 4  # solves at most; each round after the first is a vali
 def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: float | None = None,
              mip_gap: float = 0.01, threads: int | None = None, strict_dispatch: bool = False,
              integer_commitment: bool = False, progress: Callable[[str], None] | None = None,
-             duals: bool = False, explain: bool = True) -> OptimizationResult:
+             duals: bool = False, explain: bool = True, fixed: dict | None = None) -> OptimizationResult:
     """Co-design BESS energy, PCS power, inverters, SoC bands and new generation for ``site``.
 
     ``scenarios`` is a ScenarioSet (``energy``, ``transient``, ``windows`` datasets,
@@ -84,11 +84,15 @@ def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: floa
     on the units: every design from round 1 on has at least the fleet its requirements assume (more
     units only help generation follow), so it is valid even if the rounds stop before the fleet is
     stable. design.json's ``transient_screening`` names the fleet the requirements were screened with.
+
+    ``fixed`` fixes design variables (``energy_mwh``, ``pcs_power_mw``, ``inverters``, ``new_units``
+    as a list per thermal type): the bands, headroom and dispatch of a design whose sizes are given.
     """
     from bess_size.scenarios.generate import rescreen, screened_fleet
 
     kw = dict(solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
-              strict_dispatch=strict_dispatch, integer_commitment=integer_commitment, progress=progress, duals=duals)
+              strict_dispatch=strict_dispatch, integer_commitment=integer_commitment, progress=progress, duals=duals,
+              fixed=fixed)
     fleet = screened_fleet(scenarios.transient, site)
     sensitive = bool(scenarios.transient.attrs.get("fleet_sensitive", 0))
     first = _optimize_once(site, scenarios, min_units=None, **kw)
@@ -129,7 +133,7 @@ def _fleet(res: OptimizationResult) -> list[int]:
 def _optimize_once(site: Site, scenarios, *, solver: str, time_limit_s: float | None, mip_gap: float,
                    threads: int | None, strict_dispatch: bool, integer_commitment: bool,
                    progress: Callable[[str], None] | None, min_units: list[int] | None,
-                   duals: bool = False) -> OptimizationResult:
+                   duals: bool = False, fixed: dict | None = None) -> OptimizationResult:
     """Build and solve once; ``min_units`` (installed units per thermal type) bounds the fleet below."""
     t0 = time.perf_counter()
     d = model_data(site, scenarios)
@@ -143,6 +147,13 @@ def _optimize_once(site: Site, scenarios, *, solver: str, time_limit_s: float | 
     if min_units is not None:
         for g, (u, n) in enumerate(zip(site.thermal, min_units)):
             m.new_units[g].setlb(max(0, n - u.existing_units))
+    for name, value in (fixed or {}).items():
+        var = getattr(m, name)
+        if isinstance(value, (list, tuple)):
+            for g, v in enumerate(value):
+                var[g].fix(v)
+        else:
+            var.fix(value)
     build_s = time.perf_counter() - t0
     stats = model_size(m)
     _say(progress, f"model built in {build_s:.2f} s: {stats['variables']} variables ({stats['integers']} integer), "

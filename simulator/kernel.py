@@ -151,7 +151,9 @@ M_RAMP_NEED_WORST_MW_PER_MIN = 52  # ... the same against the 60 s window
 M_BAND_LOW_MARGIN_MWH = 53  # lowest (stored energy the controller wanted) - (band floor of its mode)
 M_BAND_HIGH_MARGIN_MWH = 54  # lowest (top of the span) - (stored energy the controller wanted)
 M_BAND_PINNED_STEPS = 55  # grid-connected steps the battery was held at a band edge (energy-limited)
-N_M = 56
+M_GRID_ONLY_COST_USD = 56  # the trace's net load bought from the grid alone at its prices (the reference bill)
+M_BAND_TOP_FORCED_MWH = 57  # surplus the POI had to take because the battery was full (PV and units could not)
+N_M = 58
 
 # --- outage records (float64, shape (max_outages, N_O)) -----------------------------------
 O_START = 0  # step index
@@ -571,6 +573,7 @@ def simulate_kernel(
     a_ch = 0.0
     a_dis = 0.0
     a_loss = 0.0
+    a_grid_only = 0.0
     e_min = e
     e_max = e
     p_peak = 0.0
@@ -895,6 +898,9 @@ def simulate_kernel(
                 surplus -= cutg
             if surplus > 0.0:
                 p -= surplus
+                if limit_cause == 2 and connected:
+                    # full: what neither PV curtailment nor generation could take went to the POI
+                    m[M_BAND_TOP_FORCED_MWH] += surplus * dt_h
         if connected:
             if p != p_pol:
                 # the policy's history must hold what the POI really did: back to the state
@@ -1163,6 +1169,7 @@ def simulate_kernel(
         h_uns += unserved
         h_lim += lim
         h_price += pr
+        a_grid_only += max(N, 0.0) * pr
         if t + 1 == next_hour or t + 1 == T:
             if hr < n_hours:
                 hourly[hr, H_COUNT] = h_n
@@ -1244,6 +1251,7 @@ def simulate_kernel(
     m[M_IMPORT_MWH] = a_import * dt_h
     m[M_EXPORT_MWH] = a_export * dt_h
     m[M_ENERGY_COST_USD] = a_cost * dt_h
+    m[M_GRID_ONLY_COST_USD] = a_grid_only * dt_h
     m[M_CHARGE_AC_MWH] = a_ch * dt_h
     m[M_DISCHARGE_AC_MWH] = a_dis * dt_h
     m[M_DISCHARGE_STORED_MWH] = a_dis * dt_h / eta_dis

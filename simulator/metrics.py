@@ -383,6 +383,7 @@ def summarize(run, trace, site, design) -> dict:
         "rainflow_equivalent_cycles": rf_efc,
         "cycle_damage": damage,
         "energy_cost_usd": m[K.M_ENERGY_COST_USD],
+        "grid_only_energy_cost_usd": m[K.M_GRID_ONLY_COST_USD],
         "fuel_cost_usd": m[K.M_FUEL_COST_USD],
         "start_cost_usd": m[K.M_START_COST_USD],
         "generator_starts": m[K.M_STARTS],
@@ -404,6 +405,7 @@ def summarize(run, trace, site, design) -> dict:
         "band_low_margin_mwh": m[K.M_BAND_LOW_MARGIN_MWH] if m[K.M_BAND_LOW_MARGIN_MWH] < 1e299 else None,
         "band_high_margin_mwh": m[K.M_BAND_HIGH_MARGIN_MWH] if m[K.M_BAND_HIGH_MARGIN_MWH] < 1e299 else None,
         "band_pinned_steps": m[K.M_BAND_PINNED_STEPS],
+        "band_top_forced_mwh": m[K.M_BAND_TOP_FORCED_MWH],
     }
     row.update(contingency_figures(outages, E, b.discharge_efficiency))
     return row

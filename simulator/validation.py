@@ -48,6 +48,7 @@ RESULT_UNITS = {
     "calendar_life_used_per_year": "fraction/year",
     "life_used_per_year": "fraction/year",
     "pv_curtailed_mwh_per_year": "MWh/year",
+    "grid_only_energy_cost_usd_per_year": "USD/year",
 }
 
 
@@ -287,6 +288,10 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None, f
 
     if first and not (held_out is None or isinstance(held_out, (int, np.integer))):
         raise ValueError("first applies to the held-out stream, not to given traces")
+    missing = [k for k in ("bands_mwh", "inverter_rating_mva") if getattr(design.bess, k) is None]
+    if missing:
+        raise ValueError(f"design.bess lacks {', '.join(missing)}: complete a minimal design first "
+                         "(bess_size.design_check.with_site_defaults and complete_design, as `bess-size simulate` does)")
     n, _ = _trace_source(site, held_out, int(first))
     given = None if held_out is None or isinstance(held_out, (int, np.integer)) else list(held_out)
     dt = float(site.scenarios.transient_resolution_s)
@@ -630,12 +635,14 @@ def build_checks(site, design, rows: list[dict]) -> tuple[list[Check], list[str]
     band_rows = [r for r in rows if r.get("band_low_margin_mwh") is not None]
     add("soc_bands", "lowest stored energy the controller wanted above the band floor of its mode (ride-through and "
         "curtailment reserves outside calls, ride-through reserve in them), grid-connected normal running; "
-        "negative when a band edge held it back",
-        lambda r: r["band_low_margin_mwh"] >= -1e-6 and r["band_high_margin_mwh"] >= -1e-6,
+        "negative when a band edge held it back. At the top, a scenario fails when the full battery made the POI "
+        "take a surplus (detail: top margin, negative where PV curtailment or units took it)",
+        lambda r: r["band_low_margin_mwh"] >= -1e-6 and r["band_top_forced_mwh"] <= 1e-9,
         lambda rs: min(r["band_low_margin_mwh"] for r in rs), 0.0, "MWh", "report.html#soc-bands",
         applies=lambda r: r.get("band_low_margin_mwh") is not None, comparator=">=",
         detail={"top_margin_mwh": min(vals(band_rows, "band_high_margin_mwh"), default=None),
                 "pinned_steps": float(sum(r["band_pinned_steps"] for r in rows)),
+                "top_surplus_to_poi_mwh": float(sum(r["band_top_forced_mwh"] for r in rows)),
                 "excursion_s": float(sum(r["band_excursion_s"] for r in rows))})
     s_mva = design.bess.inverters * float(design.bess.inverter_rating_mva)
     add("reactive_power", f"largest apparent power asked of the inverters (real power up to the PCS rating with the "
@@ -691,6 +698,8 @@ def annual_results(site, rows: list[dict], parts: list[list[dict]] | None = None
         "calendar_life_used_per_year": calendar,
         "life_used_per_year": cycle + calendar,
         "pv_curtailed_mwh_per_year": max(annual("pv_curtailed_mwh"), 0.0),
+        # the reference: the same net load bought from the grid alone (no contingency changes it)
+        "grid_only_energy_cost_usd_per_year": float(np.mean([r["grid_only_energy_cost_usd"] for r in rows])) * scale,
     }
 
 

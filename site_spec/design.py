@@ -40,17 +40,19 @@ class BessDesign(_Part):
     containers: int | None = Field(None, ge=0)
     pcs_power_mw: float = Field(..., ge=0, description="PCS real-power rating P [MW]")
     inverters: int = Field(..., ge=0)
-    inverter_rating_mva: float = Field(..., gt=0)
-    headroom_mw: Headroom
-    bands_mwh: Bands = Field(..., description="Band sizes [MWh]; operating = [low, high] stored energy [MWh]")
-    bands_fraction: Bands = Field(..., description="The same as fractions of nameplate E")
+    # a minimal design (a vendor's proposal) may leave these out: `bess-size simulate` takes the rating
+    # from the site and derives bands and headroom with the optimizer, the sizes fixed
+    inverter_rating_mva: float | None = Field(None, gt=0, description="default: the site's bess.inverter_rating_mva")
+    headroom_mw: Headroom | None = None
+    bands_mwh: Bands | None = Field(None, description="Band sizes [MWh]; operating = [low, high] stored energy [MWh]")
+    bands_fraction: Bands | None = Field(None, description="The same as fractions of nameplate E")
 
 
 class GenerationDesign(_Part):
     kind: str
-    existing_units: int = Field(..., ge=0)
-    new_units: int = Field(..., ge=0)
-    unit_mw: float = Field(..., gt=0)
+    existing_units: int = Field(0, ge=0)
+    new_units: int = Field(0, ge=0)
+    unit_mw: float | None = Field(None, gt=0, description="default: the site's unit_mw of this generation entry")
 
     @property
     def units(self) -> int:
@@ -152,7 +154,7 @@ class Design(_Part):
         except ValidationError as exc:
             raise SiteSpecError(str(path), [
                 Problem(_dotted(e["loc"]), "<missing>" if e["type"] == "missing" else e.get("input"),
-                        "expected a design.json as `bess-size optimize` writes it (DESIGN section 9)",
+                        "expected a design.json as docs/design-json.md describes it",
                         reason="required" if e["type"] == "missing" else e["msg"]) for e in exc.errors()
             ]) from None
 

@@ -192,9 +192,15 @@ def simulate(design_path, site_path, out_dir, held_out, as_json):
     """Replay a DESIGN (design.json from any source) on SITE's held-out scenarios and check every requirement.
 
     \b
+    DESIGN may be minimal (a vendor's proposal): bess.energy_mwh, bess.pcs_power_mw, bess.inverters,
+    optionally bess.containers and generation; bands and headroom it leaves out are derived by the
+    optimizer with its sizes fixed (docs/design-json.md). Its cost is recomputed from SITE's prices
+    and the replay, whatever the file says.
     The controller has no foresight: it sees the past and announced curtailment notices only.
-    Exit codes: 0 every requirement held; 1 a requirement failed; 2 bad input.
+    Exit codes: 0 every requirement held; 1 a requirement failed; 2 bad input; 3 the sizes cannot meet
+    a hard requirement even with the best bands (when they had to be derived).
     """
+    from ..design_check import complete_design, needs_completion, replay_cost, with_site_defaults
     from ..pipeline import write_outputs
     from ..simulator import simulate as run_simulate
     from ..site_spec import Design, load_site
@@ -204,10 +210,18 @@ def simulate(design_path, site_path, out_dir, held_out, as_json):
     _warnings_to_stderr()
     if design.site != site.name:
         say(f"warning: {design_path} was made for site {design.site!r}, replaying it on {site.name!r}", fg="yellow")
+    design = with_site_defaults(site, design, design_path)
+    if needs_completion(design):
+        say("the design gives no bands or headroom: deriving them with the optimizer, its sizes fixed")
+        design = complete_design(site, design)
     n = held_out or site.scenarios.held_out
     t0 = time.perf_counter()
     with ProgressBars() as bars:
         validation = run_simulate(site, design, held_out=n, progress=lambda d, t: bars("simulate", d, t))
+    design.cost = replay_cost(site, design, validation)
+    validation.design = design
+    validation.notes.append("cost recomputed from the site's prices for this design's sizes and from this replay's "
+                            "annual results (the design file's own cost is not used)")
     files = write_outputs(Path(out_dir), site, design, validation)
     _print_design(design)
     _print_checks(validation)

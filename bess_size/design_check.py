@@ -1,0 +1,128 @@
+"""Judge a design from any source (`bess-size simulate`): a vendor's proposal or an edited design.json.
+
+* :func:`with_site_defaults` - a minimal design (energy, PCS, inverters, optional containers and
+  generation) gets the inverter rating and the generation entries' unit sizes from the site;
+* :func:`complete_design` - bands and headroom it does not give are derived by the optimizer with
+  its sizes fixed (bands it gives are kept as given: they are part of what is judged);
+* :func:`replay_cost` - its cost recomputed from the site's prices for its sizes and from the
+  held-out replay's annual figures, never carried over from the design file.
+
+The simulator never imports the optimizer; this shell on top of both may.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .site_spec import Design, SiteSpecError
+from .site_spec.design import Cost, GenerationDesign
+from .site_spec.errors import Problem
+
+
+def with_site_defaults(site, design: Design, path: str = "<design>") -> Design:
+    """The design with ``bess.inverter_rating_mva`` and each generation entry's ``unit_mw`` taken
+    from the site where it leaves them out, and one entry per thermal generation type of the site
+    (the site's existing units, no new ones, where the design lists none)."""
+    d = design.model_copy(deep=True)
+    if d.bess.inverter_rating_mva is None:
+        d.bess.inverter_rating_mva = site.bess.inverter_rating_mva
+    thermal = site.thermal
+    given = [g for g in d.generation if g.kind != "pv"]
+    if len(given) > len(thermal):
+        raise SiteSpecError(path, [Problem("generation", len(given), f"at most {len(thermal)} thermal entries, one per "
+                                           f"thermal generation type of site {site.name!r}, in its order")])
+    out = []
+    for k, unit in enumerate(thermal):
+        g = given[k] if k < len(given) else GenerationDesign(kind=unit.kind, existing_units=unit.existing_units)
+        if g.kind != unit.kind:
+            raise SiteSpecError(path, [Problem(f"generation[{k}].kind", g.kind,
+                                               f"{unit.kind!r}: the site's thermal generation type number {k + 1}")])
+        if g.unit_mw is None:
+            g.unit_mw = unit.unit_mw
+        out.append(g)
+    d.generation = out
+    return d
+
+
+def needs_completion(design: Design) -> bool:
+    b = design.bess
+    return b.bands_mwh is None or b.headroom_mw is None or b.bands_fraction is None
+
+
+def complete_design(site, design: Design, *, solver: str = "highs", progress: Callable[[str], None] | None = None,
+                    scenarios=None) -> Design:
+    """Bands and headroom for a design that gives only sizes: the optimizer on the site's scenarios
+    with energy, PCS power, inverters and new units fixed at the design's. Bands the design gives
+    are kept (and their fractions recomputed). Raises ``InfeasibleError`` naming the requirement the
+    sizes cannot meet even with the best bands."""
+    from .optimizer import optimize
+    from .scenarios import generate_scenarios
+
+    d = design.model_copy(deep=True)
+    b = d.bess
+    scen = scenarios if scenarios is not None else generate_scenarios(site)
+    fixed = {"energy_mwh": float(b.energy_mwh), "pcs_power_mw": float(b.pcs_power_mw), "inverters": int(b.inverters),
+             "new_units": [int(g.new_units) for g in d.generation]}
+    from .solvers.errors import InfeasibleError
+
+    try:
+        res = optimize(site, scen, fixed=fixed, solver=solver, progress=progress, explain=False)
+    except InfeasibleError as exc:
+        raise InfeasibleError(
+            f"no bands can be derived for this design: with energy {b.energy_mwh:g} MWh, PCS {b.pcs_power_mw:g} MW, "
+            f"{b.inverters} inverters and new units {fixed['new_units']} fixed, the optimizer finds no dispatch that "
+            f"meets the site's hard requirements ({exc}). Give bess.bands_mwh and bess.headroom_mw in the design to "
+            "have the replay judge it anyway.") from None
+    got = res.design.bess
+    if b.headroom_mw is None:
+        b.headroom_mw = got.headroom_mw
+    if b.bands_mwh is None:
+        b.bands_mwh = got.bands_mwh
+    E = float(b.energy_mwh)
+    bands = b.bands_mwh.model_dump()
+    b.bands_fraction = type(b.bands_mwh).model_validate(
+        {k: ([x / E for x in v] if isinstance(v, (list, tuple)) else v / E) if E > 0 else v for k, v in bands.items()})
+    if b.containers is None and got.containers is not None:
+        b.containers = got.containers
+    if not d.promises:
+        d.promises = dict(res.design.promises)
+    return d
+
+
+def replay_cost(site, design: Design, validation) -> Cost:
+    """The design's annual cost from the site's prices and the replay: annualized capital (capital
+    recovery factor x installed cost of its sizes), expected operating cost from the held-out
+    replay's annual results (energy, fuel, starts, throughput, flexible load, unserved load at VOLL,
+    fixed O&M), and the reference bill of the same net load from the grid alone (energy only:
+    the replay does not price demand charges)."""
+    b, eco, th = site.bess, site.economics, site.thermal
+    crf = eco.capital_recovery_factor
+    d = design.bess
+    capex = {
+        "annualized_capex_bess_energy_usd": crf * b.energy_cost_usd_per_mwh * d.energy_mwh,
+        "annualized_capex_pcs_usd": crf * b.pcs_cost_usd_per_mw * d.pcs_power_mw,
+        "annualized_capex_inverters_usd": crf * b.inverter_cost_usd * d.inverters,
+        "annualized_capex_generation_usd": crf * sum(u.capex_usd_per_mw * u.unit_mw * g.new_units
+                                                     for u, g in zip(th, design.generation)),
+    }
+    r = validation.results
+    flex = site.load.flexible
+    bess_capital = (b.energy_cost_usd_per_mwh * d.energy_mwh + b.pcs_cost_usd_per_mw * d.pcs_power_mw
+                    + b.inverter_cost_usd * d.inverters)
+    opex = {
+        "opex_energy_usd": r["energy_cost_usd_per_year"],
+        "opex_fuel_usd": r["fuel_cost_usd_per_year"],
+        "opex_starts_usd": r["start_cost_usd_per_year"],
+        "opex_throughput_usd": b.throughput_cost_usd_per_mwh * r["bess_throughput_mwh_per_year"],
+        "opex_flexible_load_usd": (flex.cost_usd_per_mwh if flex else 0.0) * r["flexible_load_shed_mwh_per_year"],
+        "opex_shedding_usd": site.reliability.voll_usd_per_mwh * r["unserved_energy_mwh_per_year"],
+        "opex_fixed_om_usd": eco.bess_fixed_om_fraction_per_year * bess_capital + sum(
+            eco.generation_fixed_om_usd_per_mw_year * u.unit_mw * g.new_units for u, g in zip(th, design.generation)),
+    }
+    capex_total, opex_total = sum(capex.values()), sum(opex.values())
+    grid_only = r["grid_only_energy_cost_usd_per_year"]
+    breakdown = {k: round(float(v), 2) for k, v in {**capex, **opex}.items()}
+    breakdown["grid_only_bill_usd"] = round(float(grid_only), 2)
+    return Cost(annualized_capex_usd=round(capex_total, 2), expected_annual_opex_usd=round(opex_total, 2),
+                grid_only_bill_usd=round(float(grid_only), 2), total_annualized_usd=round(capex_total + opex_total, 2),
+                breakdown=breakdown)
