@@ -60,7 +60,6 @@ def run(sites: list[Path], warmups: list[Path], workers: int, out: Path) -> dict
     shutil.rmtree(out, ignore_errors=True)
     print(f"  {workers} worker(s): load average {load_average()} ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    c0 = resource.getrusage(resource.RUSAGE_SELF)
     with dask_client(workers) as client:
         t1 = time.perf_counter()
         # worker-saturation 1.0 and one thread: each idle worker takes exactly one warm-up site

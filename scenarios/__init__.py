@@ -15,7 +15,7 @@ import importlib
 
 # Bound eagerly so `bess_size.scenarios.poi_policy` is the function (the interface's name), not
 # the submodule of the same name; `from bess_size.scenarios.poi_policy import ...` still works.
-from .poi_policy import new_poi_state, poi_params, poi_policy, poi_step  # noqa: E402
+from .poi_policy import new_poi_state, poi_params, poi_policy, poi_step  # noqa: E402, F401
 
 _API = {
     "make_poi_params": "bess_size.scenarios.poi_policy:make_poi_params",

@@ -333,16 +333,6 @@ class ThermalUnit(SpecModel):
                 "efficiency_fraction + variable_om_usd_per_mwh = {derived} USD/MWh; give one or the other",
                 {"given": f"{given:g}", "derived": f"{derived:.4f}"})
         return {**data, "fuel_usd_per_mwh": float(derived)}
-        eff = self.efficiency_fraction if self.efficiency_fraction is not None else EFFICIENCY_DEFAULTS[self.kind]
-        derived = self.fuel_price_usd_per_mmbtu * MMBTU_PER_MWH / eff + self.variable_om_usd_per_mwh
-        given = "fuel_usd_per_mwh" in self.model_fields_set
-        if given and not math.isclose(self.fuel_usd_per_mwh, derived, rel_tol=1e-9, abs_tol=1e-9):
-            raise PydanticCustomError(
-                "fuel_cost", "fuel_usd_per_mwh = {given:g} disagrees with fuel_price_usd_per_mmbtu x 3.412142 / "
-                "efficiency_fraction + variable_om_usd_per_mwh = {derived:.4g} USD/MWh; give one or the other",
-                {"given": self.fuel_usd_per_mwh, "derived": derived})
-        self.fuel_usd_per_mwh = derived
-        return self
 
 
 class PV(SpecModel):

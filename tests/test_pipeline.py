@@ -114,6 +114,7 @@ def test_cli_simulate_exit_codes(result, small_site, tmp_path, capsys):
     assert "broken.json" in text and "Traceback" not in text
 
 
+@pytest.mark.slow  # a whole `run`
 def test_cli_run_json(small_site, tmp_path, capsys):
     site_path = tmp_path / "site.yaml"
     site_path.write_text(yaml.safe_dump(small_spec()))

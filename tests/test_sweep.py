@@ -144,6 +144,7 @@ def test_cli_rejects_workers_with_scheduler(tmp_path, capsys):
 # --------------------------------------------------------------------------- a real sweep
 
 
+@pytest.mark.slow  # a Dask cluster and two whole runs
 def test_small_sweep_writes_its_table_and_figure(tmp_path):
     """Two points of non-firm import on a 20 MW-IT site, on the default local cluster (2 workers).
 

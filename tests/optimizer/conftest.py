@@ -57,8 +57,3 @@ def make_trace_site(tmp_path):
     counter = iter(range(1000))
     return lambda points, overrides=None: trace_site_from(tmp_path / f"trace{next(counter)}.csv", points,
                                                            overrides or {})
-
-
-@pytest.fixture
-def make_scenarios():
-    return tiny_scenarios

@@ -36,6 +36,7 @@ def test_fuel_cell_defaults_and_fuel_cost():
         validate_site({"load": {}, "grid": {}, "generation": [unit("fuel_cell", fuel_usd_per_mwh=30)]}, "<test>")
 
 
+@pytest.mark.slow  # the fuel-cell MILP takes tens of seconds
 @pytest.mark.parametrize("kind", ["fuel_cell", "gas_engine"])
 def test_fuel_cells_follow_a_gap_below_an_engines_minimum_load(make_trace_site, kind):
     """Load 100 MW for 12 h then 72 MW for 12 h, firm import 70 MW (the grid is smaller than the

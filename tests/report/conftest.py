@@ -62,7 +62,6 @@ def _checks(fail_one: bool) -> list[dict]:
 
 def _window(kind: str, step_mw: float, site: Site, start_s: float, scenario: int, rng) -> dict:
     n = 600
-    t = np.arange(n, dtype=float)
     load = 250.0 + rng.normal(0, 0.5, n)
     load[200:] += step_mw
     grid_ok = np.ones(n, dtype=np.int8)

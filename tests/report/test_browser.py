@@ -3,34 +3,21 @@
 The page carries a Content-Security-Policy that forbids any network fetch, and a tiny script that writes
 ``data-figures="loaded/total"`` on <body> after the load event (and ``data-js-error`` on a script error).
 chromium prints the DOM after the page settled (--virtual-time-budget) and logs every console message
-(CSP violations, script errors) to stderr with --enable-logging, so both are checked. Outside CI a
-missing chromium skips the test with the reason; in CI (.ci/run installs chromium) it must run.
+(CSP violations, script errors) to stderr with --enable-logging, so both are checked. The
+``chromium`` fixture (tests/conftest.py) skips without chromium, and fails instead under CI=true.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
-CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).is_file()), None)
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--hide-scrollbars", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000"]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if CHROMIUM is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is missing but CI=true: .ci/run must install it (apt-get install -y chromium)")
-        pytest.skip("chromium is not installed (apt-get install -y chromium); the browser test needs a real browser")
-    return CHROMIUM
 
 
 def _run(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

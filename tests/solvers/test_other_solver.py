@@ -3,8 +3,6 @@ same answers as HiGHS, through the same status mapping and the same design extra
 
 from __future__ import annotations
 
-import os
-import shutil
 
 import pyomo.environ as pyo
 import pytest
@@ -14,9 +12,8 @@ from bess_size.optimizer import optimize
 from bess_size.scenarios import generate_scenarios
 from bess_size.site_spec import load_site
 
-# in CI the solver must be there (.ci/run installs it), so a missing cbc fails there instead of skipping
-pytestmark = pytest.mark.skipif(shutil.which("cbc") is None and os.environ.get("CI") != "true",
-                                reason="cbc is not installed (apt-get install coinor-cbc)")
+# the cbc fixture (tests/conftest.py): skips without cbc, fails instead under CI=true
+pytestmark = pytest.mark.usefixtures("cbc")
 
 
 def test_cbc_solves_the_hand_checked_choice():
