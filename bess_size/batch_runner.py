@@ -48,6 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .io import atomic_path, write_atomic
@@ -70,6 +71,12 @@ SUMMARY_COLUMNS = {
     "status": "string",
     "validation_passed": "boolean",
     "energy_mwh": "float64",
+    "ride_through_reserve_mwh": "float64",
+    "up_ramp_buffer_mwh": "float64",
+    "curtailment_reserve_mwh": "float64",
+    "down_ramp_headroom_mwh": "float64",
+    "replay_stored_range_mwh": "float64",
+    "replay_ramp_window_draw_mwh": "float64",
     "pcs_power_mw": "float64",
     "inverters": "Int64",
     "containers": "Int64",
@@ -241,6 +248,33 @@ def _finite(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
+BAND_KEYS = ("ride_through_reserve", "up_ramp_buffer", "curtailment_reserve", "down_ramp_headroom")
+RAMP_WINDOW_KINDS = ("worst_ramp", "ramp_violation")
+
+
+def replay_use(validation: dict, timeseries: Path) -> dict:
+    """How much of the battery the held-out replay used: ``replay_stored_range_mwh`` = highest - lowest
+    stored energy over every held-out scenario, and ``replay_ramp_window_draw_mwh`` = the largest fall
+    of stored energy, max_t (max_{s <= t} e_s - e_t), in the replay's recorded ramp windows
+    (timeseries.nc). Beside E and the bands, a battery sized for energy the replay never uses shows."""
+    m = validation.get("metrics") or {}
+    lo, hi = _finite(m.get("lowest_stored_mwh")), _finite(m.get("highest_stored_mwh"))
+    out = {"replay_stored_range_mwh": hi - lo if lo is not None and hi is not None else None,
+           "replay_ramp_window_draw_mwh": None}
+    try:
+        import xarray as xr
+
+        with xr.open_dataset(timeseries, group="windows", engine="h5netcdf") as ds:
+            kinds = [str(k) for k in ds["kind"].values]
+            stored = ds["stored_mwh"].values
+        draws = [float(np.max(np.maximum.accumulate(stored[w]) - stored[w]))
+                 for w, k in enumerate(kinds) if k in RAMP_WINDOW_KINDS]
+        out["replay_ramp_window_draw_mwh"] = max(draws) if draws else 0.0
+    except (OSError, KeyError, ValueError, ImportError):
+        pass
+    return out
+
+
 def summarize_outputs(folder: Path, row: dict) -> dict:
     """Fill a row's design, cost and validation figures from design.json and validation.json (DESIGN 9)."""
     design = _read_json(folder / "design.json")
@@ -256,6 +290,8 @@ def summarize_outputs(folder: Path, row: dict) -> dict:
     row.update(
         validation_passed=bool(passed) if passed is not None else None,
         energy_mwh=_finite(bess.get("energy_mwh")),
+        **{f"{k}_mwh": _finite((bess.get("bands_mwh") or {}).get(k)) for k in BAND_KEYS},
+        **replay_use(validation, folder / "timeseries.nc"),
         pcs_power_mw=_finite(bess.get("pcs_power_mw")),
         inverters=bess.get("inverters"),
         containers=bess.get("containers"),

@@ -42,19 +42,26 @@ def _check_cluster(workers, scheduler) -> None:
         raise click.UsageError("--workers and --scheduler exclude each other: the scheduler's cluster has its own workers")
 
 
-def _finish(df, out_dir: str, as_json: bool, extra_cols=()) -> int:
+#: sweep: beside E, the bands and what the replay used of them [MWh], short headers
+SWEEP_USE_COLUMNS = {"ride_through_reserve_mwh": "X_rt", "up_ramp_buffer_mwh": "X_up", "curtailment_reserve_mwh": "X_cu",
+                     "down_ramp_headroom_mwh": "X_dn", "replay_stored_range_mwh": "replay_range",
+                     "replay_ramp_window_draw_mwh": "ramp_draw"}
+
+
+def _finish(df, out_dir: str, as_json: bool, extra_cols=(), use_cols=()) -> int:
     """Print the table to stderr (and JSON to stdout); return the exit code."""
     from ..batch_runner import exit_code
 
-    cols = ["site", *extra_cols, "status", "energy_mwh", "pcs_power_mw", "inverters", "total_annualized_usd",
+    cols = ["site", *extra_cols, "status", "energy_mwh", *use_cols, "pcs_power_mw", "inverters", "total_annualized_usd",
             "validation_passed", "wall_s"]
     shown = df[[c for c in cols if c in df.columns]].astype(object)
     money = lambda x: f"{x / 1e6:,.2f} M" if isinstance(x, float) else ""  # noqa: E731
     number = lambda x: f"{x:,.1f}" if isinstance(x, float) else ""  # noqa: E731
-    for col, fmt in (("total_annualized_usd", money), ("energy_mwh", number), ("pcs_power_mw", number), ("wall_s", number)):
+    for col, fmt in (("total_annualized_usd", money), ("energy_mwh", number), ("pcs_power_mw", number), ("wall_s", number),
+                     *((c, number) for c in use_cols if c in shown.columns)):
         shown[col] = shown[col].map(lambda x, fmt=fmt: "" if pd.isna(x) else fmt(float(x)))
     shown = shown.map(lambda x: "" if x is None or (not isinstance(x, str) and pd.isna(x)) else x)
-    shown = shown.rename(columns={"total_annualized_usd": "total_usd_per_yr"})
+    shown = shown.rename(columns={"total_annualized_usd": "total_usd_per_yr", **SWEEP_USE_COLUMNS})
     say("")
     for line in shown.to_string(index=False, na_rep="").splitlines():
         say("  " + line)
@@ -114,7 +121,10 @@ def sweep(site, vary, out_dir, workers, scheduler, timeout_s, retries, as_json):
     row per point, the cost-optimal point marked), OUT_DIR/sweep.png (total annualized cost, BESS
     energy and PCS power against the first varied key; points that fail held-out validation and the
     cost-optimal point marked), OUT_DIR/summary.csv and .parquet, and each point's outputs in
-    OUT_DIR/<key=value>/.
+    OUT_DIR/<key=value>/. The table shows, beside E, the SoC bands [MWh] (X_rt ride-through, X_up
+    up-ramp buffer, X_cu curtailment reserve, X_dn down-ramp headroom) and what the held-out replay
+    used: replay_range (highest - lowest stored energy) and ramp_draw (the largest fall of stored
+    energy in its recorded ramp windows), so energy the replay never uses shows at a glance.
     """
     from ..sweep_grid import parse_vary, sweep as run_sweep
 
@@ -130,7 +140,7 @@ def sweep(site, vary, out_dir, workers, scheduler, timeout_s, retries, as_json):
         grid[key] = values
     df = run_sweep(site, grid, out_dir, workers=workers, scheduler=scheduler, timeout_per_site_s=timeout_s,
                    retries=retries, progress=True)
-    code = _finish(df, out_dir, as_json, extra_cols=list(grid))
+    code = _finish(df, out_dir, as_json, extra_cols=list(grid), use_cols=list(SWEEP_USE_COLUMNS))
     opt = df[df["cost_optimal"]]
     if len(opt):
         r = opt.iloc[0]
