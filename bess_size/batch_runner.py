@@ -15,9 +15,9 @@ Faults stay local to their row:
   reschedules its task on another worker, up to ``retries`` times (the scheduler's
   ``allowed-failures``; exceptions escaping the task are retried by ``retries=`` too), then the row
   says ``worker_lost``;
-* a site that runs longer than ``timeout_per_site_s`` -> the client cancels it, ends the worker
-  process that runs it for its nanny to replace (a Python thread cannot be stopped any other way)
-  and writes a ``timeout`` row; the
+* a site that runs longer than ``timeout_per_site_s`` -> the client cancels it, has that worker's
+  nanny SIGKILL the process the task reported it runs in and start a fresh one (a Python thread
+  cannot be stopped any other way) and writes a ``timeout`` row; the
   solver gets 75% of that as its own time limit, so the MILP usually stops first: with a design in
   hand the site goes on (``solver_status`` says ``time_limit``), without one the row is ``timeout``.
 

@@ -97,3 +97,7 @@ def test_ci_installs_and_tests_as_the_readme_says():
     assert f"\n{install}\n" in ci  # pip install -e ".[test]"
     assert f"\n{test}\n" in ci  # pytest
     assert "pip wheel" in ci and '"$rc" -eq 5' in ci
+    # a clean clone of the commit, CI=true (a missing chromium or cbc fails), the linter, and no sudo it cannot use
+    assert 'git clone --quiet --no-checkout "$repo"' in ci and "checkout --quiet --detach" in ci
+    assert "\nexport CI=true\n" in ci and "\nruff check .\n" in ci
+    assert "sudo -n true" in ci and "sudo apt-get install -y ${missing[*]}" in ci
