@@ -50,7 +50,23 @@ def extract_design(m, d: ModelData, solver_info: SolverInfo | None) -> Design:
     gens = [GenerationDesign(kind=u.kind, existing_units=u.existing_units, new_units=int(round(_v(m.new_units[g]))),
                              unit_mw=u.unit_mw) for g, u in enumerate(d.site.thermal)]
     return Design(site=d.site.name, solver=solver_info, bess=bess, generation=gens, cost=extract_cost(m, d),
-                  promises=extract_promises(m, d, gens))
+                  promises=extract_promises(m, d, gens), energy_mix=extract_energy_mix(m, d, gens))
+
+
+def extract_energy_mix(m, d: ModelData, gens: list[GenerationDesign]) -> dict:
+    """The optimizer's expected year: energy by source, CO2, capacity factors (site_spec/energy_mix.py)."""
+    from bess_size.site_spec.energy_mix import energy_mix
+
+    wdt = [w * d.step_h for w in d.annual_weight]
+    steps = range(d.n)
+    annual = lambda var: sum(wdt[i] * _v(var[i]) for i in steps)  # noqa: E731  [MWh/year]
+    curtailed = annual(m.pv_curtailed_mw)
+    pv = sum(wdt[i] * d.pv_mw[i] for i in steps)
+    return energy_mix(
+        d.site, [g.units for g in gens], grid_import_mwh=annual(m.import_mw),
+        generation_mwh=[sum(wdt[i] * _v(m.gen_mw[g, i]) for i in steps) for g in m.thermal_types],
+        pv_used_mwh=pv - curtailed, pv_curtailed_mwh=curtailed, bess_discharge_mwh=annual(m.discharge_mw),
+        unserved_mwh=annual(m.shed_mw), flexible_shed_mwh=annual(m.flexible_mw) if hasattr(m, "flexible_mw") else 0.0)
 
 
 def extract_cost(m, d: ModelData | None = None) -> Cost:

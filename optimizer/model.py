@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pyomo.environ as pyo
 
-from . import bands, bess_pcs, design, generation, grid, objective, transients
+from . import bands, bess_pcs, design, emissions, generation, grid, objective, transients
 from .data import ModelData
 from .limits import init_limits
 
@@ -58,6 +58,10 @@ def build_model(d: ModelData, options: ModelOptions = ModelOptions()) -> pyo.Con
         # second stage: transient requirements and contingencies, hard for every scenario
         transients.add_transient_requirement_constraints(m, d)
         transients.add_contingency_constraints(m, d)
+
+        # emissions: what the import and the fuel emit, an optional cap
+        emissions.add_emission_expressions(m, d)
+        emissions.add_emission_cap_constraints(m, d)
 
         # objective
         objective.add_capex_expressions(m, d)

@@ -54,7 +54,7 @@ def demand_charges_usd(d: ModelData, import_mw) -> list[float]:
 def add_opex_expressions(m, d: ModelData) -> None:
     """Expected annual operating cost [USD/year], weights w_i = probability x days per year:
     energy sum w dt price g; demand sum_(s,k,mo) prob_s rate_k peak(s,k,mo); fuel sum w dt fuel gen; starts sum w c_start start;
-    throughput c_tp (sum w dt p_dis + fast cycling); fixed O&M f_bess (BESS capital) + f_gen (new MW); flexible sum w dt c_flex flex; shedding sum w dt VOLL shed."""
+    throughput c_tp (sum w dt p_dis + fast cycling); fixed O&M f_bess (BESS capital) + f_gen (new MW); flexible sum w dt c_flex flex; shedding sum w dt VOLL shed; CO2 price x co2 (emissions.py)."""
     site = d.site
     wdt = [w * d.step_h for w in d.annual_weight]
     price = d.price_usd_per_mwh
@@ -80,11 +80,12 @@ def add_opex_expressions(m, d: ModelData) -> None:
         + pyo.quicksum(eco.generation_fixed_om_usd_per_mw_year * th[g].unit_mw * m.new_units[g] for g in m.thermal_types))
     voll = site.reliability.voll_usd_per_mwh
     m.opex_shedding_usd = pyo.Expression(expr=pyo.quicksum(voll * wdt[i] * m.shed_mw[i] for i in steps))
+    m.opex_co2_usd = pyo.Expression(expr=site.economics.co2_price_usd_per_t * m.co2_t)
 
 
 CAPEX_PARTS = ("capex_bess_energy_usd", "capex_pcs_usd", "capex_inverters_usd", "capex_generation_usd")
 OPEX_PARTS = ("opex_energy_usd", "opex_demand_charge_usd", "opex_fuel_usd", "opex_starts_usd",
-              "opex_throughput_usd", "opex_flexible_load_usd", "opex_shedding_usd", "opex_fixed_om_usd")
+              "opex_throughput_usd", "opex_flexible_load_usd", "opex_shedding_usd", "opex_fixed_om_usd", "opex_co2_usd")
 
 
 def add_objective(m, d: ModelData) -> None:

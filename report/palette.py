@@ -94,6 +94,7 @@ COST_LABELS = {
     "opex_flexible_load": "flexible load curtailed",
     "opex_shedding": "load shed (at VOLL)",
     "opex_fixed_om": "fixed O&M",
+    "opex_co2": "CO2 (at economics.co2_price_usd_per_t)",
 }
 
 # breakdown entries that are totals, not parts: shown on their own, never as a bar among the parts

@@ -136,6 +136,8 @@ class Design(_Part):
         "The generation fleet the transient requirements were screened with (units per thermal type), "
         "the screening rounds and whether the solved fleet matched it"))
     binding: list[BindingRequirement] = Field(default_factory=list)
+    energy_mix: dict = Field(default_factory=dict, description=(
+        "The optimizer's expected year: MWh/year by source, CO2 t/year, capacity factor per thermal type"))
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2)

@@ -233,6 +233,11 @@ class GridPhase(SpecModel):
     ramp_limit_mw_per_min: float | None = F(None, "MW/min", "POI ramp limit per minute from this year on", gt=0)
 
 
+# US average CO2 intensity of electricity, EIA 2023: 0.81 lb/kWh = 0.367 t/MWh (not in the data sheet;
+# a site should give its own grid's figure, marginal or average, in grid.co2_t_per_mwh)
+GRID_CO2_T_PER_MWH = 0.367
+
+
 class Grid(SpecModel):
     firm_import_mw: float = F(200, "MW", "Firm import capacity at the POI", ge=0)
     nonfirm_import_mw: float = F(150, "MW", "Curtailable import, available except during curtailment events", ge=0)
@@ -263,6 +268,10 @@ class Grid(SpecModel):
         default_factory=list, description="Optional phased interconnection: each entry applies from its from_year on "
         "(years before the first use the keys above); see docs/economics.md")
 
+    co2_t_per_mwh: float = F(
+        GRID_CO2_T_PER_MWH, "t/MWh", "CO2 emitted per MWh imported (default: the US grid average, EIA 2023, "
+        "about 810 lb/MWh)", ge=0, le=2)
+
     @property
     def total_import_mw(self) -> float:
         return self.firm_import_mw + self.nonfirm_import_mw
@@ -272,6 +281,7 @@ class Grid(SpecModel):
 
 
 MMBTU_PER_MWH = 3.412142  # 1 MWh = 3.412142 MMBtu
+NATURAL_GAS_T_CO2_PER_MMBTU = 0.05306  # EPA / EIA carbon coefficient of pipeline natural gas, 53.06 kg CO2/MMBtu
 
 # A fuel cell (SOFC) differs from an engine by default (datasheet 5.6): no minimum stable load, a
 # slow ramp (minutes to full output, "treat as near-constant") and a start of hours (it stays hot);
@@ -307,6 +317,17 @@ class ThermalUnit(SpecModel):
         None, "fraction", "Electrical efficiency on the fuel's heating value, used with fuel_price_usd_per_mmbtu "
         "(default by kind: gas_engine 0.416, gas_turbine 0.397, fuel_cell 0.569)", gt=0, le=1)
     variable_om_usd_per_mwh: float = F(0, "USD/MWh", "Variable O&M added to the fuel cost when fuel_price_usd_per_mmbtu is given", ge=0)
+    co2_t_per_mwh: float | None = F(
+        None, "t/MWh", "CO2 emitted per MWh generated (default: natural gas, 0.05306 t/MMBtu x 3.412142 / "
+        "efficiency_fraction: gas_engine 0.435, gas_turbine 0.456, fuel_cell 0.318)", ge=0, le=2)
+
+    @property
+    def emission_factor_t_per_mwh(self) -> float:
+        """co2_t_per_mwh, or natural gas burnt at the unit's efficiency (datasheet 5.6 heat rates)."""
+        if self.co2_t_per_mwh is not None:
+            return self.co2_t_per_mwh
+        eff = self.efficiency_fraction if self.efficiency_fraction is not None else EFFICIENCY_DEFAULTS[self.kind]
+        return NATURAL_GAS_T_CO2_PER_MMBTU * MMBTU_PER_MWH / eff
 
     @model_validator(mode="before")
     @classmethod
@@ -403,6 +424,9 @@ class Reliability(SpecModel):
 
 class Economics(SpecModel):
     discount_rate: float = F(0.08, "fraction", "Real discount rate", ge=0, le=1)
+    co2_price_usd_per_t: float = F(0, "USD/t", "Price of CO2 emitted (grid import and onsite fuel); the optimizer pays it", ge=0, le=10000)
+    co2_cap_t_per_year: float | None = F(
+        None, "t/year", "Optional: most CO2 a year the site may emit (grid import and onsite fuel); the optimizer holds it", ge=0)
     lifetime_years: float = F(15, "years", "Economic life for the capital recovery factor", gt=0, le=100)
     it_capacity_value_usd_per_mw_month: float = F(
         0.0, "USD/MW-month", "What a MW of energized IT capacity earns a month; values time to power on a phased site", ge=0)

@@ -93,3 +93,24 @@ def say_binding(design) -> None:
         say(f"  {head}")
         if nxt:
             say(f"      {nxt}", dim=True)
+
+
+def mix_line(mix: dict) -> str:
+    """Energy by source, CO2 and capacity factors of one year, on one line (design.json ``energy_mix``)."""
+    gen = mix.get("generation_mwh_per_year", {})
+    cf = mix.get("capacity_factor", {})
+    parts = [f"grid {mix['grid_import_mwh_per_year']:,.0f}"]
+    parts += [f"{k} {v:,.0f} (capacity factor {cf.get(k, 0):.0%})" for k, v in gen.items()]
+    parts += [f"PV {mix['pv_used_mwh_per_year']:,.0f}", f"battery discharge {mix['bess_discharge_mwh_per_year']:,.0f}"]
+    co2 = mix.get("co2_t_per_year", {})
+    return (", ".join(parts) + f" MWh/year; PV curtailed {mix['pv_curtailed_mwh_per_year']:,.0f}, load unserved "
+            f"{mix['unserved_energy_mwh_per_year']:,.0f}, flexible load shed {mix['flexible_load_shed_mwh_per_year']:,.0f} "
+            f"MWh/year; CO2 {co2.get('total', 0):,.0f} t/year ({mix.get('co2_t_per_mwh_supplied', 0):.3f} t/MWh)")
+
+
+def say_energy_mix(design, replay: dict | None = None) -> None:
+    """The optimizer's expected year and, after a replay, the held-out replay's."""
+    if design.energy_mix:
+        say(f"energy mix, optimizer: {mix_line(design.energy_mix)}")
+    if replay:
+        say(f"energy mix, replay:    {mix_line(replay)}")
