@@ -192,6 +192,8 @@ def _summary(p: Page) -> str:
         ("duration (usable delivered / P)", f"{f.duration_bol_h:,.2f} h BOL · {f.duration_eol_h:,.2f} h EOL"),
         ("new onsite generation", f"{gen_new:,.0f} MW"),
     ]
+    if d.energy_mix:
+        cards.append(("CO2 (optimizer's year)", f"{d.energy_mix.get('co2_t_per_year', {}).get('total', 0) / 1e3:,.1f} kt/yr"))
     if d.cost is not None:
         cards.append(("total annualized cost", f"{d.cost.total_annualized_usd / 1e6:,.2f} M USD/yr"))
         cards.append(("grid-only bill", f"{d.cost.grid_only_bill_usd / 1e6:,.2f} M USD/yr"))
@@ -241,6 +243,50 @@ def _binding(p: Page) -> str:
             "generator units, what a unit costs net of what it saves). The last column is the next requirement: what "
             "the quantity would shrink to if the binding one were relaxed.</p>"
             + _table(["quantity", "design", "set by", "needs", "one more unit costs [USD/yr]", "next requirement"], rows))
+
+
+def _energy_mix(p: Page) -> str:
+    """Where a year's energy comes from and what it emits: the optimizer's expectation beside the replay's."""
+    from bess_size.site_spec.energy_mix import replay_energy_mix
+
+    d, site = p.data.design, p.data.site
+    plan = d.energy_mix
+    if not plan:
+        return '<p class="missing">design.json carries no energy mix (written by another tool or an older version).</p>'
+    replay = replay_energy_mix(site, d, p.data.validation.get("results") or {}) or {}
+
+    def cell(mix, *keys):
+        x = mix
+        for k in keys:
+            x = (x or {}).get(k) if isinstance(x, dict) else None
+        return "–" if x is None else f"{x:,.0f}"
+    rows = [["grid import", cell(plan, "grid_import_mwh_per_year"), cell(replay, "grid_import_mwh_per_year")]]
+    for name in plan.get("generation_mwh_per_year", {}):
+        rows.append([_e(name), cell(plan, "generation_mwh_per_year", name), cell(replay, "generation_mwh_per_year", name)])
+    rows += [["PV used", cell(plan, "pv_used_mwh_per_year"), cell(replay, "pv_used_mwh_per_year")],
+             ["battery discharge", cell(plan, "bess_discharge_mwh_per_year"), cell(replay, "bess_discharge_mwh_per_year")],
+             ["PV curtailed", cell(plan, "pv_curtailed_mwh_per_year"), cell(replay, "pv_curtailed_mwh_per_year")],
+             ["load unserved", cell(plan, "unserved_energy_mwh_per_year"), cell(replay, "unserved_energy_mwh_per_year")],
+             ["flexible load shed", cell(plan, "flexible_load_shed_mwh_per_year"), cell(replay, "flexible_load_shed_mwh_per_year")]]
+    co2 = [["<b>total</b>" if k == "total" else _e(k), cell(plan, "co2_t_per_year", k), cell(replay, "co2_t_per_year", k)]
+           for k in plan.get("co2_t_per_year", {})]
+    cf = [[_e(k), f"{v:.1%}", f"{(replay.get('capacity_factor') or {}).get(k, float('nan')):.1%}" if replay else "–"]
+          for k, v in plan.get("capacity_factor", {}).items()]
+    factors = ", ".join([f"grid {site.grid.co2_t_per_mwh:g}"]
+                        + [f"{u.kind} {u.emission_factor_t_per_mwh:.3f}" for u in site.thermal])
+    econ = site.economics
+    policy = (f" The optimizer paid {econ.co2_price_usd_per_t:g} USD/t of CO2" if econ.co2_price_usd_per_t else
+              " CO2 carried no price in the optimization")
+    policy += (f" and held emissions under the cap of {econ.co2_cap_t_per_year:,.0f} t/year." if econ.co2_cap_t_per_year
+               is not None else " and no cap.")
+    return ("<p>Energy a year by source, as the optimizer expects it and as the held-out replay measured it. The replay "
+            "reports generation as a total, split between thermal types as the optimizer's dispatch splits it; PV used "
+            "there is the expected PV output less what the replay curtailed.</p>"
+            + _table(["source", "optimizer [MWh/yr]", "replay [MWh/yr]"], rows, "num")
+            + f"<p>CO2 at these emission factors [t/MWh]: {_e(factors)} (spec keys <code>grid.co2_t_per_mwh</code>, "
+            f"<code>generation[].co2_t_per_mwh</code>).{_e(policy)}</p>"
+            + _table(["CO2 from", "optimizer [t/yr]", "replay [t/yr]"], co2, "num")
+            + (_table(["capacity factor", "optimizer", "replay"], cf, "num") if cf else ""))
 
 
 def _cost(p: Page) -> str:
@@ -570,8 +616,9 @@ LEAVES_OUT = [
     "Statistical, not worst-case, guarantees: a passing check means the success rate's 95% lower bound reached the "
     "target over the held-out scenarios drawn from the site's own stochastic model; events outside that model "
     "(or a model that is wrong about the site) are not covered.",
-    "Generator reliability: units start when commanded after their start time; failures to start, fuel supply and "
-    "emission limits are not modelled.",
+    "Generator reliability: units start when commanded after their start time; failures to start and fuel supply "
+    "are not modelled. Emissions are annual CO2 at fixed factors (grid and fuel); local air-permit limits (NOx, "
+    "hours per year) are not.",
     "Money beyond the stated costs: no taxes, incentives, financing structure, land, fixed O&M or revenue from grid "
     "services other than the energy-price arbitrage the model sees.",
 ]
@@ -636,6 +683,7 @@ def render(data: ReportData) -> str:
     p.plan_anchors(available)
     p.section("summary", "Design summary", _summary(p))
     p.section("cost", "Cost", _cost(p))
+    p.section("energy-mix", "Energy mix and emissions", _energy_mix(p))
     p.section("lifetime", "Lifetime cash flows", lifetime_section(data))
     if data.design.phases:
         p.section("phases", "Phases and time to power", phases_section(data))
