@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 from bess_size.site_spec.design import BindingRequirement, RequirementFigure
+from bess_size.site_spec.screen import redundancy_unit
 
 from .bands import usable_fraction
 from .data import ModelData
@@ -124,7 +125,12 @@ def _describe(d: ModelData, family: str, index, need: float, sol: dict) -> tuple
         share = d.site.reliability.islanding.shed_fraction(d.site.load)
         of = (f"the {d.peak_load_mw:.4g} MW peak x (1 - flexible share {share:g} shed in an island)" if share
               else f"the whole {d.peak_load_mw:.4g} MW peak")
-        return "islanding", "reliability.islanding", f"islanding: units carry {islanding_load_mw(d):.4g} MW = {of}: {need:.2f} units"
+        k = d.site.reliability.islanding.redundancy_units
+        big = redundancy_unit(d.site)
+        spare = (f", with {k} x {big.unit_mw:g} MW {big.kind} out (N+{k}, reliability.islanding.redundancy_units)"
+                 if k and big is not None else "")
+        return ("islanding", "reliability.islanding",
+                f"islanding: units carry {islanding_load_mw(d):.4g} MW = {of}{spare}: {need:.2f} units")
     if family == "commitment_limit":
         u = d.site.thermal[index[0]]
         price = sum(d.price_usd_per_mwh) / max(len(d.price_usd_per_mwh), 1)

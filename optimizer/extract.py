@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from bess_size.site_spec.design import Bands, BessDesign, Cost, Design, GenerationDesign, Headroom, SolverInfo
+from bess_size.site_spec.screen import redundancy_mw
 
 from .bands import usable_fraction
 from .data import ModelData
@@ -122,6 +123,10 @@ def extract_promises(m, d: ModelData, gens: list[GenerationDesign]) -> dict[str,
         "ride_through_s": rel.ride_through.duration_s,
         "islanding_capacity_mw": r6(sum(g.units * g.unit_mw for g in gens)),
         "islanding_required_mw": r6(islanding_load_mw(d)) if rel.islanding.required else 0.0,
+        # N+k: the capacity left with the k largest units out, and its margin over what the island needs
+        "islanding_redundancy_mw": r6(redundancy_mw(d.site)),
+        "islanding_margin_mw": r6(sum(g.units * g.unit_mw for g in gens) - redundancy_mw(d.site)
+                                  - islanding_load_mw(d)) if rel.islanding.required else 0.0,
         "curtailment_reserve_mwh": r6(_v(m.curtailment_reserve_mwh)),
         "discharge_residual_mw": r6(max(tr["discharge_residual_mw"], default=0.0)),
         "charge_residual_mw": r6(max(tr["charge_residual_mw"], default=0.0)),

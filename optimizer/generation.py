@@ -8,8 +8,7 @@ balance as data (its curtailment is a variable in grid.py).
 from __future__ import annotations
 
 import pyomo.environ as pyo
-
-from bess_size.site_spec.screen import islanding_need_mw
+from bess_size.site_spec.screen import islanding_need_mw, redundancy_mw
 
 from .data import ModelData
 from .design import units_installed
@@ -80,9 +79,11 @@ def islanding_load_mw(d: ModelData) -> float:
 
 
 def add_islanding_capacity_constraints(m, d: ModelData) -> None:
-    """sum_g N_g unit_mw_g >= islanding_load_mw when islanding.required (PV counts as zero)."""
+    """sum_g N_g unit_mw_g - k unit_mw_max >= islanding_load_mw when islanding.required: N+k, the island
+    holds with the k = redundancy_units largest units out (PV counts as zero)."""
     if not d.site.reliability.islanding.required:
         return
     th = d.site.thermal
     m.islanding_capacity = pyo.Constraint(
-        expr=sum(th[g].unit_mw * units_installed(m, d, g) for g in m.thermal_types) >= islanding_load_mw(d))
+        expr=sum(th[g].unit_mw * units_installed(m, d, g) for g in m.thermal_types)
+        >= islanding_load_mw(d) + redundancy_mw(d.site))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
+from bess_size.site_spec.screen import redundancy_unit
+
 from .data import ModelData
 from .design import units_installed
 
@@ -41,10 +43,11 @@ def unit_contribution_mw(unit, since_s: float) -> float:
 def add_contingency_constraints(m, d: ModelData) -> None:
     """Loss-of-grid and sag windows, generators starting cold:
 
-    u(w, tau) >= need(w, tau) - sum_g N_g c_g(tau), u >= 0;  P >= u(w, tau);
+    u(w, tau) >= need(w, tau) - sum_g N_g c_g(tau) + k c_big(tau), u >= 0;  P >= u(w, tau);
     X_rt >= sum_tau u(w, tau) s(w, tau) / (3600 eta_dis)  [MWh stored], for every window w,
     s(w, tau) [s] the part of the step the battery covers (the step length counted once).
-    Steps before any unit can start have u = need, a constant (no variable).
+    Steps before any unit can start have u = need, a constant (no variable). With islanding required
+    the k = redundancy_units largest units (type "big") are out: they never deliver (N+k).
     """
     if not d.windows:
         return
@@ -56,11 +59,16 @@ def add_contingency_constraints(m, d: ModelData) -> None:
     m.contingency_residual_mw = pyo.Var(m.window_seconds, domain=pyo.NonNegativeReals)
     u = m.contingency_residual_mw
     G = list(m.thermal_types)
+    isl = d.site.reliability.islanding
+    big = redundancy_unit(d.site) if isl.required else None
+    out_k = isl.redundancy_units if big is not None else 0
 
     def residual(m, w, k):
         win = d.windows[w]
         since = win.var_since_outage_s[k]
         gens = sum(unit_contribution_mw(th[g], since) * units_installed(m, d, g) for g in G)
+        if out_k:
+            gens = gens - out_k * unit_contribution_mw(big, since)
         return u[w, k] + gens >= win.var_load_mw[k]
 
     m.contingency_residual = pyo.Constraint(m.window_seconds, rule=residual)

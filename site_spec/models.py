@@ -408,6 +408,9 @@ class Islanding(SpecModel):
         "While islanded, shed load.flexible.max_fraction of the load after flexible_shed_delay_s "
         "(and after ride-through); the island then needs generation for the rest only"))
     flexible_shed_delay_s: float = F(60, "s", "From the grid loss until flexible load is shed in an island", ge=0, le=86400)
+    redundancy_units: int = F(
+        1, "units", "N+k: the island holds (and is bridged) with this many of the largest generator units out "
+        "(used when required)", ge=0, le=10)
 
     def shed_fraction(self, load) -> float:
         """Share of load shed once the island has lasted flexible_shed_delay_s (0 unless the spec says so)."""

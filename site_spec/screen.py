@@ -25,7 +25,6 @@ from .errors import Problem
 from .models import Site
 
 
-
 @dataclass(frozen=True)
 class CurtailmentDraw:
     """What the battery must deliver through one hard curtailment event (whatever else runs)."""
@@ -69,6 +68,20 @@ def islanding_need_mw(site: Site, peak_load_mw: float) -> float:
     """What the island must carry: the peak, or peak x (1 - load.flexible.max_fraction) when the
     spec sheds flexible load in an island (reliability.islanding.shed_flexible_load); PV counts as zero."""
     return peak_load_mw * (1.0 - site.reliability.islanding.shed_fraction(site.load))
+
+
+def redundancy_unit(site: Site):
+    """The largest generator unit the spec allows (the one N+k takes out), or None without generation."""
+    units = [g for g in site.thermal if g.existing_units + g.max_new_units > 0]
+    return max(units, key=lambda g: g.unit_mw) if units else None
+
+
+def redundancy_mw(site: Site) -> float:
+    """Capacity the island must hold in reserve: reliability.islanding.redundancy_units x the largest
+    unit's unit_mw (N+k with the k largest units out; 0 unless islanding is required)."""
+    isl = site.reliability.islanding
+    big = redundancy_unit(site)
+    return isl.redundancy_units * big.unit_mw if isl.required and big is not None else 0.0
 
 
 def ride_through_power_mw(site: Site, peak_load_mw: float) -> float:
@@ -201,11 +214,14 @@ def generation_for_island(site: Site, needs: Needs) -> list[Problem]:
     if not site.reliability.islanding.required or not site.thermal or needs.peak_load_mw is None:
         return []
     most_mw = generation_mw(site)
-    need_mw = islanding_need_mw(site, needs.peak_load_mw)
+    need_mw = islanding_need_mw(site, needs.peak_load_mw) + redundancy_mw(site)
     if most_mw + 1e-9 >= need_mw:
         return []
     rule = ("peak x (1 - load.flexible.max_fraction)" if site.reliability.islanding.shed_fraction(site.load) > 0
             else "the peak site load")
+    k = site.reliability.islanding.redundancy_units
+    if k:
+        rule += f" + {k} x the largest unit (reliability.islanding.redundancy_units, N+{k})"
     return [Problem("reliability.islanding.required", True,
                     f"islanding needs generation of at least {rule} = {need_mw:g} MW, "
                     f"but the generation section allows at most {most_mw:g} MW (existing_units + max_new_units) x unit_mw; "

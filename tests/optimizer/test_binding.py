@@ -47,8 +47,8 @@ def test_campus_300mw_what_sized_what(campus_300mw):
     FACET)) = 41,064 USD/year. Inverters: 345 MW at power factor 0.95 = 363.2 MVA; on the polygon's
     facet 345 / 0.95 / (4 FACET) = 90.87 -> 91 (the grid and island points ask the same: the load's
     power factor equals the POI minimum). Engines: the island carries the whole 345 MW (the spec does
-    not shed the flexible share in an island) = 19.17 units of 18 MW -> 20; each costs more than it
-    saves (capex 18 x 1.2 M x CRF = 2.2 M USD/year against at most 18 MW x 6 USD/MWh x 8760 h = 0.95 M
+    not shed the flexible share in an island) with one engine out (N+1): (345 + 18) / 18 = 20.17
+    units of 18 MW -> 21; each costs more than it saves (capex 18 x 1.2 M x CRF = 2.2 M USD/year against at most 18 MW x 6 USD/MWh x 8760 h = 0.95 M
     of cheaper fuel)."""
     b = _by_quantity(campus_300mw)
     p = b["pcs_power_mw"]
@@ -67,8 +67,8 @@ def test_campus_300mw_what_sized_what(campus_300mw):
     assert inv.value == 91 and inv.binding.requirement in ("inverters_grid", "inverters_island")
     assert inv.binding.needs == pytest.approx(345 / 0.95 / (4 * FACET), rel=1e-3)
     units = b["generation[0].units"]
-    assert units.value == 20 and units.binding.requirement == "islanding"
-    assert units.binding.needs == pytest.approx(345 / 18, rel=1e-6)
+    assert units.value == 21 and units.binding.requirement == "islanding"
+    assert units.binding.needs == pytest.approx((345 + 18) / 18, rel=1e-6)
     assert units.binding.marginal_usd_per_year > 0  # held by the rule, not by economics
     assert units.runner_up.requirement == "economics"
 
@@ -91,7 +91,8 @@ def test_inference_100mw_pv_what_sized_what():
 def test_campus_1gw_what_sized_what():
     """campus-1gw, by hand: peak = 850 x 1.15 = 977.5 MW -> P = 977.5 MW (ride-through, 100 % for
     30 s); E >= 977.5 / 1.0 -> 196 containers of 5 MWh (980 MWh). Islanding: 977.5 x (1 - 0.1) =
-    879.75 MW = 24.44 turbines of 36 MW -> 25 (10 existing + 15 new)."""
+    879.75 MW, plus one turbine out (N+1): (879.75 + 36) / 36 = 25.44 turbines -> 26 (10 existing +
+    16 new, all the spec allows)."""
     site = _bundled("campus-1gw")
     b = _by_quantity(optimize(site, generate_scenarios(site)).design)
     assert b["pcs_power_mw"].value == pytest.approx(977.5)
@@ -99,8 +100,8 @@ def test_campus_1gw_what_sized_what():
     assert b["energy_mwh"].binding.requirement == "c_rate"
     assert b["containers"].value == 196
     units = b["generation[0].units"]
-    assert units.value == 25 and units.binding.requirement == "islanding"
-    assert units.binding.needs == pytest.approx(879.75 / 36, rel=1e-6)
+    assert units.value == 26 and units.binding.requirement == "islanding"
+    assert units.binding.needs == pytest.approx((879.75 + 36) / 36, rel=1e-6)
 
 
 def test_binding_follows_the_requirement_that_is_raised(make_trace_site):

@@ -34,7 +34,7 @@ def test_islanding_bridge_until_engines_carry_the_load(make_trace_site):
     """
     site = make_trace_site([(0, 90), (DAY - 1, 90)], {
         "load": {"it_capacity_mw": 90}, "generation": [_engine()],
-        "reliability": {"ride_through": {"duration_s": 10, "load_fraction": 1.0}, "islanding": {"required": True}}})
+        "reliability": {"ride_through": {"duration_s": 10, "load_fraction": 1.0}, "islanding": {"required": True, "redundancy_units": 0}}})
     res = optimize(site, generate_scenarios(site))
     d = res.design
     assert d.generation[0].new_units == 3
@@ -70,3 +70,21 @@ def test_energy_balance_closes_in_every_scenario(make_trace_site):
             supply = pyo.value(m.import_mw[i] + m.discharge_mw[i] - m.charge_mw[i] + m.shed_mw[i])
             assert supply == pytest.approx(250.0, abs=1e-6)
             assert pyo.value(m.import_mw[i]) <= limit[i - 24 * day] + 1e-6 if day == 1 else True
+
+
+def test_n_plus_1_island_holds_with_the_largest_unit_out(make_trace_site):
+    """The 90 MW island of the test above with N+1 (reliability.islanding.redundancy_units = 1):
+    capacity N x 30 - 30 >= 90 -> N = 4. The bridge assumes the largest unit never comes: 3 units
+    ramp in, so the reserve is the N = 3 bridge, (5,400 + 1,395) / 3600 / 0.94 MWh, and the island
+    margin with one unit out is 4 x 30 - 30 - 90 = 0 MW. Without redundancy the same site needs 3."""
+    site = make_trace_site([(0, 90), (DAY - 1, 90)], {
+        "load": {"it_capacity_mw": 90}, "generation": [_engine()],
+        "reliability": {"ride_through": {"duration_s": 10, "load_fraction": 1.0},
+                        "islanding": {"required": True, "redundancy_units": 1}}})
+    d = optimize(site, generate_scenarios(site)).design
+    assert d.generation[0].new_units == 4
+    assert d.bess.bands_mwh.ride_through_reserve == pytest.approx((5400 + 1395) / 3600 / ETA, rel=0.005)
+    assert d.promises["islanding_redundancy_mw"] == pytest.approx(30.0)
+    assert d.promises["islanding_margin_mw"] == pytest.approx(0.0, abs=1e-6)
+    units = next(e for e in d.binding if e.quantity == "generation[0].units")
+    assert units.binding.requirement == "islanding" and "N+1" in units.binding.text

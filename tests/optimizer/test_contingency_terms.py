@@ -134,7 +134,7 @@ def _island_site(make_trace_site, islanding):
         "bess": EFF, "load": {"it_capacity_mw": 90, "flexible": {"max_fraction": 0.2, "cost_usd_per_mwh": 500}},
         "generation": [engine], "grid": {"loss_of_grid": {"duration_s": 2000}},
         "reliability": {"ride_through": {"duration_s": 10, "load_fraction": 1.0},
-                        "islanding": {"required": True, **islanding}}})
+                        "islanding": {"required": True, "redundancy_units": 0, **islanding}}})
 
 
 def test_island_does_not_shed_flexible_load_by_default(make_trace_site):

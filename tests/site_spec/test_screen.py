@@ -49,7 +49,7 @@ def test_c_rate_times_energy_caps_the_pcs_too():
 def test_islanding_bridge_without_ride_through_sheds_the_flexible_share_only_when_asked():
     """No ride-through, islanding with 20 % flexible load: by default nothing is shed and the bridge
     needs the 345 MW peak; with shed_flexible_load at once (delay 0) it needs 0.8 x 345 = 276 MW."""
-    gens = [{"kind": "gas_engine", "unit_mw": 18, "max_new_units": 20, "start_time_s": 300}]
+    gens = [{"kind": "gas_engine", "unit_mw": 18, "max_new_units": 21, "start_time_s": 300}]  # N+1: (345 + 18) / 18 -> 21
     common = dict(load={"flexible": {"max_fraction": 0.2}}, generation=gens)
     plain = {"ride_through": {"duration_s": 0}, "islanding": {"required": True}}
     shed = {"ride_through": {"duration_s": 0},
