@@ -211,6 +211,7 @@ def _summary(p: Page) -> str:
                    "the POI power factor, or the island's whole load) inside the inverters' apparent-power circle.",
                    "inverter capability chart")
     gen = _table(["kind", "existing units", "new units", "unit [MW]", "installed [MW]"], gen_rows) if gen_rows else "<p>No onsite thermal generation.</p>"
+    gen += _island_margin(d, site)
     held = p.data.validation.get("held_out_scenarios")
     return (verdict + f'<div class="cards">{card_html}</div>'
             + f"<p>Site <b>{_e(site.name)}</b>: peak load {site.load.peak_mw:,.0f} MW, firm import {site.grid.firm_import_mw:,.0f} MW "
@@ -218,6 +219,13 @@ def _summary(p: Page) -> str:
             f"{site.grid.ramp_limit_mw_per_min:g} MW/min. Validated by replay on {_e(held if held is not None else '?')} held-out scenarios "
             f"of {_days(site.scenarios.trace_days)} at {site.scenarios.transient_resolution_s:g} s.</p>"
             + "<h3>Battery</h3>" + _table(["", "value"], rows, "kv") + inv + "<h3>Onsite generation</h3>" + gen)
+
+
+def _island_margin(d, site) -> str:
+    from bess_size.site_spec.design import island_margin_text
+
+    text = island_margin_text(d, site)
+    return f'<p id="island-margin">{_e(text)}</p>' if text else ""
 
 
 def _binding(p: Page) -> str:

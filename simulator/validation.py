@@ -24,6 +24,7 @@ from ..io import atomic_path
 from . import kernel as K
 from .checks import Check, wilson_lower_bound
 from .controller import BandEnergies, TraceArrays, replay_arrays, run_kernel, stress_points
+from .redundancy import Redundancy, redundancy_check
 from .metrics import (active_steps, calendar_life_used_per_year, contingency_curtailment, curtailment_response,
                       curtailment_row, natural_rate_parts, stress_row, summarize, without_event)
 
@@ -323,6 +324,9 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None, f
                 best[kind] = c
     recorded = _record_windows(site, design, best, window_steps, given, client)
     checks, not_exercised, not_applicable = build_checks(site, design, rows)
+    extra = redundancy_check(site, design, rows)
+    if extra is not None:
+        checks.append(extra)
     results = annual_results(site, rows, parts)
     for c in checks:
         c.promise = _promise_for(c.requirement, design.promises)
@@ -357,6 +361,7 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
     ramp_hists: list[np.ndarray] = []
     window_steps = max(1, int(round(site.scenarios.window_length_s / dt)))
     best: dict[str, _Candidate] = {}
+    redundancy = Redundancy(site, design, bands)  # N+k: the island again with the largest units out
 
     def offer(kind, score, i, trace, center_step, lead=0.5):
         if center_step is None or center_step < 0 or not math.isfinite(score):
@@ -390,6 +395,7 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
         sresp = curtailment_response(srun.recorded[0][:na], site.grid.firm_import_mw, dt, float(cp[K.C_TOL_MW])) \
             if cev is not None else {"ok": None, "import_over_firm_mw": None, "unserved_mwh": None}
         row.update({f"stress_curtailment_response_{k}": v for k, v in sresp.items()})
+        row.update(redundancy.row(trace))
         row["scenario"] = i
         rows.append(row)
         parts.append(natural_rate_parts(row, trace, site, design,

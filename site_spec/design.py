@@ -167,3 +167,19 @@ def _dotted(loc: tuple) -> str:
     for x in loc:
         out += f"[{x}]" if isinstance(x, int) else (f".{x}" if out else str(x))
     return out or "<document>"
+
+
+def island_margin_text(d: "Design", site) -> str:
+    """The island's capacity, with the spec's N+k units out, against what it must carry (empty when not required)."""
+    pr = d.promises
+    if not site.reliability.islanding.required or "islanding_required_mw" not in pr:
+        return ""
+    cap, need = pr.get("islanding_capacity_mw", 0.0), pr["islanding_required_mw"]
+    out = pr.get("islanding_redundancy_mw", 0.0)
+    k = site.reliability.islanding.redundancy_units
+    margin = pr.get("islanding_margin_mw", cap - out - need)
+    which = "the largest unit" if k == 1 else f"the {k} largest units"
+    head = f"Island: {cap:,.0f} MW of generation" + (f", {cap - out:,.0f} MW with {which} out (N+{k})" if k
+                                                   else " (no unit out: N+0)")
+    return (f"{head}, against {need:,.0f} MW the island must carry: margin {margin:+,.0f} MW"
+            + ("" if margin >= -1e-6 else " (SHORT)") + ".")

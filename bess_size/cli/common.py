@@ -108,6 +108,15 @@ def mix_line(mix: dict) -> str:
             f"MWh/year; CO2 {co2.get('total', 0):,.0f} t/year ({mix.get('co2_t_per_mwh_supplied', 0):.3f} t/MWh)")
 
 
+def say_island(design, site) -> None:
+    """The island's N+k margin (design.json promises), when the site must island."""
+    from ..site_spec.design import island_margin_text
+
+    text = island_margin_text(design, site)
+    if text:
+        say(text)
+
+
 def say_energy_mix(design, replay: dict | None = None) -> None:
     """The optimizer's expected year and, after a replay, the held-out replay's."""
     if design.energy_mix:

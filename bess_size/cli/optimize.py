@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import design_line, emit_json, say, say_binding, say_energy_mix, say_solver_warning
+from .common import design_line, emit_json, say, say_binding, say_energy_mix, say_island, say_solver_warning
 from .spec import say_before_start
 
 
@@ -88,6 +88,7 @@ def optimize(site_path, out_dir, scenarios_path, solver, time_limit_s, mip_gap, 
             f"build {res.model_stats['build_s']:.1f} s, solve {res.model_stats['solve_s']:.1f} s")
     say_solver_warning(d)
     say_energy_mix(d)
+    say_island(d, site)
     say_binding(d)
     say(f"wrote {target}")
     if as_json:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import EXIT_OK, EXIT_REQUIREMENT_FAILED, design_line, emit_json, say, say_binding, say_energy_mix, say_solver_warning
+from .common import EXIT_OK, EXIT_REQUIREMENT_FAILED, design_line, emit_json, say, say_binding, say_energy_mix, say_island, say_solver_warning
 from .spec import say_before_start
 
 STAGE_LABELS = {
@@ -174,6 +174,7 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, work
     from ..site_spec.energy_mix import replay_energy_mix
 
     say_energy_mix(result.design, replay_energy_mix(site, result.design, result.validation.results))
+    say_island(result.design, site)
     say_binding(result.design)
     say(f"{'all requirements held' if result.passed else 'a requirement FAILED'}; "
         f"wrote {', '.join(p.name for p in result.files)} to {out_dir} in {time.perf_counter() - t0:.1f} s",

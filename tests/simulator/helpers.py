@@ -22,7 +22,7 @@ def make_site(**overrides):
             "curtailment": {"notice_min": 30},
         },
         # fuel dearer than the 60 USD/MWh grid price: engines run for contingencies and curtailment only
-        "generation": [{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 10,
+        "generation": [{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 12,
                         "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60,
                         "fuel_usd_per_mwh": 80}],
         "bess": {"charge_efficiency": 0.95, "discharge_efficiency": 0.95, "soc_min_fraction": 0.05,

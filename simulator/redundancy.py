@@ -1,0 +1,75 @@
+"""N+k: every held-out loss of grid replayed again, in the stress state, with the k largest units out.
+
+``reliability.islanding.redundancy_units`` = k says the island must hold with the k largest
+generator units unavailable (DESIGN: the optimizer sizes the capacity and the battery's bridge for
+it). The replay takes them out of the design (new units first, then existing ones) and judges the
+island as the ``islanding`` check does: stored energy left above the floor, less the energy of load
+lost; negative when the island ran short.
+"""
+
+from __future__ import annotations
+
+from bess_size.site_spec.screen import redundancy_unit
+
+from .checks import Check
+from .controller import replay_arrays, run_kernel, stress_points
+from .metrics import stress_row
+
+REQUIREMENT = "islanding_redundancy"
+
+
+def units_out(site, design):
+    """The design without its k largest units, or None when the site asks for no redundancy."""
+    isl = site.reliability.islanding
+    big = redundancy_unit(site)
+    if not isl.required or isl.redundancy_units == 0 or big is None:
+        return None
+    g = site.thermal.index(big)
+    gens = [x.model_copy() for x in design.generation]
+    if g >= len(gens):
+        return None
+    k = isl.redundancy_units
+    cut_new = min(k, gens[g].new_units)
+    gens[g].new_units -= cut_new
+    gens[g].existing_units = max(0, gens[g].existing_units - (k - cut_new))
+    return design.model_copy(update={"generation": gens})
+
+
+class Redundancy:
+    """Replays each held-out trace with the units out; ``row(trace)`` gives the figures of one scenario."""
+
+    def __init__(self, site, design, bands):
+        self.site, self.bands = site, bands
+        self.design = units_out(site, design)
+        self.arrays = replay_arrays(site, self.design) if self.design is not None else None
+
+    def row(self, trace) -> dict:
+        if self.design is None:
+            return {}
+        cp, gp, pp = self.arrays
+        run = run_kernel(trace, cp, gp, pp, stress=stress_points(trace, self.bands))
+        r = stress_row(run, trace, self.site, self.design)
+        return {"redundancy_islanding_ok": r.get("stress_islanding_ok"),
+                "redundancy_islanding_margin_mwh": r.get("stress_islanding_margin_mwh")}
+
+
+def redundancy_check(site, design, rows: list[dict]) -> Check | None:
+    """The island with the k largest units out held in the held-out losses of grid (None when the
+    site asks for no redundancy or no held-out scenario lost the grid)."""
+    if units_out(site, design) is None:
+        return None
+    rs = [r for r in rows if r.get("redundancy_islanding_ok") is not None]
+    if not rs:
+        return None
+    k = site.reliability.islanding.redundancy_units
+    big = redundancy_unit(site)
+    ok = [bool(r["redundancy_islanding_ok"]) for r in rs]
+    margins = [r["redundancy_islanding_margin_mwh"] for r in rs if r["redundancy_islanding_margin_mwh"] is not None]
+    return Check(
+        requirement=REQUIREMENT,
+        description=(f"stored energy left above the floor in the worst loss of grid with {k} x {big.unit_mw:g} MW "
+                     f"{big.kind} out (N+{k}), less the energy of load lost; negative when the island ran short"),
+        measured=min(margins) if margins else None, limit=0.0, unit="MWh", scenarios=len(rs), successes=int(sum(ok)),
+        target_success_rate=site.reliability.target_success_rate, evidence="report.html#islanding",
+        failed_scenarios=[int(r["scenario"]) for r, k_ in zip(rs, ok) if not k_],
+        detail={"units_out": k, "unit_mw": big.unit_mw, "kind": big.kind}, comparator=">=", state="stress")
