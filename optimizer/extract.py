@@ -85,7 +85,18 @@ def extract_cost(m, d: ModelData | None = None) -> Cost:
                 grid_only_bill_usd=round(m.grid_only_bill_usd, 2), total_annualized_usd=round(total, 2),
                 breakdown=breakdown, demand_charge_by_month_usd=by_month,
                 grid_only_energy_usd=round(m.grid_only_energy_usd, 2),
-                grid_only_demand_charge_usd=round(m.grid_only_demand_charge_usd, 2))
+                grid_only_demand_charge_usd=round(m.grid_only_demand_charge_usd, 2),
+                grid_energy_reference_usd=round(m.grid_only_bill_usd, 2),
+                **({} if d is None else grid_only_shortfall(d)))
+
+
+def grid_only_shortfall(d: ModelData) -> dict:
+    """Could the grid alone serve the site? The largest net load above the import limit: max over the
+    energy layer's steps of L - pv - limit (firm only during curtailment calls), and the peak above
+    the largest limit [MW]."""
+    over = [a - b - c for a, b, c in zip(d.load_mw, d.pv_mw, d.import_limit_mw)]
+    short = max(max(over, default=0.0), d.peak_load_mw - max(d.import_limit_mw, default=0.0), 0.0)
+    return {"grid_only_feasible": short <= 1e-6, "grid_only_shortfall_mw": round(short, 6)}
 
 
 def extract_promises(m, d: ModelData, gens: list[GenerationDesign]) -> dict[str, float]:

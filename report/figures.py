@@ -130,7 +130,7 @@ def cost_breakdown(design: Design) -> Figure | None:
         return None
     fig = new_figure(9.5, 4.0)
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[1, 1.6])
-    ax1.bar(0, cost.grid_only_bill_usd, 0.6, color=pal.GRID, label="grid-only bill")
+    ax1.bar(0, cost.grid_only_bill_usd, 0.6, color=pal.GRID, label="grid energy, same prices, import limit ignored")
     # capital split by what it buys when the breakdown says so: the battery's and the generators' colours
     gen_capex = sum(v for k, v in cost.breakdown.items() if "capex" in k and "generation" in k)
     stack = [(cost.annualized_capex_usd - gen_capex, pal.BESS, 1.0, "annualized capital: battery"),
@@ -145,7 +145,7 @@ def cost_breakdown(design: Design) -> Figure | None:
         bottom += value
     for xi, v in ((0, cost.grid_only_bill_usd), (1, cost.total_annualized_usd)):
         ax1.text(xi, v, f"{v / 1e6:,.1f}", ha="center", va="bottom", fontsize=9)
-    ax1.set_xticks([0, 1], ["grid only", "with this design"])
+    ax1.set_xticks([0, 1], ["grid energy,\nlimit ignored", "with this design"])
     ax1.set_ylabel("cost [million USD / year]")
     ax1.yaxis.set_major_formatter(FuncFormatter(_musd))
     ax1.legend(loc="lower center", bbox_to_anchor=(0.5, -0.42), ncol=1)

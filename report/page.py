@@ -196,7 +196,7 @@ def _summary(p: Page) -> str:
         cards.append(("CO2 (optimizer's year)", f"{d.energy_mix.get('co2_t_per_year', {}).get('total', 0) / 1e3:,.1f} kt/yr"))
     if d.cost is not None:
         cards.append(("total annualized cost", f"{d.cost.total_annualized_usd / 1e6:,.2f} M USD/yr"))
-        cards.append(("grid-only bill", f"{d.cost.grid_only_bill_usd / 1e6:,.2f} M USD/yr"))
+        cards.append(("grid energy, same prices, import limit ignored", f"{d.cost.grid_only_bill_usd / 1e6:,.2f} M USD/yr"))
     card_html = "".join(f'<div class="card"><div class="k">{_e(k)}</div><div class="v">{_e(v)}</div></div>' for k, v in cards)
     rows = [["energy E", f"{d.bess.energy_mwh:,.2f} MWh"],
             ["containers", _num(d.bess.containers)],
@@ -302,17 +302,27 @@ def _cost(p: Page) -> str:
     if c is None:
         return '<p class="missing">design.json carries no cost.</p>'
     fig = p.figure("fig-cost", lambda: figs.cost_breakdown(p.data.design),
-                   "Annual cost with this design (annualized capital plus expected operating cost) beside the bill of "
-                   "serving the same load from the grid alone. The optimizer minimises the difference, so its MIP gap "
+                   "Annual cost with this design (annualized capital plus expected operating cost) beside the reference "
+                   "bill: the same load's grid energy at the same prices, ignoring the import limit. The optimizer minimises the difference, so its MIP gap "
                    "measures the decision, not the large constant bill.", "cost breakdown bar chart")
     rows = [["annualized capital", _musd(c.annualized_capex_usd)],
             ["expected annual operating", _musd(c.expected_annual_opex_usd)],
             ["<b>total annualized</b>", f"<b>{_musd(c.total_annualized_usd)}</b>"],
-            ["grid-only bill (same load, grid alone)", _musd(c.grid_only_bill_usd)],
-            ["total minus grid-only bill", _musd(c.total_annualized_usd - c.grid_only_bill_usd)]]
+            ["grid energy at the same prices, ignoring the import limit (the reference bill)", _musd(c.grid_only_bill_usd)],
+            ["total minus the reference bill", _musd(c.total_annualized_usd - c.grid_only_bill_usd)]]
     rows += [[_e(pal.cost_label(k)), _musd(v)] for k, v in pal.cost_parts(c.breakdown).items()]
     crf = p.data.site.economics.capital_recovery_factor
-    return (fig + _table(["item", "million USD / year"], rows, "kv num")
+    if c.grid_only_feasible is False:
+        ref = (f'<p id="grid-only" class="missing">The grid alone could not serve this site: its net load exceeds the '
+               f"import limit by up to {c.grid_only_shortfall_mw:,.1f} MW (firm import only during curtailment calls). "
+               "The reference bill prices the same energy at the same tariff as if the limit did not exist: a yardstick "
+               "for the design's cost, not an alternative to it.</p>")
+    elif c.grid_only_feasible:
+        ref = ('<p id="grid-only">The grid alone could serve this site within its import limit; the reference bill is '
+               "what that would cost (before the ramp, ride-through and islanding requirements, which it does not meet).</p>")
+    else:
+        ref = ""
+    return (fig + ref + _table(["item", "million USD / year"], rows, "kv num")
             + f"<p>Capital is annualized with the capital recovery factor {crf:.4f} "
             f"({p.data.site.economics.discount_rate:.1%} over {p.data.site.economics.lifetime_years:g} years).</p>")
 
@@ -585,7 +595,7 @@ def _conventions(p: Page) -> str:
  life, {f.duration_eol_h:,.2f} h at end of life.</li>
 <li><b>SoC</b> in figures is stored energy over nameplate E, in percent. Battery power is positive when discharging.</li>
 <li><b>Costs</b> are per year: capital annualized by the capital recovery factor, operating costs as the expectation over
- scenarios weighted to a year. The grid-only bill is serving the same load from the grid alone at the same prices.</li>
+ scenarios weighted to a year. The reference bill is the same load's grid energy at the same prices, ignoring the import limit (design.json cost.grid_only_bill_usd, also cost.grid_energy_reference_usd).</li>
 <li><b>Success rates</b> count held-out scenarios in which the requirement held; bounds are two-sided 95% Wilson score intervals.</li>
 <li>SoC is cyclic on every representative day of the optimizer, so no design gets free energy from its initial charge.</li>
 </ul>"""

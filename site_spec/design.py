@@ -79,6 +79,21 @@ class Cost(_Part):
     breakdown: dict[str, float] = Field(default_factory=dict)
     grid_only_energy_usd: float | None = Field(None, description="Energy part of the grid-only bill [USD/year]")
     grid_only_demand_charge_usd: float | None = Field(None, description="Demand-charge part of the grid-only bill [USD/year]")
+    grid_energy_reference_usd: float | None = Field(None, description=(
+        "The reference bill: the same load's grid energy (and demand charges) at the same prices, ignoring the import "
+        "limit [USD/year]; grid_only_bill_usd is the same figure under its first name"))
+    grid_only_feasible: bool | None = Field(None, description="Could the grid alone serve the site within its import limit")
+    grid_only_shortfall_mw: float | None = Field(
+        None, description="Largest net load above the import limit (firm only during curtailment calls) [MW]")
+
+    def reference_text(self) -> str:
+        """The reference bill named for what it is, and whether grid-only could serve the site."""
+        text = (f"grid energy at the same prices, ignoring the import limit: "
+                f"{(self.grid_energy_reference_usd or self.grid_only_bill_usd) / 1e6:,.2f} M USD/year")
+        if self.grid_only_feasible is False:
+            text += (f"; the grid alone could not serve this site (net load up to {self.grid_only_shortfall_mw:,.1f} MW "
+                     "above the import limit), so this is a yardstick, not an alternative")
+        return text
     demand_charge_by_month_usd: list[float] = Field(
         default_factory=list, description="Expected demand charges of each month, January first [USD/year]; empty without demand charges")
 

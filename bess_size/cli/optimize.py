@@ -83,7 +83,7 @@ def optimize(site_path, out_dir, scenarios_path, solver, time_limit_s, mip_gap, 
     d = res.design
     say(f"{res.status}: {design_line(d)}")
     if d.cost is not None:
-        say(f"total {d.cost.total_annualized_usd / 1e6:,.2f} M USD/year (grid only: {d.cost.grid_only_bill_usd / 1e6:,.2f} M); "
+        say(f"total {d.cost.total_annualized_usd / 1e6:,.2f} M USD/year ({d.cost.reference_text()}); "
             f"gap {res.model_stats['gap'] if res.model_stats['gap'] is not None else float('nan'):.4f}; "
             f"build {res.model_stats['build_s']:.1f} s, solve {res.model_stats['solve_s']:.1f} s")
     say_solver_warning(d)

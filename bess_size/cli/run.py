@@ -97,7 +97,7 @@ def _print_design(design) -> None:
     say(f"design: {design_line(design)}")
     if design.cost is not None:
         c = design.cost
-        say(f"cost: {c.total_annualized_usd / 1e6:,.2f} M USD/year (grid only: {c.grid_only_bill_usd / 1e6:,.2f} M USD/year)")
+        say(f"cost: {c.total_annualized_usd / 1e6:,.2f} M USD/year ({c.reference_text()})")
     life = design.lifetime
     if life:
         pay = life.get("simple_payback_years")

@@ -75,8 +75,8 @@ def test_failed_check_is_shown_as_failed(tmp_path):
 
 def test_grid_only_bill_and_promises_are_reported(report_path):
     html = report_path.read_text()
-    assert "grid-only bill (same load, grid alone)</td><td>181.00" in html
-    assert "total minus grid-only bill</td><td>-6.30" in html
+    assert "grid energy at the same prices, ignoring the import limit (the reference bill)</td><td>181.00" in html
+    assert "total minus the reference bill</td><td>-6.30" in html
     # the optimizer's parts in plain words; its totals are not listed again among the parts
     assert "grid energy</td><td>150.00" in html and "BESS energy (capital)</td><td>9.70" in html
     assert "decision objective</td>" not in html and html.count("<td>181.00</td>") == 1
@@ -158,7 +158,7 @@ def test_one_colour_per_source(outputs):
     drawn = [figs.dispatch_window(data.windows.isel(window=i), data.design, data.site) for i in range(3)]
     drawn += [figs.soc_fan_chart(data.hourly, data.design, data.site), figs.poi_ramp_duration(data)]
     expect = {"POI import": pal.GRID, "site load": pal.LOAD, "onsite generation": pal.GENERATION, "SoC": pal.SOC,
-              "median": pal.SOC, "discharge": pal.BESS, "grid-only bill": pal.GRID}
+              "median": pal.SOC, "discharge": pal.BESS, "grid energy, same prices, import limit ignored": pal.GRID}
     seen = {}
     for fig in drawn + [figs.cost_breakdown(data.design)]:
         for ax in fig.axes:
