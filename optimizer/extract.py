@@ -92,10 +92,10 @@ def extract_cost(m, d: ModelData | None = None) -> Cost:
 
 def grid_only_shortfall(d: ModelData) -> dict:
     """Could the grid alone serve the site? The largest net load above the import limit: max over the
-    energy layer's steps of L - pv - limit (firm only during curtailment calls), and the peak above
-    the largest limit [MW]."""
+    energy layer's steps of L - pv - limit, and the peak above the lowest limit (firm import: a
+    curtailment call may come at the peak) [MW]."""
     over = [a - b - c for a, b, c in zip(d.load_mw, d.pv_mw, d.import_limit_mw)]
-    short = max(max(over, default=0.0), d.peak_load_mw - max(d.import_limit_mw, default=0.0), 0.0)
+    short = max(max(over, default=0.0), d.peak_load_mw - min(d.import_limit_mw, default=0.0), 0.0)
     return {"grid_only_feasible": short <= 1e-6, "grid_only_shortfall_mw": round(short, 6)}
 
 
