@@ -134,6 +134,8 @@ def controller_params(site, design) -> np.ndarray:
     cp[K.C_WINDOW_STEPS] = math.floor(60.0 / dt + 1e-9)
     cp[K.C_PEAK_DECAY] = min(1.0, dt / 3600.0)
     cp[K.C_TOL_MW] = 1e-6
+    cp[K.C_ISLAND_SHED_FRACTION] = r.islanding.shed_fraction(site.load)
+    cp[K.C_ISLAND_SHED_STEPS] = math.ceil(max(r.ride_through.duration_s, r.islanding.flexible_shed_delay_s) / dt - 1e-9)
     return cp
 
 

@@ -82,7 +82,9 @@ C_RAMP_MW_PER_MIN = 27
 C_WINDOW_STEPS = 28
 C_PEAK_DECAY = 29  # decay per step of the peak estimate toward the present net load (an hour)
 C_TOL_MW = 30
-N_CP = 31
+C_ISLAND_SHED_FRACTION = 31  # share of the load an island sheds (reliability.islanding.shed_flexible_load)
+C_ISLAND_SHED_STEPS = 32  # ... once it has lasted this many steps (ride-through and flexible_shed_delay_s)
+N_CP = 33
 
 # --- generator arrays (float64, shape (n_types, N_GEN)) -----------------------------------
 G_UNIT_MW = 0
@@ -481,6 +483,8 @@ def simulate_kernel(
     W = int(cp[C_WINDOW_STEPS])
     pk_decay = cp[C_PEAK_DECAY]
     tol = cp[C_TOL_MW]
+    isl_shed = cp[C_ISLAND_SHED_FRACTION]
+    isl_shed_steps = cp[C_ISLAND_SHED_STEPS]
     ng = gp.shape[0]
     state_copy = np.empty_like(poi_state)
     n_on = np.zeros(ng)
@@ -839,8 +843,8 @@ def simulate_kernel(
         # an island past the ride-through period sheds the flexible load while generation does not
         # carry the rest, saving stored energy for the bridge to the engines (as the design assumed)
         shed_pre = 0.0
-        if in_outage and flex > 0.0 and t - out_start >= rt_steps and Nn > 0.0:
-            shed_pre = min(flex * L, Nn)
+        if in_outage and isl_shed > 0.0 and t - out_start >= isl_shed_steps and Nn > 0.0:
+            shed_pre = min(isl_shed * L, Nn)
         b = Nn - p - shed_pre
         b_req = b  # what the policy asked of the battery, before its limits
         if connected:
@@ -871,7 +875,8 @@ def simulate_kernel(
                 p += take
                 short -= take
             if short > 0.0:
-                more = min(short, flex * L - shed)
+                # an island sheds only what the spec lets it (grid-connected: the flexible share)
+                more = max(min(short, (flex if connected else isl_shed) * L - shed), 0.0)
                 shed += more
                 short -= more
             if short > 0.0:

@@ -608,7 +608,7 @@ def build_checks(site, design, rows: list[dict]) -> tuple[list[Check], list[str]
                 detail=detail, state="stress")
     if rel.islanding.required:
         add("islanding", "stored energy left above the floor in the worst loss of grid and its reconnection, less the "
-            "energy of load lost (flexible load may be shed); negative when the island ran short",
+            "energy of load lost (flexible load shed only as reliability.islanding.shed_flexible_load allows); negative when the island ran short",
             lambda r: r["stress_islanding_ok"], lambda rs: min(vals(rs, "stress_islanding_margin_mwh")),
             0.0, "MWh", "report.html#islanding", applies=lambda r: r.get("stress_islanding_ok") is not None,
             comparator=">=", state="stress",

@@ -25,7 +25,7 @@ def make_site(**overrides):
         "generation": [{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 12,
                         "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60,
                         "fuel_usd_per_mwh": 80}],
-        "bess": {"charge_efficiency": 0.95, "discharge_efficiency": 0.95, "soc_min_fraction": 0.05,
+        "bess": {"charge_efficiency": 0.96, "discharge_efficiency": 0.92, "soc_min_fraction": 0.05,
                  "soc_max_fraction": 0.95, "end_of_life_fraction": 0.8, "soc_recovery_time_s": 900},
         "reliability": {"ride_through": {"duration_s": 30, "load_fraction": 1.0},
                         "islanding": {"required": True}, "target_success_rate": 0.95},

@@ -100,7 +100,7 @@ def test_c_rate_caps_a_small_battery_behind_a_large_pcs():
 
 
 def test_small_ride_through_reserve_fails_in_the_stress_state_only():
-    """30 s of ~50 MW (55 MW at the swing's top) is about 50 x 30 / 3600 / 0.95 = 0.44 MWh stored. A
+    """30 s of ~50 MW (55 MW at the swing's top) is about 50 x 30 / 3600 / 0.92 = 0.45 MWh stored. A
     40 MWh battery whose ride-through reserve is 0.2 MWh starts the stress replay at F + 0.2 MWh with
     cold engines: it runs dry after ~14 s (fail, energy binds: ~0.44 MWh needed > 0.2 MWh). The
     natural replay starts mid-band with MWh to spare and passes: the check judges the stress state."""
@@ -110,7 +110,7 @@ def test_small_ride_through_reserve_fails_in_the_stress_state_only():
     rt = by_name(v)["ride_through"]
     assert rt.status == "fail" and rt.state == "stress"
     assert rt.unit == "MWh" and rt.limit == pytest.approx(0.2)
-    assert rt.measured == pytest.approx(50 * 30 / 3600 / 0.95, rel=0.05) and rt.margin < 0
+    assert rt.measured == pytest.approx(50 * 30 / 3600 / 0.92, rel=0.05) and rt.margin < 0
     assert rt.detail["natural"]["successes"] == rt.detail["natural"]["scenarios"] == 4
 
 
@@ -123,8 +123,8 @@ def test_islanding_without_generation_fails_islanding_not_ride_through():
     checks = by_name(v)
     assert checks["ride_through"].passed
     isl = checks["islanding"]
-    # stress: from F + 5 MWh, ~50 MW (40 MW with the flexible 20 % shed after 30 s) leaves ~7.5 MWh
-    # (x 1/0.95 from the cells) short; the natural replay, from mid-band, runs short too but less
+    # stress: from F + 5 MWh, ~50 MW for 900 s (no flexible load to shed) leaves ~7.5 MWh
+    # (x 1/0.92 from the cells) short; the natural replay, from mid-band, runs short too but less
     assert isl.status == "fail" and isl.comparator == ">=" and isl.measured < -5
     assert isl.detail["natural"]["margin_mwh"] > isl.measured
 
@@ -209,7 +209,7 @@ def curtail_site():
 
 
 def test_curtailment_response_adequate_design_passes():
-    """20 MW above firm for 600 s is 3.33 MWh AC (3.51 MWh stored at eta 0.95); a 40 MWh battery
+    """20 MW above firm for 600 s is 3.33 MWh AC (3.62 MWh stored at eta_dis 0.92); a 40 MWh battery
     with an 8 MWh curtailment reserve and no engines carries it: every check passes."""
     site = curtail_site()
     v = simulate(site, make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=0), held_out=curtailment_traces())
@@ -223,7 +223,7 @@ def test_curtailment_response_adequate_design_passes():
 def test_curtailment_response_small_reserve_fails():
     """A 6 MWh battery keeps F = 0.3 MWh and a 1 MWh ride-through reserve; above it at most
     F + U - (F + 1) = 4.32 - 1 = 3.32 MWh is stored, and the operating band starts it lower
-    (setpoint mid-band, about 3.2 MWh stored, 1.9 MWh above the reserve): less than the 3.51 MWh
+    (setpoint mid-band, about 3.2 MWh stored, 1.9 MWh above the reserve): less than the 3.62 MWh
     the call needs, so the import must rise above firm before the call ends. The same excess is an
     import-limit violation; nothing unrelated to the call may fail."""
     site = curtail_site()
