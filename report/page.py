@@ -550,10 +550,24 @@ def _held_out(p: Page) -> str:
 
 
 def _transient(p: Page) -> str:
-    return p.figure("fig-transient", lambda: figs.transient_requirements(p.data.transient, p.data.design),
-                    "What the optimizer was told to cover: per optimizer scenario, the battery residual of the POI policy "
-                    "and the stored-energy deviation it causes (from scenarios.nc), against the headroom and bands the "
-                    "design keeps for them.", "screened transient requirements")
+    fig = p.figure("fig-transient", lambda: figs.transient_requirements(p.data.transient, p.data.design),
+                   "What the optimizer was told to cover: per optimizer scenario, the battery residual of the POI policy "
+                   "and the stored-energy deviation it causes (from scenarios.nc), against the headroom and bands the "
+                   "design keeps for them.", "screened transient requirements")
+    return fig + f"<p>{_e(_screening_note(p.data.design_raw.get('transient_screening') or {}))}</p>"
+
+
+def _screening_note(ts: dict) -> str:
+    """Which generation fleet the transient requirements assumed (design.json transient_screening)."""
+    fleet = ", ".join(f"{f['units']} {f['kind']}" for f in ts.get("fleet", [])) or "no thermal generation"
+    text = ("The screening sees the whole site: the POI policy, generation carrying the load above the import "
+            f"limit at its ramp rate (screened with {fleet} installed), PV surplus curtailed before it is stored; "
+            "the battery covers the rest.")
+    if ts.get("fleet_sensitive"):
+        text += (f" The fleet is a decision, so screening and the optimizer iterated ({ts.get('rounds', 1)} solves); "
+                 + ("the solved fleet is the screened one." if ts.get("stable") else
+                    "the solved fleet is at least the screened one (more units only help generation follow)."))
+    return text
 
 
 def _solver(p: Page) -> str:
