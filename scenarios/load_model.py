@@ -259,11 +259,13 @@ def comm_fraction(t0: float, dt: float, n: int, period_s: float, phase_s: float,
 
 
 @njit(cache=True)
-def _add_job(env_x, env_y, swing_x, swing_y, peak_mw, period_s, phase_s, duty, sf, t0, dt, n, mean, lo, hi):
-    """Add one job's (mean, min, max) MW per bin to ``mean``, ``lo``, ``hi`` (see :func:`render_job`)."""
-    e_mean, e_min, e_max = np.empty(n), np.empty(n), np.empty(n)
-    a_mean, a_min, a_max = np.empty(n), np.empty(n), np.empty(n)
-    low = np.empty(n)
+def _add_job(env_x, env_y, swing_x, swing_y, peak_mw, period_s, phase_s, duty, sf, t0, dt, n, mean, lo, hi, scratch):
+    """Add one job's (mean, min, max) MW per bin to ``mean``, ``lo``, ``hi`` (see :func:`render_job`);
+    ``scratch`` is (7, n) of workspace (allocated by the caller: compiled code that allocates
+    also compiles numba's error-message machinery, seconds of a fresh install's first run)."""
+    e_mean, e_min, e_max = scratch[0], scratch[1], scratch[2]
+    a_mean, a_min, a_max = scratch[3], scratch[4], scratch[5]
+    low = scratch[6]
     render_pwl(env_x, env_y, t0, dt, n, e_mean, e_min, e_max)
     render_pwl(swing_x, swing_y, t0, dt, n, a_mean, a_min, a_max)
     _comm_fraction(t0, dt, n, period_s, phase_s, duty, low)
@@ -273,9 +275,10 @@ def _add_job(env_x, env_y, swing_x, swing_y, peak_mw, period_s, phase_s, duty, s
         hi[i] += peak_mw * e_max[i] * (1.0 - sf * (1.0 if (a_min[i] >= 1 and low[i] >= 1) else 0.0))
 
 
-def _render_job_into(plan: JobPlan, swing_fraction: float, t0: float, dt: float, n: int, mean, lo, hi):
+def _render_job_into(plan: JobPlan, swing_fraction: float, t0: float, dt: float, n: int, mean, lo, hi, scratch=None):
     _add_job(plan.env_x, plan.env_y, plan.swing_x, plan.swing_y, float(plan.peak_mw), float(plan.period_s),
-             float(plan.phase_s), COMPUTE_DUTY, float(swing_fraction), float(t0), float(dt), int(n), mean, lo, hi)
+             float(plan.phase_s), COMPUTE_DUTY, float(swing_fraction), float(t0), float(dt), int(n), mean, lo, hi,
+             np.empty((7, n)) if scratch is None else scratch)
 
 
 def render_job(plan: JobPlan, swing_fraction: float, t0: float, dt: float, n: int):
@@ -295,8 +298,9 @@ def training_bins(w, workload_mw: float, t0: float, dt: float, n: int, ss):
     """Training workload (sum of its jobs): (mean, min, max) MW and the job plans."""
     plans = plan_training_jobs(w, workload_mw, t0 + n * dt, ss)
     mean, lo, hi = np.zeros(n), np.zeros(n), np.zeros(n)
+    scratch = np.empty((7, n))
     for p in plans:  # job extremes need not coincide: summing them bounds the site's (conservative)
-        _render_job_into(p, w.swing_fraction, t0, dt, n, mean, lo, hi)
+        _render_job_into(p, w.swing_fraction, t0, dt, n, mean, lo, hi, scratch)
     return mean, lo, hi, plans
 
 

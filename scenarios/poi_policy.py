@@ -131,9 +131,11 @@ def poi_params(site) -> np.ndarray:
     )
 
 
-@njit(cache=True)
 def new_poi_state(params):
-    """A fresh state; the first :func:`poi_step` (or :func:`poi_commit`) starts it at that load."""
+    """A fresh state; the first :func:`poi_step` (or :func:`poi_commit`) starts it at that load.
+
+    Plain numpy, called before the compiled loops: compiled code that allocates also compiles
+    numba's error-message machinery (seconds of a fresh install's first run)."""
     need = int(params[P_WINDOW_STEPS]) + 2
     cap = 1
     while cap < need:
@@ -333,8 +335,7 @@ def deviation_update(params, deviation_mwh, residual_mw):
 
 
 @njit(cache=True)
-def _poi_policy(load_mw, import_limit_mw, params, poi_mw, residual_mw, deviation_mwh):
-    state = new_poi_state(params)
+def _poi_policy(load_mw, import_limit_mw, params, state, poi_mw, residual_mw, deviation_mwh):
     d = 0.0
     for t in range(load_mw.shape[0]):
         p = poi_step(state, params, load_mw[t], import_limit_mw[t], d)
@@ -366,5 +367,6 @@ def poi_policy(load_mw, import_limit_mw, params):
     poi = np.empty_like(load)
     res = np.empty_like(load)
     dev = np.empty_like(load)
-    _poi_policy(load, limit, np.asarray(params, dtype=np.float64), poi, res, dev)
+    params = np.asarray(params, dtype=np.float64)
+    _poi_policy(load, limit, params, new_poi_state(params), poi, res, dev)
     return poi, res, dev

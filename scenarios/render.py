@@ -31,7 +31,7 @@ def render_pwl(xs, ys, t0, dt, n, out_mean, out_min, out_max):
     """
     m = xs.shape[0]
     k = 0
-    i = 0
+    i = np.int64(0)  # typed, not the literal 0: one compiled version of the helpers, not two
     while i < n:
         a = t0 + i * dt
         while k < m - 1 and xs[k + 1] <= a:

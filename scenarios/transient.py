@@ -76,10 +76,9 @@ def fleet_capacity(site, fleet) -> tuple[float, float]:
 
 
 @njit(cache=True)
-def _screen(net, pv, limit, params, gen_cap_mw, gen_ramp_mw_per_s, poi, gen, res, dev):
-    """The policy with generation following the steady gap and free PV curtailment (module doc).
-    Returns 1 if any step had a gap for generation to carry."""
-    state = new_poi_state(params)
+def _screen(net, pv, limit, params, state, gen_cap_mw, gen_ramp_mw_per_s, poi, gen, res, dev):
+    """The policy with generation following the steady gap and free PV curtailment (module doc),
+    from the fresh policy ``state``. Returns 1 if any step had a gap for generation to carry."""
     dt = params[P_DT_S]
     ch_gain = params[P_CH_MWH_PER_MW]  # stored MWh per MW charged for one step
     d = 0.0
@@ -119,7 +118,7 @@ def screen_trace(site, trace: xr.Dataset, fleet: list[int] | None = None) -> dic
     cap, ramp = fleet_capacity(site, full_fleet(site) if fleet is None else fleet)
     net = np.ascontiguousarray(load - pv, dtype=np.float64)
     poi, gen, res, dev = (np.empty_like(net) for _ in range(4))
-    gap = _screen(net, pv, limit, params, cap, ramp, poi, gen, res, dev)
+    gap = _screen(net, pv, limit, params, new_poi_state(params), cap, ramp, poi, gen, res, dev)
     up = lmax - pv - poi - gen  # discharge need with the within-bin maximum
     down = np.maximum(-res, poi + gen - lmin)  # charge need with the within-bin minimum, PV curtailed
     width = lmax - lmin

@@ -33,23 +33,24 @@ def cycle_damage(turning_points_mwh: np.ndarray, usable_mwh: float, bess=None) -
         bess = BESS()
     n_ref, d_ref, k = bess.cycle_life_cycles, bess.cycle_life_depth_fraction, bess.cycle_life_exponent
     tp = np.ascontiguousarray(turning_points_mwh, dtype=np.float64)
-    damage, efc, n = _rainflow_damage(tp, float(usable_mwh), float(d_ref), float(k), float(n_ref))
+    damage, efc, n = _rainflow_damage(tp, float(usable_mwh), float(d_ref), float(k), float(n_ref),
+                                      np.empty(tp.shape[0]), np.empty(tp.shape[0]))
     return float(damage), float(efc), int(n)
 
 
 @njit(cache=True)
-def _rainflow_damage(x, usable, d_ref, k, n_ref):
+def _rainflow_damage(x, usable, d_ref, k, n_ref, stack, rev):
     """ASTM E1049-85 rainflow counting (the ``rainflow`` library's rule: three-point stack, the
     starting point's half cycles, residue as half cycles) on reversals ``x``, with Miner's sum
     accumulated as cycles close: (damage, sum of count x depth, cycle records).
-    Compiled because a day at one second has tens of thousands of reversals."""
-    stack = np.empty(x.shape[0])
+    Compiled because a day at one second has tens of thousands of reversals. ``stack`` and ``rev``:
+    workspace as long as ``x``, allocated by the caller (allocating compiled code also compiles
+    numba's error-message machinery)."""
     n = 0
     damage = 0.0
     efc = 0.0
     records = 0
     # reversals only (drop points that continue the same direction)
-    rev = np.empty(x.shape[0])
     m = 0
     for i in range(x.shape[0]):
         if m >= 2 and (x[i] - rev[m - 1]) * (rev[m - 1] - rev[m - 2]) > 0.0:
