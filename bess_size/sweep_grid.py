@@ -198,14 +198,10 @@ def plan_sweep(site, vary: Mapping[str, object]) -> tuple[list[SiteJob], list[st
 
 
 def mark_cost_optimal(df: pd.DataFrame) -> pd.DataFrame:
-    """Add ``cost_optimal``: the lowest total annualized cost among points that passed validation.
-
-    When no point passed, the cheapest point that ran at all is marked instead (the figure says so).
-    """
+    """Add ``cost_optimal``: the lowest total annualized cost among points that passed validation;
+    no point is marked when none passed (a design that failed its checks is no optimum)."""
     df = df.copy()
-    ok = df["status"] == PASSED
-    pool = df[ok] if ok.any() else df[df["status"].isin([PASSED, REQUIREMENT_FAILED])]
-    pool = pool[pool["total_annualized_usd"].notna()]
+    pool = df[(df["status"] == PASSED) & df["total_annualized_usd"].notna()]
     df["cost_optimal"] = False
     if len(pool):
         df.loc[pool["total_annualized_usd"].astype(float).idxmin(), "cost_optimal"] = True
@@ -234,7 +230,6 @@ def plot_sweep(df: pd.DataFrame, keys: Sequence[str], path: str | Path) -> None:
     axes = fig.subplots(len(panels), 1, sharex=True)
     groups = [((), df)] if not others else list(df.groupby(others, sort=True))
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
-    any_optimal_passed = bool((df["cost_optimal"] & (df["status"] == PASSED)).any())
     cross_labelled = False
     for gi, (gkey, g) in enumerate(groups):
         g = g.sort_values(x_key)
@@ -256,8 +251,7 @@ def plot_sweep(df: pd.DataFrame, keys: Sequence[str], path: str | Path) -> None:
         opt = df[df["cost_optimal"]]
         if len(opt):
             ax.plot(opt[x_key], opt[col].astype(float) * scale, "*", color="gold", mec="black", ms=17, zorder=5,
-                    label=("cost-optimal (passes validation)" if any_optimal_passed else "cheapest (none passes validation)")
-                    if ax is axes[0] else None)
+                    label="cost-optimal (passes validation)" if ax is axes[0] else None)
         if col == "total_annualized_usd" and df["grid_only_bill_usd"].notna().any():
             bill = df.groupby(x_key)["grid_only_bill_usd"].mean().dropna() * scale
             ax.plot(bill.index, bill.values, "--", color="grey", lw=1, label="grid-only bill" if ax is axes[0] else None)

@@ -173,9 +173,10 @@ def test_small_sweep_writes_its_table_and_figure(tmp_path):
     assert list(df["site"]) == ["nonfirm_import_mw=2", "nonfirm_import_mw=10"]
     assert df["status"].isin(["passed", "requirement_failed"]).all(), df[["site", "status", "error"]]
     assert (df["energy_mwh"] > 0).all() and (df["total_annualized_usd"] > 0).all()
-    assert int(df["cost_optimal"].sum()) == 1
-    pool = df[df["status"] == "passed"] if (df["status"] == "passed").any() else df
-    assert df.loc[df["cost_optimal"], "total_annualized_usd"].item() == pool["total_annualized_usd"].min()
+    passed = df[df["status"] == "passed"]
+    assert int(df["cost_optimal"].sum()) == (1 if len(passed) else 0)
+    if len(passed):
+        assert df.loc[df["cost_optimal"], "total_annualized_usd"].item() == passed["total_annualized_usd"].min()
 
     table = pd.read_csv(out / "sweep.csv")
     assert list(table["grid.nonfirm_import_mw"]) == [2.0, 10.0] and "cost_optimal" in table
@@ -183,3 +184,16 @@ def test_small_sweep_writes_its_table_and_figure(tmp_path):
     img = matplotlib.image.imread(out / "sweep.png")
     assert img.ndim == 3 and img.shape[0] > 500 and img.shape[1] > 500
     assert (out / "summary.parquet").is_file() and (out / "nonfirm_import_mw=10" / "design.json").is_file()
+
+
+def test_cost_optimal_only_on_a_passing_point():
+    """The cheapest point failed its checks: the cheapest passing point is marked; with none passing, none."""
+    import pandas as pd
+
+    from bess_size.sweep_grid import mark_cost_optimal
+
+    df = pd.DataFrame({"status": ["requirement_failed", "passed", "passed", "error"],
+                       "total_annualized_usd": [1.0, 3.0, 2.0, None]})
+    assert mark_cost_optimal(df)["cost_optimal"].tolist() == [False, False, True, False]
+    df["status"] = ["requirement_failed", "requirement_failed", "error", "error"]
+    assert not mark_cost_optimal(df)["cost_optimal"].any()
