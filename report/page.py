@@ -449,6 +449,8 @@ def _promises(p: Page) -> str:
         mrows = []
         for key, val in metrics.items():
             name, unit = split_unit(key)
+            if key.startswith("years_to_end_of_life"):
+                name += " (an estimate from the spec's cycle-life curve and calendar fade, not a measurement)"
             mrows.append([_e(name), _e(unit), _num(val)])
         extra = ("<h3>Replay figures over all held-out scenarios</h3><p>Extremes and totals over every replayed "
                  "second (not scaled to a year).</p>" + _table(["quantity", "unit", "value"], mrows, "num"))
@@ -484,7 +486,10 @@ def _windows(p: Page) -> str:
         for i in idx[:MAX_WINDOWS_PER_KIND]:
             one = win.isel(window=i)
             out.append(p.figure(f"window-{i}", lambda one=one: figs.dispatch_window(one, p.data.design, p.data.site),
-                                f"Window {i}: {_e(kind.replace('_', ' '))}. {_e(_window_figures(one, p.data))}",
+                                f"Window {i}: {_e(kind.replace('_', ' '))}"
+                                + (" (stress state: reserve at its floor, generation cold)"
+                                   if "state" in one.coords and str(one["state"].values) == "stress" else "")
+                                + f". {_e(_window_figures(one, p.data))}",
                                 f"dispatch plot of window {i}"))
         if len(idx) > MAX_WINDOWS_PER_KIND:
             out.append(f"<p>{len(idx) - MAX_WINDOWS_PER_KIND} more windows of this kind are in timeseries.nc.</p>")

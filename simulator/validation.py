@@ -413,17 +413,20 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
             offer("unserved", m[K.M_UNSERVED_MWH], i, trace, int(m[K.M_T_FIRST_UNSERVED]), lead=0.2)
         if m[K.M_BAND_EXCURSION_S] > 0:
             offer("soc_band", m[K.M_BAND_EXCURSION_WORST_MWH], i, trace, int(m[K.M_T_WORST_BAND]))
-        for o in run.outages:
+        # contingency windows come from the stress replay: the state their checks judge
+        for o in srun.outages:
             long_ = o[K.O_STEPS] > cp[K.C_SAG_STEPS]
             # lowest stored energy reached, then the longest outage, decides the worst contingency
             score = -o[K.O_E_MIN_MWH] + 1e-6 * o[K.O_STEPS] + 1e6 * (1.0 - o[K.O_ISLAND_OK])
             offer("loss_of_grid" if long_ else "voltage_sag", score, i, trace, int(o[K.O_START]), lead=0.1)
         onsets = np.flatnonzero(np.diff((trace.curtailment_phase == 2).astype(np.int8), prepend=0) == 1)
         if recorded is not None and recorded.shape[0]:
-            # the contingency call: its first failing step if it failed, else its onset
-            bad = np.flatnonzero((recorded[:, K.R_GRID] > 0) & (
-                (recorded[:, K.R_POI] - site.grid.firm_import_mw > cp[K.C_TOL_MW]) | (recorded[:, K.R_UNSERVED] > 1e-9)))
-            score = row["curtailment_response_import_over_firm_mw"] + row["curtailment_response_unserved_mwh"]
+            # the contingency call (stress replay): its first failing step if it failed, else its onset
+            srec = srun.recorded[0][:na]
+            bad = np.flatnonzero((srec[:, K.R_GRID] > 0) & (
+                (srec[:, K.R_POI] - site.grid.firm_import_mw > cp[K.C_TOL_MW]) | (srec[:, K.R_UNSERVED] > 1e-9)))
+            score = (row["stress_curtailment_response_import_over_firm_mw"]
+                     + row["stress_curtailment_response_unserved_mwh"])
             offer("curtailment", score + 1e-3 * m[K.M_BAND_EXCURSION_WORST_MWH], i, trace,
                   a0 + (int(bad[0]) if bad.size else 0), lead=0.5 if bad.size else 0.2)
         elif onsets.size:
@@ -448,23 +451,32 @@ def _record_windows(site, design, best: dict[str, _Candidate], window_steps: int
     for k in WINDOW_KINDS:
         if k in best:
             by_scenario.setdefault(best[k].scenario, []).append(k)
-    tasks = [(site, design, i, [best[k].start_step for k in ks], window_steps, None if given is None else given[i])
-             for i, ks in by_scenario.items()]
+    tasks = [(site, design, i, [best[k].start_step for k in ks], window_steps, None if given is None else given[i],
+              [k in STRESS_WINDOW_KINDS for k in ks]) for i, ks in by_scenario.items()]
     windows = map_in_order(_record_scenario, tasks, client)
     return {k: w for ks, ws in zip(by_scenario.values(), windows) for k, w in zip(ks, ws)}
 
 
-def _record_scenario(site, design, i: int, starts: list[int], window_steps: int, ds=None) -> list[np.ndarray]:
-    """The recorded windows of held-out scenario ``i`` starting at ``starts`` (in that order)."""
+def _record_scenario(site, design, i: int, starts: list[int], window_steps: int, ds=None,
+                     stressed: list[bool] | None = None) -> list[np.ndarray]:
+    """The recorded windows of held-out scenario ``i`` starting at ``starts`` (in that order), each
+    from the stress replay where ``stressed`` says so, else from the natural one."""
     from ..scenarios import scenario_trace
 
     dt = float(site.scenarios.transient_resolution_s)
     cp, gp, pp = replay_arrays(site, design)
     trace = TraceArrays.from_dataset(scenario_trace(site, "held_out", i) if ds is None else ds, dt, index=i)
-    run = run_kernel(trace, cp, gp, pp, record=starts, record_length=min(window_steps, trace.steps))
+    stressed = stressed or [False] * len(starts)
     out: list[np.ndarray] = [None] * len(starts)
-    for pos, idx in enumerate(np.argsort(starts, kind="stable")):
-        out[idx] = run.recorded[pos]
+    for state in (False, True):
+        idx = [j for j, st in enumerate(stressed) if st == state]
+        if not idx:
+            continue
+        sts = [starts[j] for j in idx]
+        stress = stress_points(trace, BandEnergies.from_design(site, design)) if state else None
+        run = run_kernel(trace, cp, gp, pp, record=sts, record_length=min(window_steps, trace.steps), stress=stress)
+        for pos, k in enumerate(np.argsort(sts, kind="stable")):
+            out[idx[k]] = run.recorded[pos]
     return out
 
 
@@ -718,6 +730,8 @@ def _attrs(units, long_name):
 
 WINDOW_KINDS = ("ramp_violation", "import_limit", "unserved", "soc_band", "loss_of_grid", "voltage_sag", "curtailment",
                 "worst_ramp")
+#: windows recorded from the stress replay (the state their checks judge); the others from the natural one
+STRESS_WINDOW_KINDS = ("loss_of_grid", "voltage_sag", "curtailment")
 
 
 def _windows_dataset(best: dict, recorded: dict, window_steps: int, dt: float, design) -> xr.Dataset:
@@ -760,6 +774,7 @@ def _windows_dataset(best: dict, recorded: dict, window_steps: int, dt: float, d
             "kind": ("window", np.array(kinds, dtype=object).astype(str)),
             "scenario": ("window", np.array([best[k].scenario for k in kinds], dtype=np.int64)),
             "start_s": ("window", np.array(starts_s), _attrs("s", "window start in the trace")),
+            "state": ("window", np.array(["stress" if k in STRESS_WINDOW_KINDS else "natural" for k in kinds])),
         },
         attrs={"description": "worst held-out windows at full resolution"},
     )

@@ -77,7 +77,7 @@ def test_no_export_is_not_applicable_without_pv_and_fails_on_export():
     s = site()
     v = simulate(s, make_design(s, units=0), held_out=[make_trace(flat())])
     assert "no_export" in v.not_applicable and all(c.requirement != "no_export" for c in v.checks)
-    pv_site = site(generation=[{"kind": "gas_engine", "unit_mw": 10, "max_new_units": 10, "fuel_usd_per_mwh": 80},
+    pv_site = site(generation=[{"kind": "gas_engine", "unit_mw": 10, "max_new_units": 12, "fuel_usd_per_mwh": 80},
                                {"kind": "pv", "capacity_mw": 40}])
     design = make_design(pv_site, units=0)
     row = v.scenarios[0] | {"export_worst_mw": 1.0}

@@ -198,7 +198,7 @@ def test_cheap_engines_replace_import_within_the_ramp_rules():
     step) and then rise no faster than the POI's steady rate (min(2 MW/s, 20 MW/min / 60) = 1/3
     MW/s), so import falls within the ramp rules and ends at ~0. When the price falls back below
     the fuel cost, they hand the load back at the same rate."""
-    site = make_site(generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 10,
+    site = make_site(generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 12,
                                   "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60,
                                   "fuel_usd_per_mwh": 45}])
     design = make_design(site, units=6)
@@ -218,7 +218,7 @@ def test_cheap_engines_replace_import_within_the_ramp_rules():
 
 def test_cheap_engines_already_run_at_the_start():
     """A trace starts in steady state: engines cheaper than the first price already carry the load."""
-    site = make_site(generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 10,
+    site = make_site(generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 12,
                                   "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60,
                                   "fuel_usd_per_mwh": 45}])
     run, rec, cp = replay(site, make_design(site, units=6), make_trace(np.full(300, 50.0)))
@@ -386,7 +386,7 @@ def random_case(draw):
     site = make_site(grid={"export_allowed": export, "smoothing_time_constant_s": draw(st.sampled_from([0, 5, 30])),
                            "ramp_limit_mw_per_s": draw(st.floats(0.5, 5)),
                            "ramp_limit_mw_per_min": draw(st.floats(5, 60))},
-                     generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 10,
+                     generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 12,
                                   "min_load_fraction": draw(st.floats(0.0, 0.6)), "ramp_mw_per_s": draw(st.floats(0.05, 2)),
                                   "start_time_s": draw(st.sampled_from([0, 10, 60, 300])), "fuel_usd_per_mwh": fuel}])
     e = draw(st.floats(1.0, 80.0))
