@@ -56,13 +56,24 @@ def one(size: str, time_limit_s: float, mip_gap: float, mip_lp_solver: str, thre
     m = build_model(model_data(site, scen))
     construct_s, construct_cpu_s = time.perf_counter() - t, time.process_time() - c
     stats = model_size(m)
+    # the hand-off alone, for its CPU seconds (the solve below repeats it)
+    from bess_size.solvers.highs import compile_model, new_highs
+
+    c = time.process_time()
+    h = new_highs()
+    h.passModel(compile_model(m).lp)
+    handoff_cpu_s = time.process_time() - c
+    del h
     opts = {} if mip_lp_solver == "choose" else {"mip_lp_solver": mip_lp_solver}
+    c = time.process_time()
     res = solve(m, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, highs_options=opts)
+    solve_cpu_s = time.process_time() - c - handoff_cpu_s  # all threads of this process
     return {
         "size": size, "load_average": round(os.getloadavg()[0], 1), "scenarios": n_scen, "representative_days": n_days,
         **stats, "scenario_generation_s": round(gen_s, 1), "construct_s": round(construct_s, 2),
         "construct_cpu_s": round(construct_cpu_s, 2), "handoff_s": round(res.handoff_s, 2),
-        "solve_s": round(res.solve_s - res.handoff_s, 1), "status": res.status,
+        "handoff_cpu_s": round(handoff_cpu_s, 2), "solve_s": round(res.solve_s - res.handoff_s, 1),
+        "solve_cpu_s": round(solve_cpu_s, 1), "status": res.status,
         "gap": None if res.gap is None else round(res.gap, 5), "mip_lp_solver": mip_lp_solver,
         "peak_rss_after_scenarios_mb": round(peak_gen), "rss_before_build_mb": round(rss_before),
         "peak_rss_mb": round(_peak_mb()),
@@ -108,23 +119,25 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     if not rows:
         return
-    print("\n| size | scenarios x days | variables | constraints | construct s | hand-off s | solve s | status | gap "
-          "| peak RSS MB | load avg |")
+    print("\n| size | scenarios x days | variables | constraints | construct s (CPU) | hand-off s (CPU) | solve s (CPU) "
+          "| status | gap | peak RSS MB | load avg |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     base = rows[0]["variables"]
     for r in rows:
         gap = "-" if r["gap"] is None else f"{r['gap']:.2%}"
         print(f"| {r['variables'] / base:.1f}x | {r['scenarios']} x {r['representative_days']} | {r['variables']:,} | "
-              f"{r['constraints']:,} | {r['construct_s']:.2f} | {r['handoff_s']:.2f} | {r['solve_s']:.1f} | {r['status']} "
+              f"{r['constraints']:,} | {r['construct_s']:.2f} ({r['construct_cpu_s']:.2f}) | {r['handoff_s']:.2f} "
+              f"({r['handoff_cpu_s']:.2f}) | {r['solve_s']:.1f} ({r['solve_cpu_s']:.1f}) | {r['status']} "
               f"| {gap} | {r['peak_rss_mb']:,} | {r['load_average']:.1f} |")
     xs = [r["variables"] for r in rows]
-    for key in ("construct_s", "handoff_s", "solve_s", "peak_rss_mb"):
+    for key in ("construct_cpu_s", "handoff_cpu_s", "solve_cpu_s", "construct_s", "handoff_s", "solve_s", "peak_rss_mb"):
         b = fit_exponent(xs, [r[key] for r in rows])
         print(f"growth exponent of {key} in the variables: " + ("-" if b is None else f"{b:.2f}"))
     big = rows[-1]
-    ok = big["status"] == "optimal" and (big["gap"] or 0) <= 0.01 + 1e-9 and big["handoff_s"] + big["construct_s"] + big["solve_s"] < 300
-    print(f"largest size ({big['size']}) to a 1% gap in under 5 minutes: {'met' if ok else 'NOT met'}"
-          f" at load average {big['load_average']:.1f}")
+    wall = big["handoff_s"] + big["construct_s"] + big["solve_s"]
+    ok = big["status"] == "optimal" and (big["gap"] or 0) <= 0.01 + 1e-9 and wall < 300
+    print(f"largest size ({big['size']}) to a 1% gap in under 5 minutes: {'met' if ok else 'NOT met'} "
+          f"({wall:.0f} s wall) at load average {big['load_average']:.1f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)

@@ -31,7 +31,6 @@ class StandardForm:
     columns: list
     rows: list
     integer: np.ndarray  # bool per column
-    maximize: bool
 
 
 def _fixed(x) -> float | None:
@@ -173,8 +172,7 @@ def _compile(model) -> StandardForm:
 
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, m
-    maximize = obj.sense == pyo.maximize
-    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    lp.sense_ = highspy.ObjSense.kMaximize if obj.sense == pyo.maximize else highspy.ObjSense.kMinimize
     lp.col_cost_ = cost
     lp.offset_ = float(acc.constant)
     bounds = [(v.value, v.value) if v.fixed else v.bounds for v in cols]
@@ -190,7 +188,7 @@ def _compile(model) -> StandardForm:
     integer = np.fromiter((v.is_integer() for v in cols), bool, n)
     if integer.any():
         lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
-    return StandardForm(lp, cols, rows, integer, maximize)
+    return StandardForm(lp, cols, rows, integer)
 
 
 _banner_shown = [False]
@@ -341,7 +339,7 @@ def _set_start(h, sf: StandardForm) -> None:
 
 
 def _fixed_integer_duals(h, sf: StandardForm):
-    """Row duals mapped back to Pyomo constraints (constraints left with nothing to vary have none).
+    """Row duals mapped back to Pyomo constraints (one row per active constraint with a bound).
 
     For a MILP the integer columns are fixed at their rounded solution values and the remaining LP
     is solved again (quietly) for its duals; ``None`` if that LP does not solve to optimality.
