@@ -286,7 +286,9 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None, f
         every index used before, e.g. by ``--refine``).
     """
     from ..parallel import chunks, map_in_order
+    from . import warmup
 
+    warmup.wait()  # a kernel being compiled by `run`'s helper process: load it, do not compile it twice
     if first and not (held_out is None or isinstance(held_out, (int, np.integer))):
         raise ValueError("first applies to the held-out stream, not to given traces")
     missing = [k for k in ("bands_mwh", "inverter_rating_mva") if getattr(design.bess, k) is None]

@@ -155,6 +155,10 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, work
         raise click.UsageError("--workers and --scheduler exclude each other: the scheduler's cluster has its own workers")
     site = load_site(site_path)
     _warnings_to_stderr()
+    if scheduler is None and (workers or 1) <= 1:
+        from ..simulator import warmup
+
+        warmup.start()  # compiles the replay kernel on the other core while scenarios and the optimizer run
     t0 = time.perf_counter()
     say(f"{site.name}: {site.scenarios.count} optimizer scenarios, {site.scenarios.held_out} held-out, "
         f"{site.scenarios.trace_days:g} days at {site.scenarios.transient_resolution_s:g} s")
