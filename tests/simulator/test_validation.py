@@ -271,3 +271,27 @@ def test_contingency_curtailment_is_annualized_at_its_natural_rate():
     assert v.results["fuel_cost_usd_per_year"] == pytest.approx(25 * 80 * g, rel=1e-9)
     starts = float(np.mean([r["generator_starts"] for r in v.scenarios]))
     assert starts > 0 and v.results["generator_starts_per_year"] == pytest.approx(25 * starts, rel=1e-9)
+
+
+def test_annual_figures_count_a_contingency_at_its_natural_rate():
+    """Each 1800 s trace carries one contingency loss of grid (200 s) in which all 6 engines start;
+    nothing else starts them. A trace is 1/48 day, so counting it 365 x 48 times a year would give
+    6 x 17520 starts; at its natural rate (grid.loss_of_grid.events_per_year, 0.5 by default) it is
+    6 x 0.5 = 3 starts a year."""
+    site = site_()
+    design = make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=6)
+    v = simulate(site, design, held_out=traces(outage_s=200))
+    assert all(r["generator_starts"] == 6 for r in v.scenarios)
+    assert v.results["generator_starts_per_year"] == pytest.approx(6 * site.grid.loss_of_grid.events_per_year)
+
+
+def test_promises_far_from_the_replay_are_flagged_with_a_cause():
+    site = site_()
+    design = make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=6)
+    v = simulate(site, design, held_out=traces(swing_mw=5.0))
+    got = v.results["bess_throughput_mwh_per_year"]
+    v.design.promises.update(bess_throughput_mwh_per_year=got / 2, grid_import_mwh_per_year=v.results["grid_import_mwh_per_year"] * 1.1)
+    rows = {r["key"]: r for r in v.promises_vs_results()}
+    tp, imp = rows["bess_throughput_mwh_per_year"], rows["grid_import_mwh_per_year"]
+    assert tp["ratio"] == pytest.approx(2.0) and tp["flag"].startswith("cycling")
+    assert imp["ratio"] == pytest.approx(1 / 1.1) and imp["flag"] is None  # within 25 %
