@@ -240,17 +240,21 @@ def natural_rate(site, event: dict) -> float | None:
     return None
 
 
-def natural_rate_parts(row: dict, trace, site, design, replay) -> list[dict]:
+def natural_rate_parts(row: dict, trace, site, design, replay, known: dict | None = None) -> list[dict]:
     """What each forced event (a contingency or explicit event every trace carries) added to the
     trace's :data:`ANNUAL_KEYS`: the actual row minus the row replayed without that event
-    (``replay(trace) -> row``), with the event's natural rate a year."""
+    (``replay(trace) -> row``; ``known`` maps ``id(event)`` to a row already replayed without it),
+    with the event's natural rate a year."""
     parts = []
     for ev in trace.events:
         rate = natural_rate(site, ev)
         if rate is None or ev.get("kind") not in ("loss_of_grid", "voltage_sag", "curtailment"):
             continue
-        wo = without_event(trace, site, ev) if ev["kind"] == "curtailment" else without_outage(trace, site, ev)
-        other = replay(wo)
+        if known is not None and id(ev) in known:
+            other = known[id(ev)]
+        else:
+            wo = without_event(trace, site, ev) if ev["kind"] == "curtailment" else without_outage(trace, site, ev)
+            other = replay(wo)
         parts.append({"kind": ev["kind"], "source": ev.get("source"), "rate_per_year": float(rate),
                       "delta": {k: float(row[k] - other[k]) for k in ANNUAL_KEYS}})
     return parts

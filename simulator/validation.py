@@ -383,7 +383,8 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
             # call to learn what it cost (the kernel takes ~1% of a trace's generation time)
             a0, na = active_steps(cev, dt, trace.steps)
             run = run_kernel(trace, cp, gp, pp, record=[a0], record_length=na)
-            counterfactual = run_kernel(without_event(trace, site, cev), cp, gp, pp)
+            wo_call = without_event(trace, site, cev)
+            counterfactual = run_kernel(wo_call, cp, gp, pp)
             recorded = run.recorded[0][:na]
         else:
             run = run_kernel(trace, cp, gp, pp)
@@ -400,8 +401,9 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
         row.update(redundancy.row(trace))
         row["scenario"] = i
         rows.append(row)
+        known = {id(cev): summarize(counterfactual, wo_call, site, design)} if cev is not None else None
         parts.append(natural_rate_parts(row, trace, site, design,
-                                        lambda tr: summarize(run_kernel(tr, cp, gp, pp), tr, site, design)))
+                                        lambda tr: summarize(run_kernel(tr, cp, gp, pp), tr, site, design), known))
         hourly.append(run.hourly)
         ramp_hists.append(run.ramp_hist)
         m = run.metrics

@@ -194,3 +194,16 @@ def test_ramp_violations_recomputed_from_the_recorded_poi():
     assert run.metric(K.M_RAMP1_VIOL_STEPS) == one
     assert run.metric(K.M_RAMP60_VIOL_STEPS) == sixty
     assert run.metric(K.M_RAMP_WORST_MW_PER_S) == pytest.approx(float(d1.max()))
+
+
+def test_poi_ramp_limit_per_min_fails_on_a_sustained_drop():
+    """The same ramp downwards (95 -> 50 MW at 1.5 MW/s): the 2 MW PCS can absorb 2 MW, so the POI
+    must fall at least 45 - 2 = 43 MW within the 60 s window: the minute rule measures downward
+    swings too."""
+    s = site()
+    load = flat(mw=95.0)
+    load[300:330] = 95.0 - 1.5 * np.arange(1, 31)
+    load[330:] = 50.0
+    v = simulate(s, make_design(s, pcs_mw=2.0, units=0), held_out=[make_trace(load)])
+    c = check(v, "poi_ramp_limit_per_min")
+    assert c.status == "fail" and c.measured == pytest.approx(43.0, abs=1e-6)
