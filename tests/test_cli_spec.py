@@ -178,7 +178,7 @@ def test_check_json_summary_on_stdout():
     """campus-300mw by hand: peak = 300 x 1.15 = 345 MW; firm headroom 200 - 345 = -145 MW;
     firm + non-firm 350 - 345 = +5 MW; ride-through 345 MW x 30 s / 3600 = 2.875 MWh delivered,
     / 0.94 = 3.0585 MWh from the cells; curtailment exposure 150 MW x 2 h x 25 = 7500 MWh/yr;
-    islanding bridge 345 MW x (300 s + 18/0.3/2 s) / 3600 = 31.625 MWh; engines 20 x 18 = 360 MW."""
+    islanding bridge 345 MW x (300 s + 18/0.3/2 s) / 3600 = 31.625 MWh; engines 24 x 18 = 432 MW."""
     r = run("check", "--json", str(EXAMPLES / "campus-300mw.yaml"))
     assert r.code == 0, r.output
     f = json.loads(r.stdout)
@@ -192,7 +192,7 @@ def test_check_json_summary_on_stdout():
     assert f["curtailment"]["exposure_mwh_per_year"] == pytest.approx(7500.0)
     assert f["curtailment"]["depth_at_peak_mw"] == pytest.approx(145.0)
     assert f["islanding_bridge"]["delivered_energy_mwh"] == pytest.approx(31.625)
-    assert f["generation"]["thermal_max_mw"] == pytest.approx(360.0)
+    assert f["generation"]["thermal_max_mw"] == pytest.approx(432.0)
     # the human summary shows the same figures
     assert "345.0 MW" in r.stderr and "7,500 MWh/yr" in r.stderr
 
@@ -293,7 +293,7 @@ BAD = [
     ("islanding-without-generation", {"site.yaml": _spec(generation=[])}, "site.yaml",
      "reliability.islanding.required", ["onsite generation", "required: false"]),
     ("islanding-too-little-generation", {"site.yaml": _spec(generation=[{"kind": "gas_engine", "unit_mw": 18, "max_new_units": 5}])},
-     "site.yaml", "reliability.islanding.required", ["at least the peak site load = 345 MW", "90 MW"]),
+     "site.yaml", "reliability.islanding.required", ["at least the peak site load + 1 x the largest unit", "= 363 MW", "90 MW"]),
     ("bool-as-number-export", {"site.yaml": _spec(grid={"export_allowed": 3})}, "site.yaml",
      "grid.export_allowed", ["true or false"]),
     ("section-not-mapping", {"site.yaml": "load: 5\n"}, "site.yaml",
