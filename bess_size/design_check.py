@@ -21,8 +21,9 @@ from .site_spec.errors import Problem
 
 def with_site_defaults(site, design: Design, path: str = "<design>") -> Design:
     """The design with ``bess.inverter_rating_mva`` and each generation entry's ``unit_mw`` taken
-    from the site where it leaves them out, and one entry per thermal generation type of the site
-    (the site's existing units, no new ones, where the design lists none)."""
+    from the site where it leaves them out, one entry per thermal generation type of the site
+    (the site's existing units, no new ones, where the design lists none), and ``bands_fraction``
+    recomputed from ``bands_mwh`` where both are given (the energies are what is replayed)."""
     d = design.model_copy(deep=True)
     if d.bess.inverter_rating_mva is None:
         d.bess.inverter_rating_mva = site.bess.inverter_rating_mva
@@ -41,7 +42,17 @@ def with_site_defaults(site, design: Design, path: str = "<design>") -> Design:
             g.unit_mw = unit.unit_mw
         out.append(g)
     d.generation = out
+    if d.bess.bands_mwh is not None:
+        d.bess.bands_fraction = _fractions(d.bess.bands_mwh, float(d.bess.energy_mwh))
     return d
+
+
+def _fractions(bands, energy_mwh: float):
+    """``bands_fraction`` from ``bands_mwh`` (an edited design's fractions follow its energies)."""
+    E = energy_mwh
+    return type(bands).model_validate(
+        {k: ([x / E for x in v] if isinstance(v, (list, tuple)) else v / E) if E > 0 else v
+         for k, v in bands.model_dump().items()})
 
 
 def needs_completion(design: Design) -> bool:
@@ -78,10 +89,7 @@ def complete_design(site, design: Design, *, solver: str = "highs", progress: Ca
         b.headroom_mw = got.headroom_mw
     if b.bands_mwh is None:
         b.bands_mwh = got.bands_mwh
-    E = float(b.energy_mwh)
-    bands = b.bands_mwh.model_dump()
-    b.bands_fraction = type(b.bands_mwh).model_validate(
-        {k: ([x / E for x in v] if isinstance(v, (list, tuple)) else v / E) if E > 0 else v for k, v in bands.items()})
+    b.bands_fraction = _fractions(b.bands_mwh, float(b.energy_mwh))
     if b.containers is None and got.containers is not None:
         b.containers = got.containers
     if not d.promises:

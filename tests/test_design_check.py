@@ -148,3 +148,11 @@ def test_default_site_undersized_designs_fail_the_check_they_miss(tmp_path_facto
         assert failed[check]["margin"] < 0
     rt = {c["requirement"]: c for c in json.loads((site_dir / "no_reserve" / "validation.json").read_text())["checks"]}
     assert rt["ride_through"]["state"] == "stress" and rt["ride_through"]["detail"]["natural"]["successes"] > 0
+
+
+def test_an_edited_designs_band_fractions_follow_its_energies(small):
+    site, scen, design = small
+    d = design.model_dump(mode="json")
+    d["bess"]["bands_mwh"]["ride_through_reserve"] = 1.0  # edited by hand; the fraction left stale
+    done = with_site_defaults(site, Design.model_validate(d))
+    assert done.bess.bands_fraction.ride_through_reserve == pytest.approx(1.0 / design.bess.energy_mwh)
