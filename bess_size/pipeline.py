@@ -60,6 +60,8 @@ class RunResult:
             "cost": self.design.cost.model_dump(mode="json") if self.design.cost else None,
             "checks": [{k: c[k] for k in ("requirement", "passed", "measured", "limit", "unit", "success_rate",
                                           "success_rate_lower_95")} for c in (x.to_dict() for x in self.validation.checks)],
+            "binding": [e.model_dump(mode="json") for e in self.design.binding],
+            "energy_mix": self.design.energy_mix,
             "timings_s": self.timings_s,
             "files": [str(f) for f in self.files],
         }

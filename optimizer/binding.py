@@ -72,7 +72,8 @@ def _describe(d: ModelData, family: str, index, need: float, sol: dict) -> tuple
             fld = "reliability.islanding"
         else:
             text = (f"ride-through of {rel.ride_through.load_fraction:.0%} of {win.peak_covered_mw:.0f} MW "
-                    f"for {rel.ride_through.duration_s:g} s")
+                    f"for {rel.ride_through.duration_s:g} s, then the load until import returns at "
+                    f"{d.site.grid.reconnect_ramp_mw_per_min:g} MW/min (grid.reconnect_ramp_mw_per_min)")
             fld = "reliability.ride_through"
         if win.source_scenario >= 0:
             text += f" ({win.label})"
