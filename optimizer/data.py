@@ -20,8 +20,8 @@ In each window the seconds the BESS must cover are those without grid within
 load to cover is ``load_fraction * L``, and in the islanding bridge
 ``load_fraction * (1 - flexible.max_fraction) * L`` only when the spec sheds flexible load
 (``reliability.islanding.shed_flexible_load``, after ``flexible_shed_delay_s``). After a covered
-loss of grid the grid returns with import ramping at ``grid.reconnect_ramp_mw_per_min`` (the
-simulator's rule): the BESS and generation carry ``load_fraction * L - r_rc * t_back`` until import
+loss of grid the grid returns with import ramping at ``grid.reconnect_ramp_mw_per_min``, never
+faster than the POI ramp limits (the simulator's rule): the BESS and generation carry ``load_fraction * L - r_rc * t_back`` until import
 has the load back (less the flexible share if it was shed: it returns with import).
 
 Reactive power grid-connected: the inverters carry ``Q = max(0, L tan phi_L - (L - p) tan phi_POI)``
@@ -192,7 +192,10 @@ def _contingency_windows(site: Site, windows, peak_mw: float) -> list[Window]:
     island = rel.islanding.required
     shed = rel.islanding.shed_fraction(site.load)
     shed_after_s = max(rt_s, rel.islanding.flexible_shed_delay_s)
-    rc_mw_per_s = site.grid.reconnect_ramp_mw_per_min / 60.0
+    # import returns at reconnect_ramp_mw_per_min, never faster than the POI's own ramp limits (the
+    # simulator's rule)
+    g_ = site.grid
+    rc_mw_per_s = min(g_.reconnect_ramp_mw_per_min, g_.ramp_limit_mw_per_min, 60.0 * g_.ramp_limit_mw_per_s) / 60.0
     starts = [g.start_time_s for g in site.thermal if g.existing_units + g.max_new_units > 0]
     gen_start_s = min(starts) if starts else math.inf
     sag_s = site.grid.voltage_sags.dip_duration_s[1]

@@ -58,6 +58,19 @@ def test_ride_through_energy_counts_the_step_once(make_trace_site, dt_s):
     assert close(b.pcs_power_mw, 120.0)
 
 
+def test_reconnection_no_faster_than_the_poi_ramp_limit(make_trace_site):
+    """Reconnection at 60 MW/min asked, but the POI may move only 30 MW/min: import returns at
+    0.5 MW/s, sum_{b=1}^{239} (120 - b/2) = 28,680 - 14,340 = 14,340 MW s after the 600 s ride-through.
+    X_rt = (72,000 + 14,340) / 3600 / 0.92 MWh."""
+    site = make_trace_site([(0, 120), (DAY - 1, 120)], {
+        "bess": EFF, "grid": {"loss_of_grid": {"duration_s": 700}, "reconnect_ramp_mw_per_min": 60,
+                              "ramp_limit_mw_per_min": 30},
+        "reliability": {"ride_through": {"duration_s": 600, "load_fraction": 1.0}}})
+    b = solve(site).design.bess
+    assert reconnect_mws(120, 0.5) == pytest.approx(14340)
+    assert close(b.bands_mwh.ride_through_reserve, (72000 + 14340) / 3600 / ETA_DIS)
+
+
 def test_reconnection_ramp_is_carried(make_trace_site):
     """The same 120 MW site with a faster reconnection, 60 MW/min = 1 MW/s: after the 600 s
     ride-through the battery carries sum_{b=1}^{119} (120 - b) = 7,140 MW s.
