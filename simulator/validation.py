@@ -677,7 +677,10 @@ def build_checks(site, design, rows: list[dict]) -> tuple[list[Check], list[str]
         s_mva, "MVA", "report.html#reactive-power", state="stress",
         detail={"reactive_shortfall_mvar_worst": max(max(r["reactive_shortfall_worst_mvar"],
                                                          r.get("stress_reactive_shortfall_worst_mvar", 0.0)) for r in rows),
-                "natural": {"apparent_power_need_mva": max(r["apparent_power_need_worst_mva"] for r in rows)}})
+                "natural": {"scenarios": len(rows),
+                            "successes": int(sum(r["apparent_power_need_worst_mva"] <= s_mva * (1 + 1e-9) + 1e-6
+                                                 for r in rows)),
+                            "apparent_power_need_mva": max(r["apparent_power_need_worst_mva"] for r in rows)}})
     return checks, not_exercised, not_applicable
 
 

@@ -79,7 +79,7 @@ def _print_checks(validation) -> None:
         rate = "n/a" if c.success_rate is None else f"{c.success_rate:.3f}"
         nat = c.detail.get("natural") if isinstance(c.detail, dict) else None
         nat_txt = ""
-        if nat:
+        if nat and nat.get("scenarios"):
             nat_rate = nat["successes"] / nat["scenarios"] if nat.get("scenarios") else None
             nat_txt = f"; natural state success {_fmt(nat_rate)}"
         say(f"  {c.status.upper():<12} {c.requirement:<{width}}  {_fmt(c.measured)} {c.unit} {c.comparator} "
