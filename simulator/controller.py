@@ -269,12 +269,14 @@ def run_kernel(trace: TraceArrays, cp: np.ndarray, gp: np.ndarray, pp: np.ndarra
     outages = np.zeros((MAX_OUTAGES, K.N_O))
     starts = np.array(sorted(int(s) for s in (record or [])), dtype=np.int64)
     rec = np.zeros((starts.size, max(record_length, 1) if starts.size else 1, K.N_R))
+    poi_state = new_poi_state(pp)
     K.simulate_kernel(
         trace.load_mw, trace.load_min_mw, trace.load_max_mw, trace.pv_mw, trace.import_limit_mw, trace.curtailment_phase,
         trace.grid_available, trace.price_usd_per_mwh, trace.notice_left_s,
-        cp, gp, pp, new_poi_state(pp),
+        cp, gp, pp, poi_state,
         m, hourly, ramp_hist, tp, outages, starts, rec,
         np.zeros((0, 2)) if stress is None else np.ascontiguousarray(stress, dtype=np.float64),
+        K.workspace(cp, gp, poi_state),
     )
     n_out = min(int(m[K.M_N_OUTAGES]), MAX_OUTAGES)
     return KernelRun(m, hourly, ramp_hist, tp[: int(m[K.M_N_TP])].copy(), outages[:n_out].copy(), rec, starts)

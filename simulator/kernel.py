@@ -439,17 +439,32 @@ def _stress_state(gp, n_on, starting, orders, timer, g, need_mw):
     return total
 
 
+def workspace(cp, gp, poi_state) -> tuple:
+    """The kernel's zeroed working arrays: a copy of the policy state, per generator type its units
+    on, starting and (per start order) units and timers, its output, and the two POI-measurement
+    deques (a power of two at least the 60-s window + 2 long). Allocated here, not in the compiled
+    loop: compiled code that allocates also compiles numba's error-message machinery."""
+    ng = gp.shape[0]
+    max_orders = max([1] + [int(gp[k, G_UNITS]) + 1 for k in range(ng)])
+    cap = 1
+    while cap < int(cp[C_WINDOW_STEPS]) + 2:
+        cap *= 2
+    return (np.zeros_like(poi_state), np.zeros(ng), np.zeros(ng), np.zeros((ng, max_orders)),
+            np.zeros((ng, max_orders)), np.zeros(ng), np.zeros(cap), np.zeros(cap), np.zeros(cap), np.zeros(cap))
+
+
 @njit(cache=True)
 def simulate_kernel(
     load_mw, load_min_mw, load_max_mw, pv_mw, limit_mw, phase, grid, price, notice_left_s,
     cp, gp, pp, poi_state,
-    m, hourly, ramp_hist, tp, outages, rec_start, rec, stress,
+    m, hourly, ramp_hist, tp, outages, rec_start, rec, stress, work,
 ):
     """Replay one scenario; fill the metric, hourly, histogram, turning-point, outage and
     recording arrays (see the layout constants). ``rec_start`` lists the first step of each
     recorded window (length ``rec.shape[1]``); pass an empty array to record nothing.
     ``stress`` rows ``(step, stored_mwh)``, sorted by step, put the replay into the stress state at
-    those steps (see ``_stress_state``); pass an empty (0, 2) array for the natural replay."""
+    those steps (see ``_stress_state``); pass an empty (0, 2) array for the natural replay.
+    ``work``: the zeroed working arrays from :func:`workspace`."""
     T = load_mw.shape[0]
     dt = cp[C_DT_S]
     dt_h = dt / 3600.0
@@ -486,15 +501,7 @@ def simulate_kernel(
     isl_shed = cp[C_ISLAND_SHED_FRACTION]
     isl_shed_steps = cp[C_ISLAND_SHED_STEPS]
     ng = gp.shape[0]
-    state_copy = np.empty_like(poi_state)
-    n_on = np.zeros(ng)
-    starting = np.zeros(ng)
-    max_orders = 1
-    for k in range(ng):
-        max_orders = max(max_orders, int(gp[k, G_UNITS]) + 1)
-    orders = np.zeros((ng, max_orders))
-    timer = np.zeros((ng, max_orders))
-    g = np.zeros(ng)
+    state_copy, n_on, starting, orders, timer, g, qmin_v, qmin_t, qmax_v, qmax_t = work
     max_out = outages.shape[0]
     tp_cap = tp.shape[0]
     n_rec = rec_start.shape[0]
@@ -503,14 +510,7 @@ def simulate_kernel(
     bin_w = r_s / 20.0
 
     # measurement deques for the POI ramp metrics (independent of the policy's own bookkeeping)
-    cap = 1
-    while cap < W + 2:
-        cap *= 2
-    mask = cap - 1
-    qmin_v = np.zeros(cap)
-    qmin_t = np.zeros(cap)
-    qmax_v = np.zeros(cap)
-    qmax_t = np.zeros(cap)
+    mask = qmin_v.shape[0] - 1
     qmin_f = 0
     qmin_b = 0
     qmax_f = 0
