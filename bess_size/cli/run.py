@@ -64,6 +64,15 @@ class ProgressBars:
         self.progress.console.print(line, style="dim", markup=False, highlight=False)
 
 
+def _verdict(validation) -> str:
+    """One phrase for the outcome: held, FAILED, or not proven (only inconclusive checks: too few scenarios)."""
+    if validation.passed:
+        return "all requirements held"
+    if all(c.status != "fail" for c in validation.checks):
+        return "NOT PROVEN: too few held-out scenarios to reach the target (INCONCLUSIVE), none failed"
+    return "a requirement FAILED"
+
+
 def _fmt(x) -> str:
     return "n/a" if x is None else f"{x:.4g}"
 
@@ -180,7 +189,7 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, work
     say_energy_mix(result.design, replay_energy_mix(site, result.design, result.validation.results))
     say_island(result.design, site)
     say_binding(result.design)
-    say(f"{'all requirements held' if result.passed else 'a requirement FAILED'}; "
+    say(f"{_verdict(result.validation)}; "
         f"wrote {', '.join(p.name for p in result.files)} to {out_dir} in {time.perf_counter() - t0:.1f} s",
         fg="green" if result.passed else "red")
     if as_json:
@@ -233,7 +242,7 @@ def simulate(design_path, site_path, out_dir, held_out, as_json):
     files = write_outputs(Path(out_dir), site, design, validation)
     _print_design(design)
     _print_checks(validation)
-    say(f"{'all requirements held' if validation.passed else 'a requirement FAILED'}; "
+    say(f"{_verdict(validation)}; "
         f"wrote {', '.join(p.name for p in files)} to {out_dir} in {time.perf_counter() - t0:.1f} s",
         fg="green" if validation.passed else "red")
     if as_json:
