@@ -11,9 +11,9 @@ unit of that need costs per year. Rows of one constraint family form one require
 second of every contingency window); its need is the largest of its rows, its marginal value the
 sum. The binding requirement is the one whose need reaches the design (a requirement before a
 row of the dispatch; the largest marginal value among several); the runner-up is the largest need
-among the others. For generator units (held
-fixed) the reduced cost says whether a unit pays for itself: when it does not, the hard requirement
-(islanding capacity) sets the count; when it does, economics does.
+among the others. For generator units (held fixed) the reduced cost says whether a unit pays for
+itself: when it does not, the hard requirement (islanding capacity) sets the count; when it does,
+economics does.
 """
 
 from __future__ import annotations
