@@ -82,6 +82,11 @@ def test_default_example_writes_the_design_contract(tmp_path):
     assert d["cost"]["total_annualized_usd"] == pytest.approx(
         d["cost"]["annualized_capex_usd"] + d["cost"]["expected_annual_opex_usd"], abs=0.05)
     assert "wrote" in err
+    # what an engineer asks first, on stderr: what sized what, the energy mix, the island's N+1 margin
+    assert "PCS power 345 MW: ride-through of 100% of the 345 MW peak for 30 s" in err
+    assert "one more MW of it costs" in err and "energy mix, optimizer:" in err and "CO2" in err
+    assert "with the largest unit out (N+1)" in err and "the grid alone could not serve this site" in err
+    assert {e["quantity"] for e in d["binding"]} >= {"energy_mwh", "pcs_power_mw", "inverters", "generation[0].units"}
 
 
 def _trace_site_yaml(tmp_path, load_mw, extra: dict) -> Path:
