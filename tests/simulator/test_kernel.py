@@ -449,3 +449,36 @@ def test_rainflow_damage_matches_the_library_and_the_spec_curve():
     assert n == sum(1 for _ in rainflow.extract_cycles(x.tolist()))
     linear, efc1, _ = cycle_damage(x, usable, BESS())
     assert linear == pytest.approx(efc1 / (6000 * 0.8), rel=1e-12)
+
+
+def test_stress_points_at_each_contingency_start():
+    """A loss of grid at 100 s, a sag sequence with dips at 300 s and 320 s, a call announced at
+    500 s: the stress state is set at 100 and 300 (the ride-through reserve's top, F + X_rt; the
+    second dip meets what the first left) and at 500 (F + X_rt + X_up + X_cu)."""
+    from bess_size.simulator.controller import BandEnergies, stress_points
+
+    site = make_site()
+    design = make_design(site, energy_mwh=40.0, rt=5.0, up=3.0, cu=8.0)
+    n = 900
+    grid = np.ones(n, np.int8)
+    grid[100:110] = 0
+    grid[300] = 0
+    grid[320] = 0
+    phase = np.zeros(n, np.int8)
+    phase[500:510] = 1
+    phase[510:600] = 2
+    ev = [{"kind": "loss_of_grid", "start_s": 100.0, "duration_s": 10.0, "source": "contingency"},
+          {"kind": "voltage_sag", "start_s": 300.0, "duration_s": 20.4, "source": "contingency",
+           "dips": [[300.0, 0.3], [320.0, 0.4]]}]
+    trace = TraceArrays.from_dataset(make_trace(np.full(n, 50.0), grid=grid, phase=phase, events=ev), 1.0)
+    bands = BandEnergies.from_design(site, design)
+    F = 0.05 * 40.0
+    assert bands.rt_top_mwh == pytest.approx(F + 5.0) and bands.call_floor_mwh == pytest.approx(F + 16.0)
+    np.testing.assert_allclose(stress_points(trace, bands), [[100, F + 5.0], [300, F + 5.0], [500, F + 16.0]])
+    # the replay from there: stored energy at the reserve's top when the grid goes, engines cold
+    cp, gp, pp = replay_arrays(site, design)
+    run = run_kernel(trace, cp, gp, pp, record=[0], record_length=n, stress=stress_points(trace, bands))
+    rec = run.recorded[0]
+    assert rec[100, K.R_STORED_BEFORE] == pytest.approx(F + 5.0) and rec[100, K.R_GEN] == 0.0
+    assert run.outages[0][K.O_E_START_MWH] == pytest.approx(F + 5.0)
+    assert rec[500, K.R_STORED_BEFORE] <= F + 16.0 + 1e-9
