@@ -131,6 +131,7 @@ def _campus(nonfirm_mw):
 
 
 @pytest.mark.slow  # two solves of the whole campus
+@pytest.mark.slow  # two optimizations of the bundled campus
 def test_campus_without_nonfirm_import_is_feasible_and_needs_no_more_ramp_energy():
     """The bundled campus on its 200 MW firm import alone (peak 345 MW): the engines carry the load
     above the import, so the design is feasible, and the battery's ramp energy (X_up + X_dn) is no
