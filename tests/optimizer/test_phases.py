@@ -89,6 +89,7 @@ def test_phase_sites_take_the_latest_entry():
     assert np.isclose(sum(p.years for p in phases(site)), 15)
 
 
+@pytest.mark.slow  # a whole run of a two-phase site
 def test_run_writes_phases_time_to_power_and_cash_flows(make_trace_site, tmp_path):
     """The whole pipeline on the two-phase curtailment site (years 1-2 firm 150 MW, then 250 MW: the
     load alone from year 3): design.json names each phase's binding requirement, validation.json merges
