@@ -16,6 +16,10 @@ def _scenarios(site, path, progress):
 
     if path is not None:
         return sc.ScenarioSet.from_netcdf(path)
+    from ..phases import is_phased, phased_scenarios
+
+    if is_phased(site):  # every phase's scenarios, weighted by its years (docs/economics.md)
+        return phased_scenarios(site)
     gen = getattr(sc, "generate_scenarios", None)
     if gen is None:
         raise click.UsageError("this installation cannot generate scenarios yet; pass --scenarios FILE.nc")
@@ -73,7 +77,10 @@ def optimize(site_path, out_dir, scenarios_path, solver, time_limit_s, mip_gap, 
     scen = _scenarios(site, scenarios_path, None)
     say(f"scenarios ready in {time.perf_counter() - t0:.1f} s; optimizing with {solver}")
     try:
-        res = run_optimize(site, scen, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
+        from ..phases import envelope_site, is_phased, phases
+
+        model_site = envelope_site(site, phases(site)) if is_phased(site) else site
+        res = run_optimize(model_site, scen, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
                            strict_dispatch=strict_dispatch, integer_commitment=integer_commitment,
                            progress=lambda line: say("  " + line, dim=True))
     except SolverUnavailableError as exc:

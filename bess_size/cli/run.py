@@ -234,7 +234,15 @@ def simulate(design_path, site_path, out_dir, held_out, as_json):
     n = held_out or site.scenarios.held_out
     t0 = time.perf_counter()
     with ProgressBars() as bars:
-        validation = run_simulate(site, design, held_out=n, progress=lambda d, t: bars("simulate", d, t))
+        from ..phases import binding_by_phase, is_phased, phases, simulate_phases
+
+        if is_phased(site):  # each phase's held-out scenarios with its own site, merged
+            plist = phases(site)
+            validation, per_phase = simulate_phases(site, design, plist, held_out=n,
+                                                    progress=lambda d, t: bars("simulate", d, t))
+            design.phases = binding_by_phase(per_phase, plist)
+        else:
+            validation = run_simulate(site, design, held_out=n, progress=lambda d, t: bars("simulate", d, t))
     design.cost = replay_cost(site, design, validation)
     validation.design = design
     validation.notes.append("cost recomputed from the site's prices for this design's sizes and from this replay's "
