@@ -14,6 +14,8 @@ per second for each repeat and the best.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import time
 from pathlib import Path
 
@@ -90,23 +92,29 @@ def main() -> None:
     site = load_site(ROOT / "examples" / "campus-300mw.yaml")
     design = campus_design(site)
     cp, gp, pp = replay_arrays(site, design)
-    t0 = time.perf_counter()
+    print("load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + " (2-core machine)")
+    t0, c0 = time.perf_counter(), time.process_time()
     trace = synthetic_year(site, args.days)
-    print(f"synthetic trace: {trace.steps:,} steps in {time.perf_counter() - t0:.1f} s")
+    print(f"synthetic trace: {trace.steps:,} steps in {time.perf_counter() - t0:.1f} s wall, "
+          f"{time.process_time() - c0:.1f} s CPU; peak resident set so far "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB")
     t0 = time.perf_counter()
     warm = synthetic_year(site, 0.05)
     run_kernel(warm, cp, gp, pp)
     print(f"kernel load/compile (warm-up): {time.perf_counter() - t0:.2f} s")
     best = float("inf")
     for r in range(args.repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         run = run_kernel(trace, cp, gp, pp)
         wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         best = min(best, wall)
-        print(f"run {r + 1}: {wall:.2f} s, {trace.steps / wall / 1e6:.1f} M steps/s "
+        print(f"run {r + 1}: {wall:.2f} s wall ({trace.steps / wall / 1e6:.1f} M steps/s), {cpu:.2f} s CPU "
+              f"({trace.steps / cpu / 1e6:.1f} M steps/s) "
               f"(ramp violations {run.metrics[1]:.0f} steps, unserved {run.metrics[11]:.3f} MWh)")
     print(f"best: {best:.2f} s for {trace.steps:,} steps = {trace.steps / best / 1e6:.1f} M steps/s "
           f"(target: {trace.steps / 5.0 / 1e6:.1f} M steps/s, i.e. under 5 s) -> {'OK' if best < 5.0 * args.days / 365 else 'TOO SLOW'}")
+    print("load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -454,6 +454,14 @@ def workspace(cp, gp, poi_state) -> tuple:
 
 
 @njit(cache=True)
+def _copy_into(dst, src):
+    """``dst[:] = src`` for arrays of one length, as a loop: the slice assignment checks shapes
+    and brings numba's error-message machinery into the compiled kernel."""
+    for j in range(src.shape[0]):
+        dst[j] = src[j]
+
+
+@njit(cache=True)
 def simulate_kernel(
     load_mw, load_min_mw, load_max_mw, pv_mw, limit_mw, phase, grid, price, notice_left_s,
     cp, gp, pp, poi_state,
@@ -828,7 +836,7 @@ def simulate_kernel(
             pa_chk = _p_available(pcs, s_mva, q_chk)
             if Nn - p_lo > min(pa_chk, dis_e) - 1e-9 or Nn - p_hi < -min(pa_chk, ch_e) + 1e-9:
                 snap = True
-                state_copy[:] = poi_state
+                _copy_into(state_copy, poi_state)
             p_pol = poi_step(poi_state, pp, Nn, lim_eff, dev)
             p = p_pol
             q_need = q_load - max(p, 0.0) * tan_poi
@@ -911,7 +919,7 @@ def simulate_kernel(
                 # the policy's history must hold what the POI really did: back to the state
                 # before its step, then record the forced value (filter advanced as usual)
                 if snap:
-                    poi_state[:] = state_copy
+                    _copy_into(poi_state, state_copy)
                     poi_commit(poi_state, pp, Nn, p)
                 else:
                     poi_reset(poi_state, pp, Nn, p)
