@@ -172,7 +172,7 @@ O_MIN_SERVED_FRACTION = 10  # lowest share of the load served in the first ride-
 O_STARTS = 11  # unit starts during the outage and its reconnection
 O_FUEL_USD = 12  # fuel burnt during the outage and its reconnection
 O_GEN_MWH = 13
-O_NEED_MW = 14  # largest battery power the ride-through share needed in the first duration_s (lf L - g)
+O_NEED_MW = 14  # largest battery power the ride-through share needed in the first duration_s (lf L_max - g)
 O_NEED_MWH = 15  # stored energy that need draws in the first duration_s (sum of need dt / eta_dis)
 O_AVAIL_MW = 16  # lowest real power the battery could deliver in the first duration_s (PCS, C-rate, inverters)
 O_RESERVE_MWH = 17  # stored energy above the floor F at the outage's start
@@ -1139,11 +1139,12 @@ def simulate_kernel(
             if in_outage:
                 k_in = t - out_start
                 if k_in < rt_steps:
-                    need_rt = rt_lf * L - g_total
+                    need_rt = rt_lf * load_max_mw[t] - g_total  # the within-step peak, not the mean
                     if need_rt > outages[o, O_NEED_MW]:
                         outages[o, O_NEED_MW] = need_rt
-                    if need_rt > 0.0:
-                        outages[o, O_NEED_MWH] += need_rt * dt_h / eta_dis
+                    need_e = rt_lf * L - g_total  # energy: the step's mean
+                    if need_e > 0.0:
+                        outages[o, O_NEED_MWH] += need_e * dt_h / eta_dis
                     if p_avail < outages[o, O_AVAIL_MW]:
                         outages[o, O_AVAIL_MW] = p_avail
                 if k_in < rt_steps and L > 0.0:

@@ -207,3 +207,19 @@ def test_poi_ramp_limit_per_min_fails_on_a_sustained_drop():
     v = simulate(s, make_design(s, pcs_mw=2.0, units=0), held_out=[make_trace(load)])
     c = check(v, "poi_ramp_limit_per_min")
     assert c.status == "fail" and c.measured == pytest.approx(43.0, abs=1e-6)
+
+
+def test_ride_through_fails_on_swings_within_a_step_in_an_island():
+    """A loss of grid at 50 MW mean whose bins swing 40..60 MW: a 55 MW PCS carries the mean but not
+    the 60 MW peaks within each second, which in an island nothing else can follow. The check needs
+    the within-step peak, 60 MW, against 55 MW (grid-connected, the POI would have seen the rest)."""
+    s = site()
+    n = 900
+    grid = np.ones(n, np.int8)
+    grid[300:400] = 0
+    ev = [{"kind": "loss_of_grid", "start_s": 300.0, "duration_s": 100.0, "source": "contingency"}]
+    tr = make_trace(flat(n), grid=grid, events=ev, load_min_mw=40.0, load_max_mw=60.0)
+    v = simulate(s, make_design(s, pcs_mw=55.0, units=6), held_out=[tr])
+    c = check(v, "ride_through")
+    assert c.status == "fail" and c.unit == "MW"
+    assert c.measured == pytest.approx(60.0) and c.limit == pytest.approx(55.0)
