@@ -58,6 +58,11 @@ def stack_scenarios(parts: list, phase_list: list[Phase]):
         offset += n
     energy = xr.concat(energies, dim="scenario", combine_attrs="drop_conflicts", data_vars="minimal", coords="minimal",
                        compat="override")
+    # the set's attrs: the first phase's, with each representation error the largest of any phase
+    energy.attrs = dict(parts[0].energy.attrs)
+    for key, val in parts[0].energy.attrs.items():
+        if key.startswith("representation_error"):
+            energy.attrs[key] = float(max(float(p.energy.attrs.get(key, val)) for p in parts))
     transient = xr.concat(transients, dim="scenario", combine_attrs="drop_conflicts")
     transient.attrs["fleet_sensitive"] = int(any(int(t.attrs.get("fleet_sensitive", 0)) for t in transients))
     transient.attrs["screened_fleet_units"] = transients[0].attrs.get("screened_fleet_units", "[]")

@@ -34,7 +34,13 @@ def scenarios(site_path, out_path, stream, plot_path, as_json):
     site = load_site(site_path)
     n = scenario_count(site, stream)
     t0 = time.perf_counter()
-    sset = _generate_with_bar(generate_scenarios, site, stream, n)
+    from ..phases import is_phased, phased_scenarios
+
+    if is_phased(site):  # every phase's scenarios, stacked and weighted by the phases' years (docs/economics.md)
+        sset = phased_scenarios(site, stream=stream)
+        n = int(sset.energy.sizes["scenario"])
+    else:
+        sset = _generate_with_bar(generate_scenarios, site, stream, n)
     gen_s = time.perf_counter() - t0
     try:
         sset.to_netcdf(out_path)
