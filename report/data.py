@@ -64,7 +64,7 @@ def load_outputs(out_dir: str | Path, site: Site | None = None) -> ReportData:
     design = _read_design(out / "design.json")
     validation = _read_json(out / "validation.json")
     if not isinstance(validation.get("checks"), list):
-        raise ReportInputError(f"{out / 'validation.json'}: key 'checks' is missing or not a list; expected validation.json of DESIGN section 9")
+        raise ReportInputError(f"{out / 'validation.json'}: key 'checks' is missing or not a list; expected validation.json as docs/validation-json.md describes")
     notes: list[str] = []
     if site is None:
         site = _read_site(out / "site.json", notes)

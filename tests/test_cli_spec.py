@@ -535,6 +535,16 @@ def test_edge_lets_bugs_through():
         _edge(ZeroDivisionError("bug"))
 
 
+def test_readme_example_list_matches_what_the_tool_prints():
+    """The README's `bess-size example --list` block lists every bundled site, as the tool prints it."""
+    readme = (EXAMPLES.parents[1] / "README.md").read_text()
+    shown = readme.split("$ bess-size example --list\n", 1)[1].split("\n$ ", 1)[0]
+    r = run("example", "--list")
+    assert r.code == 0
+    printed = (r.stdout or r.stderr).rstrip("\n")
+    assert printed == shown, "README's `bess-size example --list` block is stale: paste what the tool prints now"
+
+
 def test_readme_worked_example_matches_what_check_prints(tmp_path, monkeypatch):
     """The README shows `bess-size check site.yaml` on the default site; it must stay true."""
     readme = (EXAMPLES.parents[1] / "README.md").read_text()

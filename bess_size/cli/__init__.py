@@ -55,7 +55,8 @@ def cli():
     \b
     Human output goes to stderr; --json prints a machine summary on stdout.
     Exit codes: 0 ok, 1 ran but a requirement failed, 2 bad input,
-                3 infeasible site or solver failure.
+                3 infeasible site or solver failure, 4 the solver's time limit
+                ran out before it found any design.
     Run `bess-size COMMAND --help` for a command's options.
     """
 

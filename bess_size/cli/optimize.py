@@ -48,7 +48,7 @@ def optimize(site_path, out_dir, scenarios_path, solver, time_limit_s, mip_gap, 
     """Co-design BESS energy, PCS power, inverters, SoC bands and new generation for SITE.
 
     \b
-    Writes DIR/design.json (DESIGN section 9). The solver log streams to stderr.
+    Writes DIR/design.json (docs/design-json.md). The solver log streams to stderr.
     Exit codes: 0 a design was found (with a time limit: a warning when its gap is above --mip-gap);
     2 bad input (or an unavailable solver); 3 the site is infeasible (the message names the
     requirement and the spec field) or the solver failed; 4 the time limit ran out before the
