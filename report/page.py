@@ -238,10 +238,10 @@ def _binding(p: Page) -> str:
     for e in entries:
         b, r = e.binding, e.runner_up
         if b is None:
-            rows.append([_e(e.label), f"{e.value:,.6g} {_e(e.unit)}", "no requirement asks for it", "", "", ""])
+            rows.append([_e(e.label), _e(e.value_text()), "no requirement asks for it", "", "", ""])
             continue
         cost = f"{b.marginal_usd_per_year:,.0f}" if b.marginal_usd_per_year else "0 (fits in what others bought)"
-        rows.append([_e(e.label), f"{e.value:,.6g} {_e(e.unit)}",
+        rows.append([_e(e.label), _e(e.value_text()),
                      _e(b.text) + (f" <code>{_e(b.field)}</code>" if b.field else ""),
                      f"{b.needs:,.4g}", cost, _e(r.text) if r else ""])
     return ('<h3 id="what-sized">What sized what</h3>'

@@ -115,9 +115,15 @@ class BindingRequirement(_Part):
     binding: RequirementFigure | None = None
     runner_up: RequirementFigure | None = None
 
+    def value_text(self) -> str:
+        """The design's figure as a reader wants it: 33.57 MWh, not the solver's 33.5674 MWh."""
+        v = self.value
+        text = f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) >= 1 or v == 0 else f"{v:.3g}"
+        return f"{text} {self.unit}"
+
     def sentences(self) -> tuple[str, str]:
         """(what sets it and what one more costs, the runner-up) in words, for the CLI and the report."""
-        v = f"{self.value:,.6g} {self.unit}"
+        v = self.value_text()
         b = self.binding
         if b is None:
             return f"{self.label} {v}: no requirement asks for it", ""

@@ -124,3 +124,21 @@ def test_binding_follows_the_requirement_that_is_raised(make_trace_site):
     up = b["bands_mwh.up_ramp_buffer"]
     assert up.binding.requirement == "poi_ramp" and up.value == pytest.approx(22425 / 3600 / 0.94, rel=0.01)
     assert b["bands_mwh.ride_through_reserve"].binding is None  # no contingency asks for it
+
+
+def test_design_figures_are_printed_as_a_reader_wants_them():
+    """The CLI and the report round the design's figure to 2 decimals (3 significant below 1), no trailing zeros."""
+    from bess_size.site_spec.design import BindingRequirement
+
+    def text(value, unit="MWh"):
+        return BindingRequirement(quantity="q", label="q", value=value, unit=unit).value_text()
+
+    assert text(33.5674) == "33.57 MWh"
+    assert text(345.0, "MW") == "345 MW"
+    assert text(142.547, "MW") == "142.55 MW"
+    assert text(12345.0) == "12,345 MWh"
+    assert text(0.268889) == "0.269 MWh"
+    assert text(0.0) == "0 MWh"
+    assert text(91, "inverters") == "91 inverters"
+    e = BindingRequirement(quantity="q", label="ride-through reserve", value=33.5674, unit="MWh")
+    assert e.sentences()[0] == "ride-through reserve 33.57 MWh: no requirement asks for it"
