@@ -378,7 +378,7 @@ def _validation(p: Page) -> str:
             what += f'<div class="desc">{_e(nat + _flat_detail({k: v for k, v in natural.items() if k not in ("successes", "scenarios")}))}</div>'
         if detail:
             what += f'<div class="desc">{_e(detail)}</div>'
-        if not ok and c.get("failed_scenarios"):
+        if c.get("failed_scenarios"):
             what += f'<div class="desc">failed in held-out scenarios {_e(", ".join(map(str, c["failed_scenarios"])))}</div>'
         rows.append([what, f'<span class="badge {"pass" if ok else "fail"}">{_e(status.upper())}</span>',
                      _e(str(c.get("state", "natural"))),

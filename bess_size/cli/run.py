@@ -91,9 +91,11 @@ def _print_checks(validation) -> None:
         if nat and nat.get("scenarios"):
             nat_rate = nat["successes"] / nat["scenarios"] if nat.get("scenarios") else None
             nat_txt = f"; natural state success {_fmt(nat_rate)}"
-        say(f"  {c.status.upper():<12} {c.requirement:<{width}}  {_fmt(c.measured)} {c.unit} {c.comparator} "
+        failed = "" if c.successes is None or c.successes == c.scenarios else \
+            f" ({c.scenarios - c.successes} failed)"
+        say(f"  {c.status.upper():<12} {c.requirement:<{width}}  worst {_fmt(c.measured)} {c.unit} {c.comparator} "
             f"{c.limit:.4g} (margin {_fmt(c.margin)}) [{c.state}]; success {rate}, lower bound "
-            f"{c.success_rate_lower_95:.3f} over {c.scenarios}{nat_txt}", fg=colour[c.status])
+            f"{c.success_rate_lower_95:.3f} over {c.scenarios}{failed}{nat_txt}", fg=colour[c.status])
     for name, why in validation.not_applicable.items():
         say(f"  {'N/A':<12} {name:<{width}}  not applicable: {why}", dim=True)
     for name in validation.not_exercised:
