@@ -71,19 +71,18 @@ def complete_design(site, design: Design, *, solver: str = "highs", progress: Ca
 
     d = design.model_copy(deep=True)
     b = d.bess
+    from .solvers.errors import InfeasibleError
+
+    reason = _screen_sizes(site, b)
+    if reason is not None:
+        raise InfeasibleError(_no_bands(b, [int(g.new_units) for g in d.generation], reason))
     scen = scenarios if scenarios is not None else generate_scenarios(site)
     fixed = {"energy_mwh": float(b.energy_mwh), "pcs_power_mw": float(b.pcs_power_mw), "inverters": int(b.inverters),
              "new_units": [int(g.new_units) for g in d.generation]}
-    from .solvers.errors import InfeasibleError
-
     try:
         res = optimize(site, scen, fixed=fixed, solver=solver, progress=progress, explain=False)
     except InfeasibleError as exc:
-        raise InfeasibleError(
-            f"no bands can be derived for this design: with energy {b.energy_mwh:g} MWh, PCS {b.pcs_power_mw:g} MW, "
-            f"{b.inverters} inverters and new units {fixed['new_units']} fixed, the optimizer finds no dispatch that "
-            f"meets the site's hard requirements ({exc}). Give bess.bands_mwh and bess.headroom_mw in the design to "
-            "have the replay judge it anyway.") from None
+        raise InfeasibleError(_no_bands(b, fixed["new_units"], str(exc))) from None
     got = res.design.bess
     if b.headroom_mw is None:
         b.headroom_mw = got.headroom_mw
@@ -95,6 +94,29 @@ def complete_design(site, design: Design, *, solver: str = "highs", progress: Ca
     if not d.promises:
         d.promises = dict(res.design.promises)
     return d
+
+
+def _screen_sizes(site, b) -> str | None:
+    """The instant screen (`bess-size check`'s) with the design's E and P as the site's caps: names the
+    requirement the sizes cannot meet (the optimizer's diagnosis relaxes site caps, not fixed sizes)."""
+    from .site_spec.screen import feasibility_problems
+
+    try:
+        capped = site.with_values({"bess.max_power_mw": float(b.pcs_power_mw), "bess.max_energy_mwh": float(b.energy_mwh)})
+    except SiteSpecError:
+        return None  # the caps clash with another rule of the spec: leave it to the optimizer
+    problems = feasibility_problems(capped)
+    if not problems:
+        return None
+    return ("with the design's sizes as the caps bess.max_power_mw and bess.max_energy_mwh: "
+            + "; ".join(p.reason or p.expected for p in problems))
+
+
+def _no_bands(b, new_units, reason: str) -> str:
+    return (f"no bands can be derived for this design: with energy {b.energy_mwh:g} MWh, PCS {b.pcs_power_mw:g} MW, "
+            f"{b.inverters} inverters and new units {new_units} fixed, no dispatch meets the site's hard "
+            f"requirements ({reason}). Give bess.bands_mwh and bess.headroom_mw in the design to have the replay "
+            "judge it anyway.")
 
 
 def replay_cost(site, design: Design, validation) -> Cost:

@@ -156,3 +156,23 @@ def test_an_edited_designs_band_fractions_follow_its_energies(small):
     d["bess"]["bands_mwh"]["ride_through_reserve"] = 1.0  # edited by hand; the fraction left stale
     done = with_site_defaults(site, Design.model_validate(d))
     assert done.bess.bands_fraction.ride_through_reserve == pytest.approx(1.0 / design.bess.energy_mwh)
+
+
+def test_a_design_below_a_requirement_is_refused_naming_it_before_any_solve(monkeypatch):
+    """PCS under the ride-through's power: the instant screen names reliability.ride_through (the
+    optimizer's elastic diagnosis relaxes site caps, not fixed sizes, so it could not say which)."""
+    from bess_size.solvers.errors import InfeasibleError
+
+    site = validate_site(small_spec(), "small-campus", ".")
+    rt = site.reliability.ride_through
+    need_mw = site.load.peak_mw * rt.load_fraction
+    assert need_mw > 2.0
+    monkeypatch.setattr("bess_size.scenarios.generate_scenarios", lambda *a, **k: pytest.fail("screen first"))
+    d = with_site_defaults(site, Design.model_validate({
+        "site": site.name, "bess": {"energy_mwh": 4 * need_mw, "pcs_power_mw": need_mw / 2, "inverters": 100},
+        "generation": [{"kind": g.kind, "new_units": 0} for g in site.thermal]}))
+    with pytest.raises(InfeasibleError) as err:
+        complete_design(site, d)
+    msg = str(err.value)
+    assert "reliability.ride_through" in msg and f"PCS {need_mw / 2:g} MW" in msg
+    assert "numerical problem" not in msg
