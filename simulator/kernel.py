@@ -855,9 +855,10 @@ def simulate_kernel(
             shed_pre = min(isl_shed * L, Nn)
         b = Nn - p - shed_pre
         b_req = b  # what the policy asked of the battery, before its limits
-        if connected:
+        if connected and not reconnecting:
             # the POI motion the battery's limits force (0 when it could hold the POI still): the
-            # figure the ramp checks compare with their limits, with its margin
+            # figure the ramp checks compare with their limits, with its margin (not while restoring
+            # after a loss of grid: load the battery cannot carry is held back then, not forced on the POI)
             need_lo = Nn - dis_max - flex * L
             need_hi = Nn + ch_max + pv + g_total
             dp_need = max(need_lo - p_prev, p_prev - need_hi, p_prev - lim_eff, 0.0)

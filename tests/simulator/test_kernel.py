@@ -482,3 +482,25 @@ def test_stress_points_at_each_contingency_start():
     assert rec[100, K.R_STORED_BEFORE] == pytest.approx(F + 5.0) and rec[100, K.R_GEN] == 0.0
     assert run.outages[0][K.O_E_START_MWH] == pytest.approx(F + 5.0)
     assert rec[500, K.R_STORED_BEFORE] <= F + 16.0 + 1e-9
+
+
+def test_restoration_after_a_loss_of_grid_is_not_a_forced_ramp():
+    """No islanding, no generation: a 50 MW load through a 3000 s loss of grid empties the battery
+    (25 MWh asked of 40 x 0.8 x 0.9 usable, less the ride-through top it starts at) and load goes
+    unserved. When the grid returns, import comes back at reconnect_ramp (20 MW/min) and the load
+    the empty battery cannot carry is held back (restoration, judged by ride-through and unserved
+    energy), not forced onto the POI: the ramp checks' figure of forced POI motion stays 0, not the
+    50 MW/s a one-step return to full load would be."""
+    site = make_site(generation=[], reliability={"islanding": {"required": False}})
+    design = make_design(site, energy_mwh=40.0, pcs_mw=60.0, units=0)
+    n = 6000
+    grid = np.ones(n, np.int8)
+    grid[200:3200] = 0
+    run, rec, cp = replay(site, design, make_trace(np.full(n, 50.0), grid=grid))
+    assert_invariants(site, design, run, rec, cp)
+    assert run.metric(K.M_UNSERVED_MWH) > 0  # the battery did run out
+    p = rec[:, K.R_POI]
+    assert np.all(np.diff(p[3200:3400]) <= 20.0 / 60.0 + 1e-9)  # import returns at the reconnect ramp
+    assert run.metric(K.M_RAMP_VIOL_STEPS) == 0
+    assert run.metric(K.M_RAMP_NEED_WORST_MW_PER_S) <= site.grid.ramp_limit_mw_per_s
+    assert run.metric(K.M_RAMP_NEED_WORST_MW_PER_MIN) <= site.grid.ramp_limit_mw_per_min
