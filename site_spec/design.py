@@ -191,9 +191,13 @@ def _dotted(loc: tuple) -> str:
 
 
 def island_margin_text(d: "Design", site) -> str:
-    """The island's capacity, with the spec's N+k units out, against what it must carry (empty when not required)."""
+    """The island's capacity, with the spec's N+k units out, against what it must carry (a site that need not
+    island says so; empty for a design without the optimizer's promises)."""
     pr = d.promises
-    if not site.reliability.islanding.required or "islanding_required_mw" not in pr:
+    if not site.reliability.islanding.required:
+        return ("Island: not required (reliability.islanding.required: false): the load is carried through the "
+                "ride-through only, so there is no N+k margin to hold.")
+    if "islanding_required_mw" not in pr:
         return ""
     cap, need = pr.get("islanding_capacity_mw", 0.0), pr["islanding_required_mw"]
     out = pr.get("islanding_redundancy_mw", 0.0)

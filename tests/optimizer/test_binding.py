@@ -142,3 +142,14 @@ def test_design_figures_are_printed_as_a_reader_wants_them():
     assert text(91, "inverters") == "91 inverters"
     e = BindingRequirement(quantity="q", label="ride-through reserve", value=33.5674, unit="MWh")
     assert e.sentences()[0] == "ride-through reserve 33.57 MWh: no requirement asks for it"
+
+
+def test_a_site_that_need_not_island_says_so_where_the_n_plus_1_margin_would_be():
+    from bess_size.site_spec.design import island_margin_text
+
+    site = _bundled("inference-100mw-pv")
+    assert not site.reliability.islanding.required
+    d = Design.model_validate({"site": site.name, "bess": {"energy_mwh": 60, "pcs_power_mw": 120, "inverters": 32}})
+    assert island_margin_text(d, site).startswith("Island: not required (reliability.islanding.required: false)")
+    must = _bundled("campus-300mw")
+    assert island_margin_text(d.model_copy(update={"site": must.name}), must) == ""  # no promises: nothing to say
