@@ -595,7 +595,7 @@ def build_checks(site, design, rows: list[dict]) -> tuple[list[Check], list[str]
         lf, dur = rel.ride_through.load_fraction, rel.ride_through.duration_s
         for requirement, key, ok_key, what in (
                 ("ride_through", "ride_through", "ride_through_ok",
-                 f"carry {lf:g} of the load for the first {dur:g} s of a loss of grid"),
+                 f"carry {lf:.0%} of the load for the first {dur:g} s of a loss of grid"),
                 ("voltage_sag_ride_through", "sag", "sag_ok", "carry the load through a voltage-sag dip")):
             rs = [r for r in rows if r.get(f"stress_{ok_key}") is not None]
             need_mw = max(vals(rs, f"stress_{key}_need_mw"), default=0.0)

@@ -67,6 +67,7 @@ def test_adequate_design_passes_everything():
     assert rt.state == "stress" and rt.comparator == "<=" and rt.margin > 0
     assert rt.detail["power_needed_mw"] == pytest.approx(55.0, abs=1.0)
     assert rt.detail["natural"]["successes"] == 4
+    assert "carry 100% of the load for the first 30 s" in rt.description  # a share, not "carry 1 of the load"
 
 
 def test_undersized_pcs_fails_the_ramp_checks_only():
