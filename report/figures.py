@@ -148,7 +148,7 @@ def cost_breakdown(design: Design) -> Figure | None:
     ax1.set_xticks([0, 1], ["grid energy,\nlimit ignored", "with this design"])
     ax1.set_ylabel("cost [million USD / year]")
     ax1.yaxis.set_major_formatter(FuncFormatter(_musd))
-    ax1.legend(loc="lower center", bbox_to_anchor=(0.5, -0.42), ncol=1)
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)  # below the two-line tick labels
     ax1.grid(axis="x", visible=False)
     items = [(k, v) for k, v in pal.cost_parts(cost.breakdown).items() if np.isfinite(v) and abs(v) > 0]
     if items:
