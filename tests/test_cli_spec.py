@@ -556,3 +556,15 @@ def test_readme_worked_example_matches_what_check_prints(tmp_path, monkeypatch):
     assert r.stderr.rstrip("\n") == shown, (
         "README's `bess-size check site.yaml` block is stale: paste what check prints now (a new spec key "
         "with a default shows up in its defaults list unless examples/campus-300mw.yaml sets it)")
+
+
+@pytest.mark.parametrize("days, text", [(1.0, "100 scenarios of 1 day;"), (0.25, "100 scenarios of 0.25 days;")])
+def test_the_held_out_header_says_day_or_days(days, text, capsys):
+    from types import SimpleNamespace
+
+    from bess_size.cli.run import _print_checks
+
+    v = SimpleNamespace(held_out_scenarios=100, trace_days=days, target_success_rate=0.95, checks=[],
+                        not_applicable={}, not_exercised=[], notes=[])
+    _print_checks(v)
+    assert text in capsys.readouterr().err

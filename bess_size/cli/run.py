@@ -79,7 +79,7 @@ def _fmt(x) -> str:
 
 def _print_checks(validation) -> None:
     say()
-    say(f"held-out replay: {validation.held_out_scenarios} scenarios of {validation.trace_days:g} days; "
+    say(f"held-out replay: {validation.held_out_scenarios} scenarios of {validation.trace_days:g} day{'' if validation.trace_days == 1 else 's'}; "
         f"a check passes when the 95% lower bound of its success rate reaches {validation.target_success_rate:g}; "
         "contingencies are judged in the stress state (reserve at its floor, generation cold)")
     width = max(len(c.requirement) for c in validation.checks) if validation.checks else 10
@@ -172,7 +172,7 @@ def run(site_path, out_dir, refine, time_limit_s, solver, mip_gap, threads, work
         warmup.start()  # compiles the replay kernel on the other core while scenarios and the optimizer run
     t0 = time.perf_counter()
     say(f"{site.name}: {site.scenarios.count} optimizer scenarios, {site.scenarios.held_out} held-out, "
-        f"{site.scenarios.trace_days:g} days at {site.scenarios.transient_resolution_s:g} s")
+        f"{site.scenarios.trace_days:g} day{'' if site.scenarios.trace_days == 1 else 's'} at {site.scenarios.transient_resolution_s:g} s")
     say_before_start(site)
     try:
         with ProgressBars() as bars:
