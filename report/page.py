@@ -487,7 +487,7 @@ def _windows(p: Page) -> str:
             one = win.isel(window=i)
             out.append(p.figure(f"window-{i}", lambda one=one: figs.dispatch_window(one, p.data.design, p.data.site),
                                 f"Window {i}: {_e(kind.replace('_', ' '))}"
-                                + (" (stress state: reserve at its floor, generation cold)"
+                                + (" (stress state: battery down to the top of the reserve the contingency may draw, generation cold)"
                                    if "state" in one.coords and str(one["state"].values) == "stress" else "")
                                 + f". {_e(_window_figures(one, p.data))}",
                                 f"dispatch plot of window {i}"))

@@ -81,7 +81,7 @@ def _print_checks(validation) -> None:
     say()
     say(f"held-out replay: {validation.held_out_scenarios} scenarios of {validation.trace_days:g} day{'' if validation.trace_days == 1 else 's'}; "
         f"a check passes when the 95% lower bound of its success rate reaches {validation.target_success_rate:g}; "
-        "contingencies are judged in the stress state (reserve at its floor, generation cold)")
+        "contingencies are judged in the stress state (battery down to the top of the reserve the contingency may draw, generation cold)")
     width = max(len(c.requirement) for c in validation.checks) if validation.checks else 10
     colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
     for c in validation.checks:
