@@ -53,7 +53,7 @@ class BandEnergies:
         return cls(E, F, top, rt_top, normal, lo, hi, call)
 
 
-def stress_points(trace: "TraceArrays", bands: BandEnergies) -> np.ndarray:
+def stress_points(trace: "TraceArrays", bands: BandEnergies, calls_only: bool = False) -> np.ndarray:
     """Rows ``(step, stored_mwh)`` where the stress replay puts the battery in the state the
     contingency's requirement is defined in (generation cold but for the firm need, see
     ``kernel._stress_state``):
@@ -63,6 +63,12 @@ def stress_points(trace: "TraceArrays", bands: BandEnergies) -> np.ndarray:
       transient the up-ramp buffer): the ride-through reserve alone carries it, as it was sized;
     * a curtailment call's first announced step: ``F + X_rt + X_up + X_cu``, the lowest level
       the bands allow outside calls.
+
+    ``calls_only`` keeps only the calls' rows: a call is judged in its own stress state. A sag or
+    loss of grid inside a call would otherwise reset it to the outage's state (battery at
+    ``F + X_rt``, the call's units stopped and their starts cancelled), a state no requirement is
+    sized for: X_cu, however large, is gone at that moment. The outage is still judged in its own
+    stress state by the replay with every row.
     """
     dt = trace.dt_s
     out = (trace.grid_available == 0).astype(np.int8)
@@ -71,7 +77,7 @@ def stress_points(trace: "TraceArrays", bands: BandEnergies) -> np.ndarray:
     spans = [(float(e["start_s"]), float(e["start_s"]) + float(e.get("duration_s", 0.0)))
              for e in trace.events if e.get("kind") == "voltage_sag"]
     rows = []
-    for t in onsets:
+    for t in ([] if calls_only else onsets):
         t_s = t * dt
         inside = [a for a, b in spans if a - dt < t_s <= b + dt]
         if any(np.any((onsets < t) & (onsets * dt >= a - dt)) for a in inside):

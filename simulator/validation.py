@@ -176,7 +176,9 @@ class Validation:
                 "loss_of_grid_and_sag": "stored energy at the ride-through reserve's top (soc_min x E + ride-through "
                                         "reserve), generation cold except units carrying load above the import limit",
                 "curtailment_call": "stored energy at soc_min x E + ride-through reserve + up-ramp buffer + "
-                                    "curtailment reserve when the call is announced, generation cold likewise",
+                                    "curtailment reserve when the call is announced, generation cold likewise; a call is judged "
+                                    "in its own stress state (a sag or loss of grid inside it is judged apart, "
+                                    "not stacked on it)",
                 "judged": "ride_through, voltage_sag_ride_through, islanding, curtailment_response and reactive_power "
                           "judge the stress replay; each carries the natural replay's figures in detail.natural",
             },
@@ -390,12 +392,19 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
             run = run_kernel(trace, cp, gp, pp)
             counterfactual = recorded = None
         # the same trace in the stress state: every contingency meets the state it was sized for
+        spoints = stress_points(trace, bands)
         srun = run_kernel(trace, cp, gp, pp, record=[a0] if cev is not None else None,
-                          record_length=na if cev is not None else 0, stress=stress_points(trace, bands))
+                          record_length=na if cev is not None else 0, stress=spoints)
+        crun = srun
+        if cev is not None:
+            # the call in its own stress state: an outage inside it is judged by srun, not stacked on it
+            cpoints = stress_points(trace, bands, calls_only=True)
+            if cpoints.shape != spoints.shape:
+                crun = run_kernel(trace, cp, gp, pp, record=[a0], record_length=na, stress=cpoints)
         row = summarize(run, trace, site, design)
         row.update(curtailment_row(site, cev, recorded, run, counterfactual, dt, float(cp[K.C_TOL_MW])))
         row.update(stress_row(srun, trace, site, design))
-        sresp = curtailment_response(srun.recorded[0][:na], site.grid.firm_import_mw, dt, float(cp[K.C_TOL_MW])) \
+        sresp = curtailment_response(crun.recorded[0][:na], site.grid.firm_import_mw, dt, float(cp[K.C_TOL_MW])) \
             if cev is not None else {"ok": None, "import_over_firm_mw": None, "unserved_mwh": None}
         row.update({f"stress_curtailment_response_{k}": v for k, v in sresp.items()})
         row.update(redundancy.row(trace))
@@ -426,7 +435,7 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
         onsets = np.flatnonzero(np.diff((trace.curtailment_phase == 2).astype(np.int8), prepend=0) == 1)
         if recorded is not None and recorded.shape[0]:
             # the contingency call (stress replay): its first failing step if it failed, else its onset
-            srec = srun.recorded[0][:na]
+            srec = crun.recorded[0][:na]
             bad = np.flatnonzero((srec[:, K.R_GRID] > 0) & (
                 (srec[:, K.R_POI] - site.grid.firm_import_mw > cp[K.C_TOL_MW]) | (srec[:, K.R_UNSERVED] > 1e-9)))
             score = (row["stress_curtailment_response_import_over_firm_mw"]
@@ -456,15 +465,17 @@ def _record_windows(site, design, best: dict[str, _Candidate], window_steps: int
         if k in best:
             by_scenario.setdefault(best[k].scenario, []).append(k)
     tasks = [(site, design, i, [best[k].start_step for k in ks], window_steps, None if given is None else given[i],
-              [k in STRESS_WINDOW_KINDS for k in ks]) for i, ks in by_scenario.items()]
+              [("calls" if k == "curtailment" else "all") if k in STRESS_WINDOW_KINDS else False for k in ks])
+             for i, ks in by_scenario.items()]
     windows = map_in_order(_record_scenario, tasks, client)
     return {k: w for ks, ws in zip(by_scenario.values(), windows) for k, w in zip(ks, ws)}
 
 
 def _record_scenario(site, design, i: int, starts: list[int], window_steps: int, ds=None,
-                     stressed: list[bool] | None = None) -> list[np.ndarray]:
+                     stressed: list | None = None) -> list[np.ndarray]:
     """The recorded windows of held-out scenario ``i`` starting at ``starts`` (in that order), each
-    from the stress replay where ``stressed`` says so, else from the natural one."""
+    from the stress replay where ``stressed`` says so (``"calls"``: the calls' own stress state,
+    ``True`` or ``"all"``: every contingency's), else from the natural one."""
     from ..scenarios import scenario_trace
 
     dt = float(site.scenarios.transient_resolution_s)
@@ -472,12 +483,14 @@ def _record_scenario(site, design, i: int, starts: list[int], window_steps: int,
     trace = TraceArrays.from_dataset(scenario_trace(site, "held_out", i) if ds is None else ds, dt, index=i)
     stressed = stressed or [False] * len(starts)
     out: list[np.ndarray] = [None] * len(starts)
-    for state in (False, True):
+    stressed = ["all" if st is True else st for st in stressed]
+    for state in (False, "all", "calls"):
         idx = [j for j, st in enumerate(stressed) if st == state]
         if not idx:
             continue
         sts = [starts[j] for j in idx]
-        stress = stress_points(trace, BandEnergies.from_design(site, design)) if state else None
+        stress = stress_points(trace, BandEnergies.from_design(site, design), calls_only=state == "calls") \
+            if state else None
         run = run_kernel(trace, cp, gp, pp, record=sts, record_length=min(window_steps, trace.steps), stress=stress)
         for pos, k in enumerate(np.argsort(sts, kind="stable")):
             out[idx[k]] = run.recorded[pos]

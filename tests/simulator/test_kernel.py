@@ -504,3 +504,49 @@ def test_restoration_after_a_loss_of_grid_is_not_a_forced_ramp():
     assert run.metric(K.M_RAMP_VIOL_STEPS) == 0
     assert run.metric(K.M_RAMP_NEED_WORST_MW_PER_S) <= site.grid.ramp_limit_mw_per_s
     assert run.metric(K.M_RAMP_NEED_WORST_MW_PER_MIN) <= site.grid.ramp_limit_mw_per_min
+
+
+def test_a_call_is_judged_in_its_own_stress_state_not_a_sag_stacked_on_it():
+    """Flat 90 MW on 60 MW firm + 60 MW non-firm; 4 engines of 10 MW, 200 s start, 0.5 MW/s each.
+    A call announced at 100 s, active from 280 s (180 s notice, shorter than the 200 s start); a
+    one-second sag at 150 s, inside the notice.
+
+    The call's own stress state (``calls_only``): stored energy at F + X_rt + X_up + X_cu at 100 s,
+    engines cold; the call orders ceil(30 / 10) = 3 engines, online at 300 s, at 30 MW by ~320 s:
+    the battery carries the 30 MW gap for ~40 s (~0.33 MWh / 0.92 from the cells), well inside
+    X_cu = 8 MWh, so import stays at the firm 60 MW.
+
+    Stacked on the sag's stress state (battery reset to F + X_rt, the call's start orders cancelled
+    at 150 s) the call starts with nothing above the grid-connected floor and engines that only
+    come at ~351 s: import exceeds firm by about the 30 MW gap, whatever X_cu is. That stacked
+    state is no requirement's; the sag is judged in its own state by the replay with every row."""
+    from bess_size.simulator.controller import BandEnergies, stress_points
+    from bess_size.simulator.metrics import curtailment_response
+
+    site = make_site(generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 12,
+                                  "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 200,
+                                  "fuel_usd_per_mwh": 80}])
+    design = make_design(site, energy_mwh=40.0, units=4, rt=5.0, up=3.0, cu=8.0)
+    n = 900
+    grid = np.ones(n, np.int8)
+    grid[150] = 0
+    phase = np.zeros(n, np.int8)
+    phase[100:280] = 1
+    phase[280:800] = 2
+    limit = np.full(n, 120.0)
+    limit[280:800] = 60.0
+    ev = [{"kind": "voltage_sag", "start_s": 150.0, "duration_s": 0.5, "source": "contingency",
+           "dips": [[150.0, 0.5]]}]
+    trace = TraceArrays.from_dataset(make_trace(np.full(n, 90.0), limit_mw=limit, grid=grid, phase=phase,
+                                                events=ev), 1.0)
+    bands = BandEnergies.from_design(site, design)
+    F = 0.05 * 40.0
+    np.testing.assert_allclose(stress_points(trace, bands), [[100, F + 16.0], [150, F + 5.0]])
+    np.testing.assert_allclose(stress_points(trace, bands, calls_only=True), [[100, F + 16.0]])
+    cp, gp, pp = replay_arrays(site, design)
+    over = {}
+    for name, pts in (("own", stress_points(trace, bands, calls_only=True)), ("stacked", stress_points(trace, bands))):
+        run = run_kernel(trace, cp, gp, pp, record=[280], record_length=520, stress=pts)
+        over[name] = curtailment_response(run.recorded[0], 60.0, 1.0, 1e-6)["import_over_firm_mw"]
+    assert over["own"] == 0.0
+    assert 20.0 < over["stacked"] <= 30.0 + 1e-6
