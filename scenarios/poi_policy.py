@@ -65,7 +65,13 @@ P_DEFICIT_GAIN = 10  # 3600 / (eta_ch * T_rec)   [MW per MWh]
 P_SURPLUS_GAIN = 11  # 3600 * eta_dis / T_rec    [MW per MWh]
 P_DIS_MWH_PER_MW = 12  # dt / 3600 / eta_dis    [MWh stored per MW discharged for one step]
 P_CH_MWH_PER_MW = 13  # dt / 3600 * eta_ch      [MWh stored per MW charged for one step]
-N_PARAMS = 14
+# the largest charge / discharge the recovery term may ask of the battery [MW] (inf: none). A design's
+# replay sets them to the PCS rating less the headroom it keeps for transients, as the optimizer's
+# pcs_headroom constraints do for the energy layer's dispatch: an arbitrage setpoint that jumps at a
+# price change must not spend the power the within-step swings need.
+P_RECOVERY_CHARGE_MAX_MW = 14
+P_RECOVERY_DISCHARGE_MAX_MW = 15
+N_PARAMS = 16
 
 # --- state layout (float64 array) ----------------------------------------------------------
 S_P_PREV = 0  # p_{t-1} [MW]
@@ -113,6 +119,8 @@ def make_poi_params(
     p[P_SURPLUS_GAIN] = 3600.0 * eta_dis / soc_recovery_time_s
     p[P_DIS_MWH_PER_MW] = dt_s / 3600.0 / eta_dis
     p[P_CH_MWH_PER_MW] = dt_s / 3600.0 * eta_ch
+    p[P_RECOVERY_CHARGE_MAX_MW] = np.inf
+    p[P_RECOVERY_DISCHARGE_MAX_MW] = np.inf
     return p
 
 
@@ -261,10 +269,11 @@ def poi_reset(state, params, load_mw, poi_mw):
 
 @njit(cache=True)
 def recovery_term_mw(params, deviation_mwh):
-    """``c_t`` [MW]: AC power that steers a stored-energy deviation back to zero in T_rec."""
+    """``c_t`` [MW]: AC power that steers a stored-energy deviation back to zero in T_rec, at most
+    ``P_RECOVERY_CHARGE_MAX_MW`` of charge and ``P_RECOVERY_DISCHARGE_MAX_MW`` of discharge."""
     if deviation_mwh < 0.0:
-        return -deviation_mwh * params[P_DEFICIT_GAIN]
-    return -deviation_mwh * params[P_SURPLUS_GAIN]
+        return min(-deviation_mwh * params[P_DEFICIT_GAIN], params[P_RECOVERY_CHARGE_MAX_MW])
+    return max(-deviation_mwh * params[P_SURPLUS_GAIN], -params[P_RECOVERY_DISCHARGE_MAX_MW])
 
 
 @njit(cache=True)

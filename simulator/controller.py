@@ -290,4 +290,19 @@ def run_kernel(trace: TraceArrays, cp: np.ndarray, gp: np.ndarray, pp: np.ndarra
 
 def replay_arrays(site, design):
     """(cp, gp, pp) for a site and design: what every scenario's replay shares."""
-    return controller_params(site, design), generator_params(site, design), poi_params(site)
+    return controller_params(site, design), generator_params(site, design), design_poi_params(site, design)
+
+
+def design_poi_params(site, design) -> np.ndarray:
+    """The POI policy's parameters for replaying ``design``: its recovery term (the pull back to the
+    SoC setpoint, which the arbitrage setpoint moves at price changes) asks of the battery at most
+    the PCS rating less the headroom the design keeps for transients, P - R_dn of charge and
+    P - R_up of discharge (the optimizer's pcs_headroom constraints on its own dispatch)."""
+    from ..scenarios.poi_policy import P_RECOVERY_CHARGE_MAX_MW, P_RECOVERY_DISCHARGE_MAX_MW
+
+    pp = poi_params(site)
+    b = design.bess
+    if b.headroom_mw is not None:
+        pp[P_RECOVERY_CHARGE_MAX_MW] = max(0.0, b.pcs_power_mw - b.headroom_mw.down)
+        pp[P_RECOVERY_DISCHARGE_MAX_MW] = max(0.0, b.pcs_power_mw - b.headroom_mw.up)
+    return pp

@@ -797,8 +797,14 @@ def simulate_kernel(
         if not connected or reconnecting or recovering:
             floor_now = floor_f
         if recovering and not reconnecting and connected and e >= rt_top:
-            recovering = False
+            # the ride-through reserve is back, so it is held again; the recovery from the loss of
+            # grid lasts until what the outage drew from the bands above it is back too (outside
+            # calls: up to the operating band, the up-ramp buffer included, so the swings of the
+            # next steps do not dip below the normal floor): until then the band checks do not
+            # judge it as normal running
             floor_now = rt_top
+            if e >= (op_lo if ph == 0 else rt_top):
+                recovering = False
         p = 0.0
         p_pol = 0.0
         forced_import = False
@@ -837,6 +843,7 @@ def simulate_kernel(
             if Nn - p_lo > min(pa_chk, dis_e) - 1e-9 or Nn - p_hi < -min(pa_chk, ch_e) + 1e-9:
                 snap = True
                 _copy_into(state_copy, poi_state)
+            # (its pull back to the setpoint asks at most P - R of the battery: controller.design_poi_params)
             p_pol = poi_step(poi_state, pp, Nn, lim_eff, dev)
             p = p_pol
             q_need = q_load - max(p, 0.0) * tan_poi

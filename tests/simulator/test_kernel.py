@@ -550,3 +550,49 @@ def test_a_call_is_judged_in_its_own_stress_state_not_a_sag_stacked_on_it():
         over[name] = curtailment_response(run.recorded[0], 60.0, 1.0, 1e-6)["import_over_firm_mw"]
     assert over["own"] == 0.0
     assert 20.0 < over["stacked"] <= 30.0 + 1e-6
+
+
+def test_setpoint_recovery_leaves_the_transient_headroom_free():
+    """A price drop moves the arbitrage setpoint to the top of the operating band; the pull back
+    to it must not spend the PCS headroom the design keeps for swings (campus-300mw-phased, years
+    3-20: at the 21:00 TOU change the battery charged 300 of its 345 MW and the within-step swings
+    found no PCS left).
+
+    E = 40 MWh: F = 2, span U = 0.8 x 0.9 x 40 = 28.8, operating band [2+5+3+8, 2+28.8-3] =
+    [18, 27.8], so the setpoint jumps from the middle 22.9 to 27.8: a 4.9 MWh deficit, recovery
+    term 4.9 x 3600 / (0.96 x 900 s) = 20.4 MW of charge (no smoothing, flat 50 MW load: the
+    charge is the recovery term). P = 30 MW, headroom down R = 18 MW: the recovery may charge at
+    most P - R = 12 MW. Swings of +-14 MW inside each step: at 12 MW of charge they need 26 <= 30
+    MW; at 20 MW they would need 34 > 30 MW (the shortfall the check counts).
+    """
+    site = make_site()
+    design = make_design(site, pcs_mw=30.0, units=0)
+    design.bess.headroom_mw = design.bess.headroom_mw.model_copy(update={"up": 5.0, "down": 18.0})
+    n = 1800
+    price = np.where(np.arange(n) < 600, 60.0, 30.0)
+    ds = make_trace(np.full(n, 50.0), load_min_mw=36.0, load_max_mw=64.0, price=price)
+    run, rec, cp = replay(site, design, ds)
+    setpoint = rec[:, K.R_SETPOINT]
+    assert setpoint[0] == pytest.approx(22.9) and setpoint[700] == pytest.approx(27.8)
+    charge = -rec[600:, K.R_BESS]
+    assert charge.max() == pytest.approx(12.0, abs=0.8)  # plus the swings' losses made good (< 0.8 MW)
+    assert run.metric(K.M_SUBSTEP_SHORT_STEPS) == 0
+
+
+def test_recovery_from_a_loss_of_grid_refills_the_bands_before_normal_running():
+    """The grid is lost for 600 s at 50 MW with no engines: the battery draws 50 x 600 / 3600 /
+    0.92 = 9.06 MWh from the middle of the band (22.9) and more while import returns at 20 MW/min
+    (150 s, about 1.1 MWh): about 12.7 MWh, below the normal floor F + X_rt + X_cu = 15 MWh but
+    above the ride-through top F + X_rt = 7. Until the refill is back at the operating band
+    (18 MWh), the running is recovery, not normal running: the soc_bands figure (stored energy
+    the controller wanted above the normal floor) stays >= 0 while the battery only charges."""
+    site = make_site()
+    design = make_design(site, pcs_mw=60.0, units=0)
+    n = 3600
+    grid = np.ones(n, np.int8)
+    grid[200:800] = 0
+    run, rec, cp = replay(site, design, make_trace(np.full(n, 50.0), grid=grid))
+    stored = rec[:, K.R_STORED]
+    assert 12.0 < stored.min() < 13.5
+    assert stored[-1] >= 18.0 - 1e-6  # refilled to the operating band
+    assert run.metric(K.M_BAND_LOW_MARGIN_MWH) >= 0.0

@@ -296,3 +296,24 @@ def test_promises_far_from_the_replay_are_flagged_with_a_cause():
     tp, imp = rows["bess_throughput_mwh_per_year"], rows["grid_import_mwh_per_year"]
     assert tp["ratio"] == pytest.approx(2.0) and tp["flag"].startswith("cycling")
     assert imp["ratio"] == pytest.approx(1 / 1.1) and imp["flag"] is None  # within 25 %
+
+
+def test_an_import_gap_on_a_demand_charged_site_names_the_demand_charges():
+    """campus-300mw-phased: the optimizer ran its engines at 45 USD/MWh (fuel 49) to keep each month's
+    peak import at 0 under demand charges of 4,500-9,000 USD/MW-month; the replay's controller runs
+    them only where fuel is cheaper than the price, so it imported 13.6 x the promise. A site with
+    demand charges and units gets that cause; one without keeps the generic dispatch cause."""
+    from bess_size.simulator.validation import _DISPATCH, Validation, _demand_charged_units
+
+    charged = make_site(grid={"demand_charge_usd_per_mw_month": 9000})
+    plain = make_site()
+    assert _demand_charged_units(charged, make_design(charged, units=3))
+    assert not _demand_charged_units(charged, make_design(charged, units=0))
+    assert not _demand_charged_units(plain, make_design(plain, units=3))
+    design = make_design(charged, units=3)
+    design.promises = {"grid_import_mwh_per_year": 63353.0, "generation_mwh_per_year": 2350336.0}
+    results = {"grid_import_mwh_per_year": 863098.0, "generation_mwh_per_year": 1534040.0}
+    for flagged, start in ((True, "demand charges:"), (False, "dispatch:")):
+        rows = Validation("s", design, [], results, [], {}, 0.95, 1.0, demand_charged_units=flagged).promises_vs_results()
+        assert all(r["flag"].startswith(start) for r in rows)
+    assert _DISPATCH in rows[0]["flag"]
