@@ -148,30 +148,35 @@ def explicit_events(site) -> list[GridEvent]:
     return out
 
 
-def _bins(a_s: float, b_s: float, dt: float, n: int) -> slice:
-    """Bins overlapping [a, b)."""
-    i0 = max(int(np.floor(a_s / dt)), 0)
-    i1 = min(int(np.ceil(b_s / dt)), n)
-    return slice(i0, max(i0, i1))
+def _bins(a_s: float, b_s: float, dt: float, n: int, i0: int = 0, i1: int | None = None) -> slice:
+    """Bins of ``0 .. n - 1`` overlapping [a, b), as a slice of the range ``i0 .. i1 - 1``."""
+    lo = max(int(np.floor(a_s / dt)), 0)
+    hi = max(lo, min(int(np.ceil(b_s / dt)), n))
+    i1 = n if i1 is None else i1
+    return slice(min(max(lo, i0), i1) - i0, min(max(hi, i0), i1) - i0)
 
 
-def render_grid(site, events: list[GridEvent], dt: float, n: int, t0_s: float = 0.0):
-    """(import_limit_mw, curtailment_phase int8, grid_available int8) over n bins from t0_s."""
+def render_grid(site, events: list[GridEvent], dt: float, n: int, t0_s: float = 0.0, i0: int = 0,
+                i1: int | None = None):
+    """(import_limit_mw, curtailment_phase int8, grid_available int8) over bins ``i0 .. i1 - 1``
+    (default: all n) of the n bins from t0_s; any range gives the bits of the whole."""
     g = site.grid
-    phase = np.zeros(n, dtype=np.int8)
-    avail = np.ones(n, dtype=np.int8)
+    i1 = n if i1 is None else i1
+    m = i1 - i0
+    phase = np.zeros(m, dtype=np.int8)
+    avail = np.ones(m, dtype=np.int8)
     curt = [e for e in events if e.kind == "curtailment"]
     for value, part in ((PHASE_RECOVERY, "recovery"), (PHASE_NOTICE, "notice"), (PHASE_ACTIVE, "active")):
         for e in curt:
             a, b = {"recovery": (e.start_s + e.duration_s, e.start_s + e.duration_s + e.recovery_s),
                     "notice": (e.start_s - e.notice_s, e.start_s),
                     "active": (e.start_s, e.start_s + e.duration_s)}[part]
-            phase[_bins(a - t0_s, b - t0_s, dt, n)] = value
+            phase[_bins(a - t0_s, b - t0_s, dt, n, i0, i1)] = value
     for e in events:
         if e.kind == "loss_of_grid":
-            avail[_bins(e.start_s - t0_s, e.start_s + e.duration_s - t0_s, dt, n)] = 0
+            avail[_bins(e.start_s - t0_s, e.start_s + e.duration_s - t0_s, dt, n, i0, i1)] = 0
         elif e.kind == "voltage_sag":
             for s, d in e.dips:
-                avail[_bins(s - t0_s, s + d - t0_s, dt, n)] = 0
+                avail[_bins(s - t0_s, s + d - t0_s, dt, n, i0, i1)] = 0
     limit = np.where(phase == PHASE_ACTIVE, g.firm_import_mw, g.firm_import_mw + g.nonfirm_import_mw).astype(float)
     return limit, phase, avail

@@ -238,11 +238,12 @@ def _low_time(x, period_s, duty):
 
 
 @njit(cache=True)
-def _comm_fraction(t0, dt, n, period_s, phase_s, duty, out):
-    prev = _low_time(t0 - phase_s, period_s, duty)
-    for i in range(n):
+def _comm_fraction(t0, dt, i0, n, period_s, phase_s, duty, out):
+    """Bins ``i0 .. i0 + n - 1`` (stored from ``out[0]``) of :func:`comm_fraction`."""
+    prev = _low_time(t0 + dt * i0 - phase_s, period_s, duty)  # i0 = 0: t0 + 0.0, the bits of t0
+    for i in range(i0, i0 + n):
         c = _low_time(t0 + dt * (i + 1) - phase_s, period_s, duty)
-        out[i] = min(max((c - prev) / dt, 0.0), 1.0)
+        out[i - i0] = min(max((c - prev) / dt, 0.0), 1.0)
         prev = c
 
 
@@ -254,30 +255,32 @@ def comm_fraction(t0: float, dt: float, n: int, period_s: float, phase_s: float,
     the fraction in bin [a, b) is (C(b - phase) - C(a - phase)) / dt.
     """
     out = np.empty(n)
-    _comm_fraction(float(t0), float(dt), int(n), float(period_s), float(phase_s), float(duty), out)
+    _comm_fraction(float(t0), float(dt), 0, int(n), float(period_s), float(phase_s), float(duty), out)
     return out
 
 
 @njit(cache=True)
-def _add_job(env_x, env_y, swing_x, swing_y, peak_mw, period_s, phase_s, duty, sf, t0, dt, n, mean, lo, hi, scratch):
-    """Add one job's (mean, min, max) MW per bin to ``mean``, ``lo``, ``hi`` (see :func:`render_job`);
+def _add_job(env_x, env_y, swing_x, swing_y, peak_mw, period_s, phase_s, duty, sf, t0, dt, i0, n, mean, lo, hi, scratch):
+    """Add one job's (mean, min, max) MW over bins ``i0 .. i0 + n - 1`` to ``mean``, ``lo``, ``hi``
+    (from index 0; see :func:`render_job`);
     ``scratch`` is (7, n) of workspace (allocated by the caller: compiled code that allocates
     also compiles numba's error-message machinery, seconds of a fresh install's first run)."""
     e_mean, e_min, e_max = scratch[0], scratch[1], scratch[2]
     a_mean, a_min, a_max = scratch[3], scratch[4], scratch[5]
     low = scratch[6]
-    render_pwl(env_x, env_y, t0, dt, n, e_mean, e_min, e_max)
-    render_pwl(swing_x, swing_y, t0, dt, n, a_mean, a_min, a_max)
-    _comm_fraction(t0, dt, n, period_s, phase_s, duty, low)
+    render_pwl(env_x, env_y, t0, dt, i0, n, e_mean, e_min, e_max)
+    render_pwl(swing_x, swing_y, t0, dt, i0, n, a_mean, a_min, a_max)
+    _comm_fraction(t0, dt, i0, n, period_s, phase_s, duty, low)
     for i in range(n):
         mean[i] += peak_mw * e_mean[i] * (1.0 - sf * a_mean[i] * low[i])
         lo[i] += peak_mw * e_min[i] * (1.0 - sf * (1.0 if (a_max[i] > 0 and low[i] > 0) else 0.0))
         hi[i] += peak_mw * e_max[i] * (1.0 - sf * (1.0 if (a_min[i] >= 1 and low[i] >= 1) else 0.0))
 
 
-def _render_job_into(plan: JobPlan, swing_fraction: float, t0: float, dt: float, n: int, mean, lo, hi, scratch=None):
+def _render_job_into(plan: JobPlan, swing_fraction: float, t0: float, dt: float, n: int, mean, lo, hi, scratch=None,
+                     i0: int = 0):
     _add_job(plan.env_x, plan.env_y, plan.swing_x, plan.swing_y, float(plan.peak_mw), float(plan.period_s),
-             float(plan.phase_s), COMPUTE_DUTY, float(swing_fraction), float(t0), float(dt), int(n), mean, lo, hi,
+             float(plan.phase_s), COMPUTE_DUTY, float(swing_fraction), float(t0), float(dt), int(i0), int(n), mean, lo, hi,
              np.empty((7, n)) if scratch is None else scratch)
 
 
@@ -294,21 +297,35 @@ def render_job(plan: JobPlan, swing_fraction: float, t0: float, dt: float, n: in
     return mean, lo, hi
 
 
+class TrainingRenderer:
+    """A training workload (the sum of its jobs) drawn up front: its job plans from ``ss`` over n
+    bins from ``t0``; :meth:`bins` renders any range of bins (job times are exact breakpoints)."""
+
+    def __init__(self, w, workload_mw: float, t0: float, dt: float, n: int, ss):
+        self.plans = plan_training_jobs(w, workload_mw, t0 + n * dt, ss)
+        self.swing_fraction, self.t0, self.dt = w.swing_fraction, t0, dt
+
+    def bins(self, i0: int, i1: int):
+        n = i1 - i0
+        mean, lo, hi = np.zeros(n), np.zeros(n), np.zeros(n)
+        scratch = np.empty((7, n))
+        for p in self.plans:  # job extremes need not coincide: summing them bounds the site's (conservative)
+            _render_job_into(p, self.swing_fraction, self.t0, self.dt, n, mean, lo, hi, scratch, i0)
+        return mean, lo, hi
+
+
 def training_bins(w, workload_mw: float, t0: float, dt: float, n: int, ss):
     """Training workload (sum of its jobs): (mean, min, max) MW and the job plans."""
-    plans = plan_training_jobs(w, workload_mw, t0 + n * dt, ss)
-    mean, lo, hi = np.zeros(n), np.zeros(n), np.zeros(n)
-    scratch = np.empty((7, n))
-    for p in plans:  # job extremes need not coincide: summing them bounds the site's (conservative)
-        _render_job_into(p, w.swing_fraction, t0, dt, n, mean, lo, hi, scratch)
-    return mean, lo, hi, plans
+    r = TrainingRenderer(w, workload_mw, t0, dt, n, ss)
+    return (*r.bins(0, n), r.plans)
 
 
 # --------------------------------------------------------------------------- inference
 
 
-def diurnal_shape(w, t_abs0: float, dt: float, n: int) -> np.ndarray:
-    """Bin mean of the inference diurnal, as a fraction of the workload's peak.
+def diurnal_shape(w, t_abs0: float, dt: float, n: int, i0: int = 0) -> np.ndarray:
+    """Bin mean of the inference diurnal over bins ``i0 .. i0 + n - 1``, as a fraction of the
+    workload's peak.
 
     shape(t) = (1 + a cos(2 pi (h - peak_hour) / 24)) / (1 + a), a = (R - 1) / (R + 1) with R the
     peak-to-trough ratio, so the weekday peak is 1 and the trough 1/R; weekend days (days 5 and 6
@@ -318,7 +335,7 @@ def diurnal_shape(w, t_abs0: float, dt: float, n: int) -> np.ndarray:
     r = w.diurnal_peak_to_trough
     a = (r - 1.0) / (r + 1.0)
     omega = 2 * np.pi / DAY_S
-    edges = t_abs0 + dt * np.arange(n + 1)
+    edges = t_abs0 + dt * np.arange(i0, i0 + n + 1)
     ph = omega * (edges - w.peak_hour * 3600.0)
     if dt * omega < 1e-6:
         cos_mean = np.cos(0.5 * (ph[1:] + ph[:-1]))
@@ -329,47 +346,110 @@ def diurnal_shape(w, t_abs0: float, dt: float, n: int) -> np.ndarray:
     return np.where(day % 7 >= 5, shape * w.weekend_factor, shape)
 
 
-def ar1_bins(sigma: float, tau_s: float, dt: float, n: int, rng) -> np.ndarray:
+class AR1Bins:
     """Bin means of a stationary AR(1)/Ornstein-Uhlenbeck process with std ``sigma``, correlation
-    time ``tau_s``. Bin-mean std: sigma sqrt(2 (x - 1 + e^-x)) / x with x = dt / tau (-> sigma for
-    dt << tau, -> sigma sqrt(2 tau / dt) for dt >> tau); coefficient e^-x between bins."""
-    if sigma <= 0 or n == 0:
-        return np.zeros(n)
-    x = dt / tau_s
-    s_bin = sigma * (np.sqrt(2.0 * (x - 1.0 + np.exp(-x))) / x if x > 1e-6 else 1.0)
-    phi = np.exp(-x)
-    z = rng.standard_normal(n)
-    y0 = s_bin * rng.standard_normal()
-    return lfilter([s_bin * np.sqrt(1.0 - phi * phi)], [1.0, -phi], z, zi=[phi * y0])[0]
+    time ``tau_s``, over n bins, rendered in consecutive ranges (:meth:`next`) with the bits of one
+    range. Bin-mean std: sigma sqrt(2 (x - 1 + e^-x)) / x with x = dt / tau (-> sigma for
+    dt << tau, -> sigma sqrt(2 tau / dt) for dt >> tau); coefficient e^-x between bins.
+
+    The n innovations come first from ``rng``, then the start value: a range short of the whole
+    skips the innovations (drawn a block at a time and dropped) to reach the start value, then
+    draws them again from the saved generator state (``lfilter`` carries the filter's state)."""
+
+    SKIP_BLOCK = 1 << 20
+
+    def __init__(self, sigma: float, tau_s: float, dt: float, n: int, rng):
+        self.n, self.rng, self.done = n, rng, 0
+        self.zero = sigma <= 0 or n == 0
+        if self.zero:
+            return
+        x = dt / tau_s
+        self.s_bin = sigma * (np.sqrt(2.0 * (x - 1.0 + np.exp(-x))) / x if x > 1e-6 else 1.0)
+        self.phi = np.exp(-x)
+        self.zi = None
+
+    def _start(self, whole: bool):
+        if whole:  # the innovations, then the start value, as drawn
+            return
+        state = self.rng.bit_generator.state
+        for k in range(0, self.n, self.SKIP_BLOCK):
+            self.rng.standard_normal(min(self.SKIP_BLOCK, self.n - k))
+        self.zi = [self.phi * (self.s_bin * self.rng.standard_normal())]
+        self.rng.bit_generator.state = state
+
+    def next(self, m: int) -> np.ndarray:
+        """The next ``m`` bins."""
+        if self.zero:
+            return np.zeros(m)
+        if self.done == 0:
+            self._start(m == self.n)
+        z = self.rng.standard_normal(m)
+        if self.zi is None:  # the whole trace in one range
+            self.zi = [self.phi * (self.s_bin * self.rng.standard_normal())]
+        y, self.zi = lfilter([self.s_bin * np.sqrt(1.0 - self.phi * self.phi)], [1.0, -self.phi], z, zi=self.zi)
+        self.done += m
+        return y
+
+
+def ar1_bins(sigma: float, tau_s: float, dt: float, n: int, rng) -> np.ndarray:
+    """The n bins of :class:`AR1Bins` at once."""
+    return AR1Bins(sigma, tau_s, dt, n, rng).next(n)
+
+
+class InferenceRenderer:
+    """Inference: diurnal x weekend + AR(1) noise + bursts, within [0, workload peak]; bursts drawn
+    up front, the noise rendered in consecutive ranges (:meth:`bins` in order)."""
+
+    def __init__(self, w, workload_mw: float, t_abs0: float, dt: float, n: int, ss):
+        rng_noise, rng_burst = child(ss, 0), child(ss, 1)
+        self.w, self.mw, self.t_abs0, self.dt = w, workload_mw, t_abs0, dt
+        self.noise = AR1Bins(w.noise_fraction * workload_mw, INFERENCE_NOISE_TAU_S, dt, n, rng_noise)
+        horizon = n * dt
+        k = rng_burst.poisson(w.bursts_per_day * horizon / DAY_S)
+        starts = rng_burst.uniform(0, horizon, k) + t_abs0
+        ends = starts + rng_burst.uniform(*w.burst_duration_s, k)
+        self.bx, self.by = steps_to_pwl(starts, ends, np.full(k, w.burst_fraction * workload_mw))
+
+    def bins(self, i0: int, i1: int):
+        n, mw = i1 - i0, self.mw
+        base = mw * diurnal_shape(self.w, self.t_abs0, self.dt, n, i0)
+        noise = self.noise.next(n)
+        b_mean, b_min, b_max = pwl_bins(self.bx, self.by, self.t_abs0, self.dt, n, i0)
+        mean = np.clip(base + noise + b_mean, 0.0, mw)
+        lo = np.clip(base + noise + b_min, 0.0, mw)
+        hi = np.clip(base + noise + b_max, 0.0, mw)
+        return mean, lo, hi
 
 
 def inference_bins(w, workload_mw: float, t_abs0: float, dt: float, n: int, ss):
-    """Inference: diurnal x weekend + AR(1) noise + bursts, within [0, workload peak]."""
-    rng_noise, rng_burst = child(ss, 0), child(ss, 1)
-    base = workload_mw * diurnal_shape(w, t_abs0, dt, n)
-    noise = ar1_bins(w.noise_fraction * workload_mw, INFERENCE_NOISE_TAU_S, dt, n, rng_noise)
-    horizon = n * dt
-    k = rng_burst.poisson(w.bursts_per_day * horizon / DAY_S)
-    starts = rng_burst.uniform(0, horizon, k) + t_abs0
-    ends = starts + rng_burst.uniform(*w.burst_duration_s, k)
-    bx, by = steps_to_pwl(starts, ends, np.full(k, w.burst_fraction * workload_mw))
-    b_mean, b_min, b_max = pwl_bins(bx, by, t_abs0, dt, n)
-    mean = np.clip(base + noise + b_mean, 0.0, workload_mw)
-    lo = np.clip(base + noise + b_min, 0.0, workload_mw)
-    hi = np.clip(base + noise + b_max, 0.0, workload_mw)
-    return mean, lo, hi
+    """Inference over n bins at once (see :class:`InferenceRenderer`)."""
+    return InferenceRenderer(w, workload_mw, t_abs0, dt, n, ss).bins(0, n)
 
 
 # --------------------------------------------------------------------------- site
 
 
-def cooling_lag(it_mw: np.ndarray, lag_s: float, dt: float) -> np.ndarray:
+class CoolingLag:
     """First-order lag y' = (x - y) / lag, exact for piecewise-constant bins:
-    y_i = y_{i-1} + (1 - e^{-dt/lag}) (x_i - y_{i-1}), starting in steady state y = x_0."""
-    if it_mw.size == 0:
-        return it_mw.copy()
-    alpha = 1.0 if lag_s <= 0 else -np.expm1(-dt / lag_s)
-    return lfilter([alpha], [1.0, alpha - 1.0], it_mw, zi=[(1.0 - alpha) * it_mw[0]])[0]
+    y_i = y_{i-1} + (1 - e^{-dt/lag}) (x_i - y_{i-1}), starting in steady state y = x_0; consecutive
+    ranges through :meth:`next` (the filter's state carried) give the bits of one range."""
+
+    def __init__(self, lag_s: float, dt: float):
+        self.alpha = 1.0 if lag_s <= 0 else -np.expm1(-dt / lag_s)
+        self.zi = None
+
+    def next(self, it_mw: np.ndarray) -> np.ndarray:
+        if it_mw.size == 0:
+            return it_mw.copy()
+        if self.zi is None:
+            self.zi = [(1.0 - self.alpha) * it_mw[0]]
+        y, self.zi = lfilter([self.alpha], [1.0, self.alpha - 1.0], it_mw, zi=self.zi)
+        return y
+
+
+def cooling_lag(it_mw: np.ndarray, lag_s: float, dt: float) -> np.ndarray:
+    """:class:`CoolingLag` over one range."""
+    return CoolingLag(lag_s, dt).next(it_mw)
 
 
 @dataclass
@@ -383,35 +463,58 @@ class LoadBins:
     jobs: list = field(default_factory=list)  # JobPlans of the training workloads
 
 
-def model_load_bins(site, t_abs0: float, dt: float, n: int, ss) -> LoadBins:
-    """The site load of the stochastic model over n bins from absolute time ``t_abs0`` [s].
+class ModelLoad:
+    """The site load of the stochastic model over n bins from absolute time ``t_abs0`` [s], drawn
+    up front from ``ss`` (job plans, bursts, noise generators) and rendered in consecutive ranges:
+    ``bins(0, a)``, ``bins(a, b)``, ... give the bits of ``bins(0, n)`` (the cooling lag and the
+    noise carry their state, so ranges come in order).
 
     Workload w gets ``share x it_capacity_mw``; IT is the sum; non-IT = (pue - 1) x lag(IT);
     the total (and its within-bin extremes) is clipped into [min_load_mw, it_capacity x pue].
     """
-    ld = site.load
-    it_mean, it_min, it_max = np.zeros(n), np.zeros(n), np.zeros(n)
-    jobs = []
-    for k, w in enumerate(ld.workloads):
-        wss = np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, k))
-        mw = w.share * ld.it_capacity_mw
-        if w.kind == "training":  # time-invariant: job times are relative to the first bin
-            m, a, b, plans = training_bins(w, mw, 0.0, dt, n, wss)
-            jobs += plans
-        else:
-            m, a, b = inference_bins(w, mw, t_abs0, dt, n, wss)
-        it_mean += m
-        it_min += a
-        it_max += b
-    non_it = (ld.pue - 1.0) * cooling_lag(it_mean, ld.cooling_lag_s, dt)
-    lo_b, hi_b = ld.min_load_mw, ld.peak_mw
-    return LoadBins(
-        mean_mw=np.clip(it_mean + non_it, lo_b, hi_b),
-        min_mw=np.clip(it_min + non_it, lo_b, hi_b),
-        max_mw=np.clip(it_max + non_it, lo_b, hi_b),
-        it_mw=it_mean,
-        jobs=jobs,
-    )
+
+    def __init__(self, site, t_abs0: float, dt: float, n: int, ss):
+        ld = site.load
+        self.site, self.next_i = site, 0
+        self.parts = []
+        for k, w in enumerate(ld.workloads):
+            wss = np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, k))
+            mw = w.share * ld.it_capacity_mw
+            if w.kind == "training":  # time-invariant: job times are relative to the first bin
+                self.parts.append(TrainingRenderer(w, mw, 0.0, dt, n, wss))
+            else:
+                self.parts.append(InferenceRenderer(w, mw, t_abs0, dt, n, wss))
+        self.lag = CoolingLag(ld.cooling_lag_s, dt)
+
+    @property
+    def jobs(self) -> list:
+        return [p for r in self.parts if isinstance(r, TrainingRenderer) for p in r.plans]
+
+    def bins(self, i0: int, i1: int) -> LoadBins:
+        if i0 != self.next_i:
+            raise ValueError(f"load bins must be rendered in order: asked from bin {i0}, next is {self.next_i}")
+        self.next_i = i1
+        ld, n = self.site.load, i1 - i0
+        it_mean, it_min, it_max = np.zeros(n), np.zeros(n), np.zeros(n)
+        for r in self.parts:
+            m, a, b = r.bins(i0, i1)
+            it_mean += m
+            it_min += a
+            it_max += b
+        non_it = (ld.pue - 1.0) * self.lag.next(it_mean)
+        lo_b, hi_b = ld.min_load_mw, ld.peak_mw
+        return LoadBins(
+            mean_mw=np.clip(it_mean + non_it, lo_b, hi_b),
+            min_mw=np.clip(it_min + non_it, lo_b, hi_b),
+            max_mw=np.clip(it_max + non_it, lo_b, hi_b),
+            it_mw=it_mean,
+            jobs=self.jobs,
+        )
+
+
+def model_load_bins(site, t_abs0: float, dt: float, n: int, ss) -> LoadBins:
+    """The site load of the stochastic model over n bins at once (see :class:`ModelLoad`)."""
+    return ModelLoad(site, t_abs0, dt, n, ss).bins(0, n)
 
 
 # --------------------------------------------------------------------------- measured traces
@@ -427,8 +530,8 @@ def read_trace(path: str) -> tuple[np.ndarray, np.ndarray]:
 BOOTSTRAP_BLOCK_S = 3600.0
 
 
-def measured_load_bins(site, dt: float, n: int, rng=None) -> LoadBins:
-    """The measured trace on the model's bins.
+class MeasuredLoad:
+    """The measured trace on the model's bins, any range of bins at a time (:meth:`bins`).
 
     Resampling: the trace is a zero-order hold of its samples; bins coarser than its step get the
     exact bin mean (and the samples' extremes), finer bins hold the sample (zero-order hold).
@@ -437,20 +540,36 @@ def measured_load_bins(site, dt: float, n: int, rng=None) -> LoadBins:
     span if shorter) and blocks drawn with replacement at random offsets fill the n bins.
     PUE is not applied again: the trace is total site power.
     """
-    t, v = read_trace(site.load.trace)
-    if rng is None:
-        m, lo, hi = zoh_bins(t, v, 0.0, dt, n)
-        return LoadBins(m, lo, hi)
-    span_s = max(t[-1] - t[0] + (np.median(np.diff(t)) if t.size > 1 else dt), dt)
-    n_src = max(int(round(span_s / dt)), 1)
-    block = max(1, min(int(round(BOOTSTRAP_BLOCK_S / dt)), max(1, n_src // 4)))
-    n_blocks = -(-n // block)
-    starts = rng.integers(0, n_src - block + 1, n_blocks)
-    if n_src <= 4 * n:  # a short source: render it once and index the blocks out of it
-        src = zoh_bins(t, v, t[0], dt, n_src)
-        idx = (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
-        return LoadBins(src[0][idx], src[1][idx], src[2][idx])
-    # a long source (a year at 1 s is 31.5 million bins): render only the drawn blocks
-    xs, ys = zoh_breakpoints(t, v)
-    parts = [pwl_bins(xs, ys, t[0] + s * dt, dt, block) for s in starts]
-    return LoadBins(*(np.concatenate([p[j] for p in parts])[:n] for j in range(3)))
+
+    def __init__(self, site, dt: float, n: int, rng=None):
+        t, v = read_trace(site.load.trace)
+        self.dt, self.t_first = dt, t[0]
+        self.xs, self.ys = zoh_breakpoints(t, v)
+        self.starts = self.src = None
+        if rng is None:
+            return
+        span_s = max(t[-1] - t[0] + (np.median(np.diff(t)) if t.size > 1 else dt), dt)
+        n_src = max(int(round(span_s / dt)), 1)
+        self.block = max(1, min(int(round(BOOTSTRAP_BLOCK_S / dt)), max(1, n_src // 4)))
+        self.starts = rng.integers(0, n_src - self.block + 1, -(-n // self.block))
+        if n_src <= 4 * n:  # a short source: render it once and index the blocks out of it
+            self.src = zoh_bins(t, v, t[0], dt, n_src)
+
+    def bins(self, i0: int, i1: int) -> LoadBins:
+        dt, n = self.dt, i1 - i0
+        if self.starts is None:
+            return LoadBins(*pwl_bins(self.xs, self.ys, 0.0, dt, n, i0))
+        if self.src is not None:
+            i = np.arange(i0, i1)
+            idx = self.starts[i // self.block] + i % self.block
+            return LoadBins(self.src[0][idx], self.src[1][idx], self.src[2][idx])
+        # a long source (a year at 1 s is 31.5 million bins): render only the drawn blocks
+        b0, b1 = i0 // self.block, -(-i1 // self.block)
+        parts = [pwl_bins(self.xs, self.ys, self.t_first + s * dt, dt, self.block) for s in self.starts[b0:b1]]
+        a = i0 - b0 * self.block
+        return LoadBins(*(np.concatenate([p[j] for p in parts])[a:a + n] for j in range(3)))
+
+
+def measured_load_bins(site, dt: float, n: int, rng=None) -> LoadBins:
+    """The measured trace over n bins at once (see :class:`MeasuredLoad`)."""
+    return MeasuredLoad(site, dt, n, rng).bins(0, n)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .load_model import DAY_S, ar1_bins
+from .load_model import DAY_S, AR1Bins
 from .render import periodic_bin_means
 from .rng import child
 
@@ -24,16 +24,19 @@ CLOUD_TAU_S = 600.0
 CLOUD_SIGMA = 0.25
 
 
-def clear_sky_fraction(latitude_deg: float, t_abs0: float, dt: float, n: int) -> np.ndarray:
-    """Bin-mean clear-sky AC output as a fraction of capacity (sub-sampled in bins over 60 s;
-    bins under 60 s interpolate a 60-s evaluation, the shape being smooth at that scale)."""
+def clear_sky_fraction(latitude_deg: float, t_abs0: float, dt: float, n: int, i0: int = 0) -> np.ndarray:
+    """Bin-mean clear-sky AC output as a fraction of capacity over bins ``i0 .. i0 + n - 1``
+    (sub-sampled in bins over 60 s; bins under 60 s interpolate a 60-s evaluation on the grid
+    from ``t_abs0``, the shape being smooth at that scale)."""
     if dt < 60 and n > 0:
-        m = int(np.ceil(n * dt / 60.0)) + 1
-        coarse = clear_sky_fraction(latitude_deg, t_abs0 + 0.5 * dt - 30.0, 60.0, m)  # centres at t0 + dt/2 + 60 k
-        centres = dt * np.arange(n)
-        return np.interp(centres, 60.0 * np.arange(m), coarse)
+        # the 60-s points around the range (centres at t0 + dt/2 + 60 k): any range gets the bits of the whole
+        k0 = max(int(np.floor(dt * i0 / 60.0)) - 1, 0)
+        k1 = int(np.ceil(dt * (i0 + n) / 60.0)) + 2
+        coarse = clear_sky_fraction(latitude_deg, t_abs0 + 0.5 * dt - 30.0, 60.0, k1 - k0, k0)
+        centres = dt * np.arange(i0, i0 + n)
+        return np.interp(centres, 60.0 * np.arange(k0, k1), coarse)
     sub = 1 if dt <= 60 else int(min(12, np.ceil(dt / 300)))
-    t = t_abs0 + dt * (np.arange(n)[:, None] + (np.arange(sub)[None, :] + 0.5) / sub)
+    t = t_abs0 + dt * (np.arange(i0, i0 + n)[:, None] + (np.arange(sub)[None, :] + 0.5) / sub)
     doy = np.floor(t / DAY_S) % 365 + 1
     hour = (t % DAY_S) / 3600.0
     decl = np.radians(23.45) * np.sin(2 * np.pi * (284 + doy) / 365.0)
@@ -45,40 +48,62 @@ def clear_sky_fraction(latitude_deg: float, t_abs0: float, dt: float, n: int) ->
     return np.minimum(ghi / 1000.0, 1.0).mean(axis=1)
 
 
+class PV:
+    """Total PV output [MW] (sum over PV generators) over n bins from ``t_abs0``: cloud draws made
+    up front from ``ss``, rendered in consecutive ranges (:meth:`bins` in order) with the bits of
+    one range."""
+
+    def __init__(self, site, t_abs0: float, dt: float, n: int, ss):
+        self.t_abs0, self.dt = t_abs0, dt
+        self.parts = []
+        for k, g in enumerate(site.pv):
+            if g.capacity_mw <= 0:
+                continue
+            if g.profile != "clear_sky":
+                self.parts.append((g, np.loadtxt(g.profile, delimiter=",", skiprows=1, ndmin=2), None, None))
+                continue
+            rng = child(ss, k)
+            day0 = int(np.floor(t_abs0 / DAY_S))
+            # the trace's last bin falls in its last day: one clearness draw a day
+            last = np.floor((t_abs0 + dt * (np.arange(n - 1, n) + 0.5)) / DAY_S).astype(np.int64) - day0
+            c_day = rng.uniform(0, 1, int(last.max()) + 1 if n else 0)
+            self.parts.append((g, None, c_day, AR1Bins(CLOUD_SIGMA, CLOUD_TAU_S, dt, n, rng)))
+
+    def bins(self, i0: int, i1: int) -> np.ndarray:
+        t_abs0, dt, n = self.t_abs0, self.dt, i1 - i0
+        out = np.zeros(n)
+        for g, data, c_day, clouds in self.parts:
+            if data is not None:
+                out += np.maximum(periodic_bin_means(data[:, 0], data[:, 1], t_abs0, dt, n, i0), 0.0)
+                continue
+            shape = clear_sky_fraction(g.latitude_deg, t_abs0, dt, n, i0)
+            day0 = int(np.floor(t_abs0 / DAY_S))
+            days = np.floor((t_abs0 + dt * (np.arange(i0, i1) + 0.5)) / DAY_S).astype(np.int64) - day0
+            s = clouds.next(n)
+            u = np.clip(c_day[days] + s, 0.0, 1.0) if n else np.zeros(0)
+            out += g.capacity_mw * shape * (1.0 - g.cloud_variability * u)
+        return out
+
+
 def pv_bins(site, t_abs0: float, dt: float, n: int, ss) -> np.ndarray:
-    """Total PV output [MW] over the bins (sum over PV generators)."""
-    out = np.zeros(n)
-    for k, g in enumerate(site.pv):
-        if g.capacity_mw <= 0:
-            continue
-        if g.profile != "clear_sky":
-            data = np.loadtxt(g.profile, delimiter=",", skiprows=1, ndmin=2)
-            out += np.maximum(periodic_bin_means(data[:, 0], data[:, 1], t_abs0, dt, n), 0.0)
-            continue
-        rng = child(ss, k)
-        shape = clear_sky_fraction(g.latitude_deg, t_abs0, dt, n)
-        day0 = int(np.floor(t_abs0 / DAY_S))
-        days = np.floor((t_abs0 + dt * (np.arange(n) + 0.5)) / DAY_S).astype(np.int64) - day0
-        c_day = rng.uniform(0, 1, int(days.max()) + 1 if n else 0)
-        s = ar1_bins(CLOUD_SIGMA, CLOUD_TAU_S, dt, n, rng)
-        u = np.clip(c_day[days] + s, 0.0, 1.0) if n else np.zeros(0)
-        out += g.capacity_mw * shape * (1.0 - g.cloud_variability * u)
-    return out
+    """Total PV output [MW] over n bins at once (see :class:`PV`)."""
+    return PV(site, t_abs0, dt, n, ss).bins(0, n)
 
 
-def price_bins(site, t_abs0: float, dt: float, n: int) -> np.ndarray:
-    """Energy price [USD/MWh] over the bins: flat, or the CSV repeated by its own period; a
-    time-of-use rate (``grid.tou_energy_prices`` or a URDB ``grid.tariff_file``) replaces it in its
-    hours, taken at each bin's middle (bins of at most an hour, aligned to the hour, see exactly one)."""
+def price_bins(site, t_abs0: float, dt: float, n: int, i0: int = 0) -> np.ndarray:
+    """Energy price [USD/MWh] over bins ``i0 .. i0 + n - 1``: flat, or the CSV repeated by its own
+    period; a time-of-use rate (``grid.tou_energy_prices`` or a URDB ``grid.tariff_file``) replaces
+    it in its hours, taken at each bin's middle (bins of at most an hour, aligned to the hour, see
+    exactly one)."""
     from bess_size.site_spec.tariff import site_tariff
 
     p = site.grid.energy_price_usd_per_mwh
     if isinstance(p, str):
         data = np.loadtxt(p, delimiter=",", skiprows=1, ndmin=2)
-        base = periodic_bin_means(data[:, 0], data[:, 1], t_abs0, dt, n)
+        base = periodic_bin_means(data[:, 0], data[:, 1], t_abs0, dt, n, i0)
     else:
         base = np.full(n, float(p))
     tariff = site_tariff(site)
     if not tariff.has_tou_energy:
         return base
-    return tariff.price_at(t_abs0 + dt * (np.arange(n) + 0.5), base)
+    return tariff.price_at(t_abs0 + dt * (np.arange(i0, i0 + n) + 0.5), base)

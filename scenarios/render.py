@@ -14,15 +14,19 @@ from numba import njit
 
 
 @njit(cache=True)
-def render_pwl(xs, ys, t0, dt, n, out_mean, out_min, out_max):
-    """Bin mean, minimum and maximum of a piecewise-linear function.
+def render_pwl(xs, ys, t0, dt, i0, n, out_mean, out_min, out_max):
+    """Bin mean, minimum and maximum of a piecewise-linear function over bins ``i0 .. i0 + n - 1``.
 
     The function is linear between consecutive breakpoints ``(xs[k], ys[k])`` (``xs``
     non-decreasing; two breakpoints at the same time make a jump) and constant beyond the
-    first and last breakpoints. Bin i covers ``[t0 + i dt, t0 + (i+1) dt)``::
+    first and last breakpoints. Bin i covers ``[t0 + i dt, t0 + (i+1) dt)`` and lands in
+    ``out_*[i - i0]``::
 
         mean_i = (1/dt) * integral of f over the bin      (exact: trapezoids per segment)
         min_i, max_i = extremes of f over the open bin     (at segment ends inside the bin)
+
+    Bins are numbered from ``t0`` whatever ``i0``, so a trace rendered a chunk at a time gives the
+    bits of the trace rendered whole.
 
     Most bins lie on one linear piece (a few hundred breakpoints against 86,400 bins a day):
     such runs of bins are filled by a branch-free loop the compiler vectorizes
@@ -31,24 +35,25 @@ def render_pwl(xs, ys, t0, dt, n, out_mean, out_min, out_max):
     """
     m = xs.shape[0]
     k = 0
-    i = np.int64(0)  # typed, not the literal 0: one compiled version of the helpers, not two
-    while i < n:
+    i = np.int64(i0)  # typed, not a literal: one compiled version of the helpers, not two
+    stop = i + n
+    while i < stop:
         a = t0 + i * dt
         while k < m - 1 and xs[k + 1] <= a:
             k += 1
         if a < xs[0]:  # before the first breakpoint: constant ys[0]
-            end = _last_bin_ending_by(xs[0], t0, dt, i, n)
+            end = _last_bin_ending_by(xs[0], t0, dt, i, stop)
             x1, y1, slope = xs[0], ys[0], 0.0
         elif k == m - 1:  # beyond the last breakpoint: constant ys[-1]
-            end = n - 1
+            end = stop - 1
             x1, y1, slope = xs[k], ys[k], 0.0
         else:  # on segment k: xs[k] <= a < xs[k + 1]
-            end = _last_bin_ending_by(xs[k + 1], t0, dt, i, n)
+            end = _last_bin_ending_by(xs[k + 1], t0, dt, i, stop)
             x1, y1, slope = xs[k], ys[k], (ys[k + 1] - ys[k]) / (xs[k + 1] - xs[k])
         if end >= i:
-            i = _fill_piece(x1, y1, slope, t0, dt, i, end, out_mean, out_min, out_max)
+            i = _fill_piece(x1, y1, slope, t0, dt, i, end, i0, out_mean, out_min, out_max)
         else:  # bin i holds a breakpoint
-            k, out_mean[i], out_min[i], out_max[i] = pwl_bin(xs, ys, k, a, a + dt, dt)
+            k, out_mean[i - i0], out_min[i - i0], out_max[i - i0] = pwl_bin(xs, ys, k, a, a + dt, dt)
             i += 1
 
 
@@ -65,8 +70,9 @@ def _last_bin_ending_by(x, t0, dt, i, n):
 
 
 @njit(cache=True)
-def _fill_piece(x1, y1, slope, t0, dt, i, end, out_mean, out_min, out_max):
-    """Bins i..end, each lying on the line through (x1, y1) with ``slope``; returns end + 1.
+def _fill_piece(x1, y1, slope, t0, dt, i, end, i0, out_mean, out_min, out_max):
+    """Bins i..end (stored at ``j - i0``), each lying on the line through (x1, y1) with ``slope``;
+    returns end + 1.
 
     The operations of :func:`pwl_bin` for a bin on one segment: the values at its ends, the
     trapezoid added to a zero accumulator, divided by dt."""
@@ -75,9 +81,9 @@ def _fill_piece(x1, y1, slope, t0, dt, i, end, out_mean, out_min, out_max):
         b = a + dt
         ya = y1 + slope * (a - x1)
         yb = y1 + slope * (b - x1)
-        out_mean[j] = (0.0 + 0.5 * (ya + yb) * (b - a)) / dt
-        out_min[j] = min(np.inf, ya, yb)
-        out_max[j] = max(-np.inf, ya, yb)
+        out_mean[j - i0] = (0.0 + 0.5 * (ya + yb) * (b - a)) / dt
+        out_min[j - i0] = min(np.inf, ya, yb)
+        out_max[j - i0] = max(-np.inf, ya, yb)
     return end + 1
 
 
@@ -122,15 +128,16 @@ def pwl_bin(xs, ys, k, a, b, dt):
     return k, acc / dt, lo, hi
 
 
-def pwl_bins(xs, ys, t0: float, dt: float, n: int):
-    """(mean, min, max) arrays of a piecewise-linear function over n bins (see :func:`render_pwl`)."""
+def pwl_bins(xs, ys, t0: float, dt: float, n: int, i0: int = 0):
+    """(mean, min, max) arrays of a piecewise-linear function over bins ``i0 .. i0 + n - 1`` of the
+    grid from ``t0`` (see :func:`render_pwl`)."""
     xs = np.ascontiguousarray(xs, dtype=np.float64)
     ys = np.ascontiguousarray(ys, dtype=np.float64)
     if xs.size == 0:
         z = np.zeros(n)
         return z, z.copy(), z.copy()
     mean, lo, hi = np.empty(n), np.empty(n), np.empty(n)
-    render_pwl(xs, ys, float(t0), float(dt), int(n), mean, lo, hi)
+    render_pwl(xs, ys, float(t0), float(dt), int(i0), int(n), mean, lo, hi)
     return mean, lo, hi
 
 
@@ -154,7 +161,7 @@ def steps_to_pwl(starts, ends, heights, base: float = 0.0):
     return xs, ys
 
 
-def zoh_bins(times_s, values, t0: float, dt: float, n: int):
+def zoh_bins(times_s, values, t0: float, dt: float, n: int, i0: int = 0):
     """Bin (mean, min, max) of samples held from each time to the next (zero-order hold).
 
     A measured trace sampled at ``times_s``: each value holds until the next sample, the last
@@ -162,7 +169,7 @@ def zoh_bins(times_s, values, t0: float, dt: float, n: int):
     first sample take the first value. Coarser bins get the exact bin mean
     (and the samples' extremes); finer bins get the held value.
     """
-    return pwl_bins(*zoh_breakpoints(times_s, values), t0, dt, n)
+    return pwl_bins(*zoh_breakpoints(times_s, values), t0, dt, n, i0)
 
 
 def zoh_breakpoints(times_s, values):
@@ -173,8 +180,9 @@ def zoh_breakpoints(times_s, values):
     return np.repeat(times_s, 2)[1:], np.repeat(values, 2)[:-1]
 
 
-def periodic_bin_means(times_s, values, t_abs0: float, dt: float, n: int):
-    """Bin means of a zero-order-hold profile repeated with its own period (prices, PV CSV).
+def periodic_bin_means(times_s, values, t_abs0: float, dt: float, n: int, i0: int = 0):
+    """Bin means of a zero-order-hold profile repeated with its own period (prices, PV CSV), over
+    bins ``i0 .. i0 + n - 1`` of the grid from ``t_abs0``.
 
     The period is the last time plus one median step. Exact via the antiderivative
     ``A(x) = floor(x / P) A(P) + A(x mod P)``.
@@ -195,6 +203,6 @@ def periodic_bin_means(times_s, values, t_abs0: float, dt: float, n: int):
         k = np.searchsorted(times_s, r, side="right") - 1
         return q * total + cum[k] + values[k] * (r - times_s[k])
 
-    edges = t_abs0 + dt * np.arange(n + 1)
+    edges = t_abs0 + dt * np.arange(i0, i0 + n + 1)
     a = antideriv(edges)
     return np.diff(a) / dt

@@ -76,3 +76,58 @@ def test_any_valid_workload_gives_a_bounded_finite_trace(dt, jobs, swing, idle, 
     assert np.all(lmin <= load + 1e-9) and np.all(load <= lmax + 1e-9)
     assert lmin.min() >= min_load - 1e-9 and lmax.max() <= site.load.peak_mw + 1e-9
     assert set(np.unique(ds.import_limit_mw.values)) <= {80.0, 140.0}
+
+
+# --------------------------------------------------------------------------- rendered a range at a time
+
+import pytest  # noqa: E402
+
+from bess_size.scenarios.trace import TraceRenderer  # noqa: E402
+
+PV = [{"kind": "pv", "capacity_mw": 40, "profile": "clear_sky", "latitude_deg": 33.4, "cloud_variability": 0.5}]
+
+
+def _chunked(site, stream, index, edges):
+    r = TraceRenderer(site, stream, index)
+    parts = [r.bins(a, b) for a, b in zip([0, *edges], [*edges, r.n])]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+@pytest.mark.parametrize("dt, days, chunk", [(1.0, 0.6, 7919), (0.3, 0.6, 30011), (2.0, 1.3, 3600), (60.0, 3.0, 97)])
+def test_a_trace_rendered_in_chunks_is_the_whole_trace_bit_for_bit(dt, days, chunk):
+    """Any chunking (edges off the hour, inside stalls, calls and outages; a step of 0.3 s whose
+    bin edges round; steps under and at the 60 s the clear-sky shape is evaluated at; a trace
+    across midnight) gives every variable of ``scenario_trace`` to the bit: job envelopes, AR(1)
+    noise of inference and clouds, the cooling lag, PV, price and the grid events."""
+    site = make_site(**{"scenarios.transient_resolution_s": dt, "scenarios.trace_days": days,
+                        "scenarios.window_length_s": 60 * dt, "generation": PV,
+                        "grid.curtailment": {"events_per_year": 365, "notice_min": 10}})
+    whole = scenario_trace(site, "held_out", 3)
+    n = whole.sizes["time"]
+    got = _chunked(site, "held_out", 3, list(range(chunk, n, chunk)))
+    assert (whole.curtailment_phase.values == 2).any() and (whole.grid_available.values == 0).any()
+    assert (whole.pv_mw.values > 0).any()
+    for k, v in got.items():
+        assert np.array_equal(v, whole[k].values), k
+
+
+@pytest.mark.parametrize("mode, hours", [("as_given", 5), ("bootstrap", 5), ("bootstrap", 0.5)])
+def test_a_measured_trace_rendered_in_chunks_is_the_whole_trace(tmp_path, mode, hours):
+    """A measured trace, as given or bootstrapped from a source longer (blocks rendered one by one)
+    or shorter (rendered once, indexed) than four traces: chunks give the whole trace's bits."""
+    from .test_generate import _trace_site
+
+    t = np.arange(0.0, hours * 3600, 2.5)
+    v = 50 + 20 * np.sin(t / 300.0) + (t % 700 < 30) * 15
+    site = _trace_site(tmp_path, t, v, **{"load.trace_mode": mode, "scenarios.trace_days": 0.05})
+    whole = scenario_trace(site, "held_out", 1)
+    got = _chunked(site, "held_out", 1, [1000, 1001, 2500])
+    assert np.array_equal(got["load_mw"], whole.load_mw.values)
+    assert np.array_equal(got["load_max_mw"], whole.load_max_mw.values)
+
+
+def test_load_ranges_must_come_in_order(site):
+    r = TraceRenderer(site, "optimizer", 0)
+    r.bins(0, 100)
+    with pytest.raises(ValueError, match="in order"):
+        r.bins(200, 300)
