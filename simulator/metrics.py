@@ -240,22 +240,26 @@ def natural_rate(site, event: dict) -> float | None:
     return None
 
 
+def forced_events(site, events: list[dict]) -> list[dict]:
+    """The trace's events every trace carries whatever their rate (a contingency or explicit loss of
+    grid, sag sequence or curtailment call), whose part of the annual figures counts at
+    :func:`natural_rate`."""
+    return [ev for ev in events if ev.get("kind") in ("loss_of_grid", "voltage_sag", "curtailment")
+            and natural_rate(site, ev) is not None]
+
+
 def natural_rate_parts(row: dict, trace, site, design, replay, known: dict | None = None) -> list[dict]:
-    """What each forced event (a contingency or explicit event every trace carries) added to the
-    trace's :data:`ANNUAL_KEYS`: the actual row minus the row replayed without that event
-    (``replay(trace) -> row``; ``known`` maps ``id(event)`` to a row already replayed without it),
-    with the event's natural rate a year."""
+    """What each forced event (:func:`forced_events`) added to the trace's :data:`ANNUAL_KEYS`: the
+    actual row minus the row replayed without that event (``known`` maps ``id(event)`` to that row
+    when it was replayed already, else ``replay(trace) -> row``), with the event's natural rate a year."""
     parts = []
-    for ev in trace.events:
-        rate = natural_rate(site, ev)
-        if rate is None or ev.get("kind") not in ("loss_of_grid", "voltage_sag", "curtailment"):
-            continue
+    for ev in forced_events(site, trace.events):
         if known is not None and id(ev) in known:
             other = known[id(ev)]
         else:
             wo = without_event(trace, site, ev) if ev["kind"] == "curtailment" else without_outage(trace, site, ev)
             other = replay(wo)
-        parts.append({"kind": ev["kind"], "source": ev.get("source"), "rate_per_year": float(rate),
+        parts.append({"kind": ev["kind"], "source": ev.get("source"), "rate_per_year": float(natural_rate(site, ev)),
                       "delta": {k: float(row[k] - other[k]) for k in ANNUAL_KEYS}})
     return parts
 

@@ -43,9 +43,13 @@ class Redundancy:
         self.design = units_out(site, design)
         self.arrays = replay_arrays(site, self.design) if self.design is not None else None
 
-    def row(self, trace) -> dict:
+    def row(self, trace, loss_of_grid: bool = True) -> dict:
+        """``loss_of_grid``: whether the trace holds one (the stress replay with every unit found
+        one); without, there is no island to judge and nothing to replay."""
         if self.design is None:
             return {}
+        if not loss_of_grid:
+            return {"redundancy_islanding_ok": None, "redundancy_islanding_margin_mwh": None}
         cp, gp, pp = self.arrays
         run = run_kernel(trace, cp, gp, pp, stress=stress_points(trace, self.bands))
         r = stress_row(run, trace, self.site, self.design)

@@ -26,7 +26,9 @@ from .checks import Check, wilson_lower_bound
 from .controller import BandEnergies, TraceArrays, replay_arrays, run_kernel, stress_points
 from .redundancy import Redundancy, redundancy_check
 from .metrics import (active_steps, calendar_life_used_per_year, contingency_curtailment, curtailment_response,
-                      curtailment_row, natural_rate_parts, stress_row, summarize, without_event)
+                      curtailment_row, forced_events, natural_rate_parts, stress_row, summarize, without_event,
+                      without_outage)
+from .replays import Variant, replay_variants
 
 Progress = Callable[[int, int], None]
 
@@ -397,39 +399,38 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
         ds = scenario_trace(site, "held_out", i) if traces is None else traces[j]
         trace = TraceArrays.from_dataset(ds, dt, index=i)
         cev = contingency_curtailment(trace.events)
-        if cev is not None:
-            # record the call's active period in the same run, and replay the trace without the
-            # call to learn what it cost (the kernel takes ~1% of a trace's generation time)
-            a0, na = active_steps(cev, dt, trace.steps)
-            run = run_kernel(trace, cp, gp, pp, record=[a0], record_length=na)
-            wo_call = without_event(trace, site, cev)
-            counterfactual = run_kernel(wo_call, cp, gp, pp)
-            recorded = run.recorded[0][:na]
-        else:
-            run = run_kernel(trace, cp, gp, pp)
-            counterfactual = recorded = None
-        # the same trace in the stress state: every contingency meets the state it was sized for
+        a0, na = active_steps(cev, dt, trace.steps) if cev is not None else (0, 0)
+        # the natural replay (recording the call's active period), the replays without each forced
+        # event (what it cost, counted at its natural rate) and in the stress state (every
+        # contingency meets the state it was sized for), each forked from the natural replay
+        forced = forced_events(site, trace.events)
+        without = [without_event(trace, site, ev) if ev["kind"] == "curtailment" else without_outage(trace, site, ev)
+                   for ev in forced]
         spoints = stress_points(trace, bands)
-        srun = run_kernel(trace, cp, gp, pp, record=[a0] if cev is not None else None,
-                          record_length=na if cev is not None else 0, stress=spoints)
-        crun = srun
+        variants = [Variant(w) for w in without] + [Variant(trace, spoints)]
         if cev is not None:
-            # the call in its own stress state: an outage inside it is judged by srun, not stacked on it
+            # the call in its own stress state: an outage inside it is judged by srun, not stacked on it.
+            # Only crun's recording of the call is read, and the two stress replays are the same up to
+            # their first differing row: an outage after the call's active period leaves srun's recording
             cpoints = stress_points(trace, bands, calls_only=True)
-            if cpoints.shape != spoints.shape:
-                crun = run_kernel(trace, cp, gp, pp, record=[a0], record_length=na, stress=cpoints)
+            if first_difference_step(spoints, cpoints) < a0 + na:
+                variants.append(Variant(trace, cpoints))
+        run, vruns = replay_variants(trace, cp, gp, pp, variants, [a0] if cev is not None else None, na)
+        srun = vruns[len(forced)]
+        crun = vruns[-1]
+        known = {id(ev): summarize(r, w, site, design) for ev, r, w in zip(forced, vruns, without)}
+        counterfactual = next((r for ev, r in zip(forced, vruns) if ev is cev), None)
+        recorded = run.recorded[0][:na] if cev is not None else None
         row = summarize(run, trace, site, design)
         row.update(curtailment_row(site, cev, recorded, run, counterfactual, dt, float(cp[K.C_TOL_MW])))
         row.update(stress_row(srun, trace, site, design))
         sresp = curtailment_response(crun.recorded[0][:na], site.grid.firm_import_mw, dt, float(cp[K.C_TOL_MW])) \
             if cev is not None else {"ok": None, "import_over_firm_mw": None, "unserved_mwh": None}
         row.update({f"stress_curtailment_response_{k}": v for k, v in sresp.items()})
-        row.update(redundancy.row(trace))
+        row.update(redundancy.row(trace, loss_of_grid=row["stress_loss_of_grid_events"] > 0))
         row["scenario"] = i
         rows.append(row)
-        known = {id(cev): summarize(counterfactual, wo_call, site, design)} if cev is not None else None
-        parts.append(natural_rate_parts(row, trace, site, design,
-                                        lambda tr: summarize(run_kernel(tr, cp, gp, pp), tr, site, design), known))
+        parts.append(natural_rate_parts(row, trace, site, design, None, known))
         hourly.append(run.hourly)
         ramp_hists.append(run.ramp_hist)
         m = run.metrics
@@ -465,6 +466,15 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
         if progress is not None:
             progress(j + 1, len(indices))
     return _Part(rows, parts, hourly, ramp_hists, best)
+
+
+def first_difference_step(rows_a: np.ndarray, rows_b: np.ndarray) -> float:
+    """The first step at which two sets of stress rows ``(step, stored_mwh)`` differ (a row in one
+    and not the other), ``inf`` when they are the same: two replays of one trace with these rows
+    are the same, step for step, before it."""
+    a, b = ({tuple(r) for r in rows.tolist()} for rows in (rows_a, rows_b))
+    return min((r[0] for r in a ^ b), default=math.inf)
+
 
 def _degradation_model(site) -> str:
     b = site.bess

@@ -1,0 +1,167 @@
+"""The replays `simulate` makes of a held-out trace: one is skipped only where its result is known.
+
+A curtailment call is judged in its own stress state (the calls-only stress replay): an outage
+inside the call must not be stacked on it. That replay is the replay with every stress row up to
+the first outage row, so where every outage comes after the call's active period the recording of
+the call is taken from the replay with every row; where an outage falls inside the call it must be
+replayed on its own (else the call would be judged with the outage's state stacked on it).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bess_size.simulator import simulate
+from bess_size.simulator import validation as V
+from bess_size.simulator.controller import BandEnergies, TraceArrays, replay_arrays, run_kernel, stress_points
+from bess_size.simulator.metrics import curtailment_response
+
+from .helpers import make_design, make_site, make_trace
+
+CALL = {"kind": "curtailment", "start_s": 1800.0, "duration_s": 600.0, "notice_s": 1200.0, "recovery_s": 600.0,
+        "source": "contingency"}
+
+
+def site_():
+    return make_site(reliability={"target_success_rate": 0.5, "islanding": {"required": True}},
+                     grid={"curtailment": {"notice_min": 20, "events_per_year": 25}})
+
+
+def call_trace(sag_s: int):
+    """100 MW flat, 40 MW above the 60 MW firm import; the call: notice [600, 1800) s, active
+    [1800, 2400) s, recovery [2400, 3000) s; a one-second contingency sag at ``sag_s``."""
+    n = 3600
+    phase = np.zeros(n, np.int8)
+    phase[600:1800], phase[1800:2400], phase[2400:3000] = 1, 2, 3
+    grid = np.ones(n, np.int8)
+    grid[sag_s] = 0
+    sag = {"kind": "voltage_sag", "start_s": float(sag_s), "duration_s": 1.0, "source": "contingency",
+           "dips": [[float(sag_s), 0.3]]}
+    return make_trace(np.full(n, 100.0), limit_mw=np.where(phase == 2, 60.0, 120.0), phase=phase, grid=grid,
+                      events=[dict(CALL), sag])
+
+
+def design_(site):
+    """40 MWh (F = 2 MWh, ride-through reserve 5 MWh), no engines. In its own stress state the call
+    starts at F + X_rt + X_up + X_cu = 18 MWh and draws 40 MW for 600 s (7.25 MWh stored at eta_dis
+    0.92, plus the notice's pre-ramp): it holds. A sag stacked on it 100 s into the call drops stored
+    energy to F + 5 = 7 MWh, and the remaining 500 s need 6.04 MWh above F's 5: the battery runs
+    out before the call ends."""
+    return make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=0)
+
+
+def response(site, design, ds, calls_only):
+    dt = 1.0
+    trace = TraceArrays.from_dataset(ds, dt)
+    cp, gp, pp = replay_arrays(site, design)
+    a0, na = 1800, 600
+    run = run_kernel(trace, cp, gp, pp, record=[a0], record_length=na,
+                     stress=stress_points(trace, BandEnergies.from_design(site, design), calls_only=calls_only))
+    return curtailment_response(run.recorded[0][:na], site.grid.firm_import_mw, dt, 1e-6)
+
+
+def stress_variants(monkeypatch):
+    """The number of stress rows of each stress replay `simulate` asks for (one list per trace)."""
+    seen = []
+    real = V.replay_variants
+
+    def spy(trace, cp, gp, pp, variants, *a, **k):
+        seen.append([len(v.stress) for v in variants if v.stress is not None])
+        return real(trace, cp, gp, pp, variants, *a, **k)
+
+    monkeypatch.setattr(V, "replay_variants", spy)
+    return seen
+
+
+@pytest.mark.parametrize("sag_s", [1900, 2700])
+def test_the_call_is_judged_in_its_own_stress_state(monkeypatch, sag_s):
+    """A sag inside the call (1900 s): stacked on the call it leaves 7 MWh and the POI takes the
+    rest (the replay with every row fails the call), but the call's own stress state passes it, and
+    `simulate` reports that: the calls-only replay was made. A sag after the call (2700 s, in its
+    recovery): both replays record the same call, and one replay fewer is made."""
+    site = site_()
+    design = design_(site)
+    ds = call_trace(sag_s)
+    own, stacked = response(site, design, ds, True), response(site, design, ds, False)
+    seen = stress_variants(monkeypatch)
+    v = simulate(site, design, held_out=[ds])
+    row = v.scenarios[0]
+    assert row["stress_curtailment_response_ok"] is True
+    assert row["stress_curtailment_response_import_over_firm_mw"] == own["import_over_firm_mw"] == 0.0
+    if sag_s < 2400:
+        assert stacked["ok"] is False  # the case the calls-only replay exists for
+        assert seen == [[2, 1]]  # every row (the sag's and the call's), and the call's alone
+    else:
+        assert stacked == own
+        assert seen == [[2]]  # every row: its recording of the call is the calls-only replay's
+
+
+FIELDS = ("metrics", "hourly", "ramp_hist", "turning_points", "outages", "recorded", "rec_start")
+
+
+def test_forked_replays_are_the_whole_replays_bit_for_bit():
+    """Each variant forked from the natural replay at its first differing step (the call's notice,
+    the outage's and the sag's first bin, the first stress row) gives what replaying it whole gives,
+    every array to the bit; the natural replay too. Engines start in the outage and run for the call."""
+    from bess_size.simulator.metrics import forced_events, without_event, without_outage
+    from bess_size.simulator.replays import Variant, first_difference, replay_variants
+
+    site = site_()
+    design = make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=4, cu=2.0)
+    ds = call_trace(2900)
+    n = ds.sizes["time"]
+    grid = ds.grid_available.values.copy()
+    grid[700:760] = 0
+    ds["grid_available"] = ("time", grid)
+    events = [dict(CALL), {"kind": "loss_of_grid", "start_s": 700.0, "duration_s": 60.0, "source": "contingency"},
+              {"kind": "voltage_sag", "start_s": 2900.0, "duration_s": 1.0, "source": "contingency",
+               "dips": [[2900.0, 0.3]]}]
+    ds.attrs["events_json"] = json.dumps(events)
+    trace = TraceArrays.from_dataset(ds, 1.0)
+    cp, gp, pp = replay_arrays(site, design)
+    bands = BandEnergies.from_design(site, design)
+    forced = forced_events(site, trace.events)
+    without = [without_event(trace, site, e) if e["kind"] == "curtailment" else without_outage(trace, site, e)
+               for e in forced]
+    variants = [Variant(w) for w in without] + [Variant(trace, stress_points(trace, bands)),
+                                                Variant(trace, stress_points(trace, bands, calls_only=True))]
+    assert [first_difference(trace, v) for v in variants] == [600, 700, 2900, 600, 600]
+    assert first_difference(trace, Variant(trace)) == n
+    record = [1800]
+    run, runs = replay_variants(trace, cp, gp, pp, variants, record, 600)
+    whole = [run_kernel(v.trace, cp, gp, pp, record=record, record_length=600, stress=v.stress) for v in variants]
+    for got, want in zip([run, *runs], [run_kernel(trace, cp, gp, pp, record=record, record_length=600), *whole]):
+        for f in FIELDS:
+            a, b = getattr(got, f), getattr(want, f)
+            assert a.shape == b.shape and np.array_equal(a, b, equal_nan=True), f
+    assert all(not np.array_equal(r.metrics, run.metrics) for r in runs)  # each variant is another replay
+
+
+def test_n_plus_1_is_replayed_where_the_grid_is_lost_only(monkeypatch):
+    """The N+1 replay judges the island of each loss of grid: a trace with one is replayed with the
+    largest engine out (and its margin reported), a trace with a sag only is not (nothing to judge,
+    its figures None as before)."""
+    from bess_size.simulator import redundancy as R
+
+    site = make_site(reliability={"target_success_rate": 0.5, "islanding": {"required": True, "redundancy_units": 1}})
+    design = make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=6)
+    n = 3600
+    sag_only = np.ones(n, np.int8)
+    sag_only[2000] = 0
+    lost = sag_only.copy()
+    lost[600:900] = 0
+    sag = {"kind": "voltage_sag", "start_s": 2000.0, "duration_s": 1.0, "source": "contingency", "dips": [[2000.0, 0.3]]}
+    log = {"kind": "loss_of_grid", "start_s": 600.0, "duration_s": 300.0, "source": "contingency"}
+    traces = [make_trace(np.full(n, 50.0), grid=sag_only, events=[sag], index=0),
+              make_trace(np.full(n, 50.0), grid=lost, events=[log, sag], index=1)]
+    replayed = []
+    real = R.run_kernel
+    monkeypatch.setattr(R, "run_kernel", lambda trace, *a, **k: replayed.append(trace.index) or real(trace, *a, **k))
+    v = simulate(site, design, held_out=traces)
+    assert replayed == [1]
+    assert v.scenarios[0]["redundancy_islanding_ok"] is None and v.scenarios[0]["redundancy_islanding_margin_mwh"] is None
+    assert v.scenarios[1]["redundancy_islanding_ok"] is True and v.scenarios[1]["redundancy_islanding_margin_mwh"] > 0
+    assert {c.requirement: c for c in v.checks}["islanding_redundancy"].scenarios == 1
