@@ -237,6 +237,14 @@ class TraceArrays:
     def steps(self) -> int:
         return self.load_mw.shape[0]
 
+    def chunk(self, start: int, stop: int) -> "TraceArrays":
+        """Steps ``[start, stop)`` as a trace of their own (views, no copies) for :class:`Replay`;
+        ``notice_left_s`` is the whole trace's, so a notice still knows its start."""
+        sl = slice(int(start), int(stop))
+        return TraceArrays(self.load_mw[sl], self.load_min_mw[sl], self.load_max_mw[sl], self.pv_mw[sl],
+                           self.import_limit_mw[sl], self.curtailment_phase[sl], self.grid_available[sl],
+                           self.price_usd_per_mwh[sl], self.notice_left_s[sl], self.dt_s, self.events, self.index)
+
 
 @dataclass
 class KernelRun:
@@ -257,35 +265,86 @@ class KernelRun:
 MAX_OUTAGES = 4096
 
 
+class Replay:
+    """A trace replayed in consecutive chunks: the same results, bit for bit, as replaying it whole.
+
+    ::
+
+        rp = Replay(cp, gp, pp, steps=n, record=[...], record_length=k, stress=rows)
+        for chunk in chunks:          # TraceArrays of consecutive steps, in order, covering n steps
+            rp.feed(chunk)
+        run = rp.result()             # the KernelRun of the whole trace
+
+    ``steps`` is the whole trace's length (it sizes the hourly and turning-point arrays, and its
+    last step closes the last hour). ``record`` (window start steps), ``record_length`` and
+    ``stress`` (rows ``(step, stored_mwh)``, see :func:`stress_points`) count steps from the
+    trace's start, as :func:`run_kernel` takes them. A chunk's ``notice_left_s`` must be the
+    whole trace's (a notice announces its start even when that lies in a later chunk): slice it
+    from :func:`notice_left_s` of the whole phase array, or compute it from the announced events.
+    A chunk of any length >= 1 may follow any other; the state between chunks is the kernel's
+    state vector (``kernel.ST_*``), the POI policy's state and the workspace arrays, all here.
+    """
+
+    def __init__(self, cp: np.ndarray, gp: np.ndarray, pp: np.ndarray, steps: int,
+                 record: list[int] | None = None, record_length: int = 0, stress: np.ndarray | None = None):
+        T = int(steps)
+        if T <= 0:
+            raise ValueError("an empty trace cannot be replayed")
+        self.cp, self.gp, self.pp = cp, gp, pp
+        dt = float(cp[K.C_DT_S])
+        self.metrics = np.zeros(K.N_M)
+        self.hourly = np.zeros((max(1, math.ceil(T * dt / 3600.0)), K.N_H))
+        self.ramp_hist = np.zeros(K.RAMP_BINS)
+        self.tp = np.zeros(max(min(T + 4, 1 << 20), 16))
+        self.outages = np.zeros((MAX_OUTAGES, K.N_O))
+        self.rec_start = np.array(sorted(int(s) for s in (record or [])), dtype=np.int64)
+        self.recorded = np.zeros((self.rec_start.size, max(record_length, 1) if self.rec_start.size else 1, K.N_R))
+        self.stress = np.zeros((0, 2)) if stress is None else np.ascontiguousarray(stress, dtype=np.float64)
+        self.poi_state = new_poi_state(pp)
+        self.state = K.new_state(T)
+        self.work = K.workspace(cp, gp, self.poi_state)
+        self.steps = T
+        self.done = 0
+        self._finished = False
+
+    def feed(self, chunk: "TraceArrays") -> "Replay":
+        """Replay the next ``chunk.steps`` steps."""
+        if self._finished:
+            raise ValueError("this replay is finished: result() was called")
+        if self.done + chunk.steps > self.steps:
+            raise ValueError(f"chunk of {chunk.steps} steps after {self.done}: the trace has {self.steps}")
+        K.simulate_chunk(
+            chunk.load_mw, chunk.load_min_mw, chunk.load_max_mw, chunk.pv_mw, chunk.import_limit_mw,
+            chunk.curtailment_phase, chunk.grid_available, chunk.price_usd_per_mwh, chunk.notice_left_s,
+            self.cp, self.gp, self.pp, self.poi_state, self.state, self.work,
+            self.metrics, self.hourly, self.ramp_hist, self.tp, self.outages, self.rec_start, self.recorded,
+            self.stress,
+        )
+        self.done += chunk.steps
+        return self
+
+    def result(self) -> "KernelRun":
+        """The whole trace's KernelRun (after its last step was fed)."""
+        if self.done != self.steps:
+            raise ValueError(f"{self.done} of the trace's {self.steps} steps were replayed")
+        if not self._finished:
+            K.finish(self.cp, self.state, self.metrics, self.tp, self.outages)
+            self._finished = True
+        m = self.metrics
+        n_out = min(int(m[K.M_N_OUTAGES]), MAX_OUTAGES)
+        return KernelRun(m, self.hourly, self.ramp_hist, self.tp[: int(m[K.M_N_TP])].copy(),
+                         self.outages[:n_out].copy(), self.recorded, self.rec_start)
+
+
 def run_kernel(trace: TraceArrays, cp: np.ndarray, gp: np.ndarray, pp: np.ndarray,
                record: list[tuple[int, int]] | None = None, record_length: int = 0,
                stress: np.ndarray | None = None) -> KernelRun:
     """Replay one trace; ``record`` lists (start step) windows of ``record_length`` steps to keep;
-    ``stress`` (rows ``(step, stored_mwh)``, see :func:`stress_points`) replays it in the stress state."""
-    T = trace.steps
-    if T == 0:
+    ``stress`` (rows ``(step, stored_mwh)``, see :func:`stress_points`) replays it in the stress state.
+    The whole trace as one chunk of :class:`Replay`."""
+    if trace.steps == 0:
         raise ValueError("an empty trace cannot be replayed")
-    dt = trace.dt_s
-    m = np.zeros(K.N_M)
-    hours = max(1, math.ceil(T * dt / 3600.0))
-    hourly = np.zeros((hours, K.N_H))
-    ramp_hist = np.zeros(K.RAMP_BINS)
-    tp_cap = min(T + 4, 1 << 20)
-    tp = np.zeros(max(tp_cap, 16))
-    outages = np.zeros((MAX_OUTAGES, K.N_O))
-    starts = np.array(sorted(int(s) for s in (record or [])), dtype=np.int64)
-    rec = np.zeros((starts.size, max(record_length, 1) if starts.size else 1, K.N_R))
-    poi_state = new_poi_state(pp)
-    K.simulate_kernel(
-        trace.load_mw, trace.load_min_mw, trace.load_max_mw, trace.pv_mw, trace.import_limit_mw, trace.curtailment_phase,
-        trace.grid_available, trace.price_usd_per_mwh, trace.notice_left_s,
-        cp, gp, pp, poi_state,
-        m, hourly, ramp_hist, tp, outages, starts, rec,
-        np.zeros((0, 2)) if stress is None else np.ascontiguousarray(stress, dtype=np.float64),
-        K.workspace(cp, gp, poi_state),
-    )
-    n_out = min(int(m[K.M_N_OUTAGES]), MAX_OUTAGES)
-    return KernelRun(m, hourly, ramp_hist, tp[: int(m[K.M_N_TP])].copy(), outages[:n_out].copy(), rec, starts)
+    return Replay(cp, gp, pp, trace.steps, record, record_length, stress).feed(trace).result()
 
 
 def replay_arrays(site, design):

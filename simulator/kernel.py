@@ -221,6 +221,62 @@ N_R = 21
 
 RAMP_BINS = 61  # |dPOI|/dt histogram: 60 bins of r_s/20 up to 3 r_s, then one overflow bin
 
+# --- controller state carried from one chunk to the next (float64 array `st`, layout ST_*) ---
+# Everything the loop remembers between steps that is not in the workspace arrays or the outputs:
+# a trace replayed in chunks continues exactly where the previous chunk stopped.
+ST_T = 0  # global index of the next step
+ST_STEPS = 1  # the whole trace's length in steps (its last step flushes the last hour)
+ST_READY = 2  # 0 until the first step set the steady initial state
+ST_E_MWH = 3  # stored energy
+ST_E_START_MWH = 4
+ST_PK_MW = 5  # causal peak estimate of net load (an hour)
+ST_PK_DAY_MW = 6  # ... over a day
+ST_PRICE_MEAN = 7  # causal daily mean price [USD/MWh]
+ST_PRICE_MAD = 8  # ... and mean absolute deviation
+ST_P_PREV_MW = 9  # the POI at the last connected step
+ST_STARTED = 10  # 1 once the policy was started (first connected step)
+ST_IN_OUTAGE = 11
+ST_RECONNECTING = 12  # import returning after a loss of grid
+ST_RECOVERING = 13  # refilling what an outage drew from the bands
+ST_RC_CAP_MW = 14  # the reconnection ramp's import cap
+ST_OUT_I = 15  # row of the present (or last) outage record, -1 before the first
+ST_OUT_START = 16  # step the present (or last) outage began
+ST_LAST_FORCED = 17  # last step the battery's limits forced the POI
+ST_G_TOTAL_MW = 18  # generation output
+ST_UNITS_ACTIVE = 19  # 1 while generation needs dispatching
+ST_N_TP = 20  # turning points kept
+ST_TP_DIR = 21  # direction of the present swing (+1, -1, 0 before the first)
+ST_TP_CAND_MWH = 22  # the present swing's extreme
+ST_TP_HYST_MWH = 23  # turning-point hysteresis in use
+ST_W_REC = 24  # first recorded window not finished
+ST_STRESS_I = 25  # next row of the stress points
+ST_QMIN_F = 26  # front and back of the POI-measurement min and max deques
+ST_QMIN_B = 27
+ST_QMAX_F = 28
+ST_QMAX_B = 29
+ST_A_UNSERVED = 30  # sums over steps [MW]; times dt_h at the end
+ST_A_SHED = 31
+ST_A_GEN = 32
+ST_A_FUEL = 33
+ST_A_IMPORT = 34
+ST_A_EXPORT = 35
+ST_A_COST = 36
+ST_A_CH = 37
+ST_A_DIS = 38
+ST_A_LOSS = 39
+ST_A_GRID_ONLY = 40
+ST_E_MIN_MWH = 41
+ST_E_MAX_MWH = 42
+ST_P_PEAK_MW = 43
+ST_P_EXPORT_MW = 44
+ST_DP_WORST_MW = 45  # largest one-step |dPOI|
+ST_T_DP_WORST = 46
+ST_SWING_WORST_MW = 47  # largest POI change within the 60 s window
+ST_HOUR = 48  # the hour being aggregated
+ST_NEXT_HOUR = 49  # its end (first step of the next hour)
+ST_H = 50  # the hour's running aggregates, in the hourly layout H_* (H_RAMP_MAX in MW per step)
+N_ST = ST_H + N_H
+
 
 @njit(cache=True)
 def _tp_compact(tp, n, h):
@@ -461,19 +517,91 @@ def _copy_into(dst, src):
         dst[j] = src[j]
 
 
+def new_state(steps: int) -> np.ndarray:
+    """A state vector (layout ``ST_*``) for a trace of ``steps`` steps, before its first step."""
+    st = np.zeros(N_ST)
+    st[ST_STEPS] = steps
+    return st
+
+
 @njit(cache=True)
-def simulate_kernel(
+def _init_state(L0, pv0, lim0, price0, cp, gp, st, work, m, tp):
+    """Steady operation at the first step: stored energy mid-band, the peak estimates at the net
+    load, units running that the import limit cannot do without and those cheaper than the first
+    price (carrying up to the net load); the metrics' running extremes at their neutral values."""
+    n_on, g = work[1], work[5]
+    ng = gp.shape[0]
+    dt = cp[C_DT_S]
+    N0 = L0 - pv0
+    mid = 0.5 * (cp[C_OP_LO_MWH] + cp[C_OP_HI_MWH])
+    g_total = 0.0
+    need = max(N0 - lim0, 0.0)
+    cheap = 0.0
+    for k in range(ng):
+        if gp[k, G_FUEL_USD_PER_MWH] < price0:
+            cheap += gp[k, G_UNITS] * gp[k, G_UNIT_MW]
+    need = max(need, min(cheap, max(N0, 0.0)))
+    if ng > 0 and need > 0.0:
+        for k in range(ng):
+            unit = gp[k, G_UNIT_MW]
+            nk = min(gp[k, G_UNITS], math.ceil(max(need, 0.0) / unit - 1e-9))
+            n_on[k] = nk
+            g[k] = min(need, nk * unit)
+            need -= g[k]
+            g_total += g[k]
+    st[ST_READY] = 1.0
+    st[ST_E_MWH] = mid
+    st[ST_E_START_MWH] = mid
+    st[ST_PK_MW] = N0
+    st[ST_PK_DAY_MW] = N0
+    st[ST_PRICE_MEAN] = price0
+    st[ST_PRICE_MAD] = 0.0
+    st[ST_OUT_I] = -1.0
+    st[ST_LAST_FORCED] = -1e9
+    st[ST_G_TOTAL_MW] = g_total
+    st[ST_UNITS_ACTIVE] = 1.0 if g_total > 0.0 else 0.0
+    st[ST_N_TP] = 1.0
+    tp[0] = mid
+    st[ST_TP_CAND_MWH] = mid
+    st[ST_TP_HYST_MWH] = cp[C_TP_HYST_MWH]
+    st[ST_E_MIN_MWH] = mid
+    st[ST_E_MAX_MWH] = mid
+    st[ST_NEXT_HOUR] = int(math.ceil(3600.0 / dt - 1e-9))
+    st[ST_H + H_SOC_MIN] = 1e300
+    st[ST_H + H_SOC_MAX] = -1e300
+    m[M_TP_HYST_MWH] = cp[C_TP_HYST_MWH]
+    m[M_T_WORST_RAMP] = -1.0
+    m[M_T_WORST_IMPORT] = -1.0
+    m[M_T_FIRST_UNSERVED] = -1.0
+    m[M_T_WORST_BAND] = -1.0
+    m[M_BAND_LOW_MARGIN_MWH] = 1e300
+    m[M_SUBSTEP_SHORT_WORST_MW] = -1e300
+    m[M_BAND_HIGH_MARGIN_MWH] = 1e300
+
+
+@njit(cache=True)
+def simulate_chunk(
     load_mw, load_min_mw, load_max_mw, pv_mw, limit_mw, phase, grid, price, notice_left_s,
-    cp, gp, pp, poi_state,
-    m, hourly, ramp_hist, tp, outages, rec_start, rec, stress, work,
+    cp, gp, pp, poi_state, st, work,
+    m, hourly, ramp_hist, tp, outages, rec_start, rec, stress,
 ):
-    """Replay one scenario; fill the metric, hourly, histogram, turning-point, outage and
-    recording arrays (see the layout constants). ``rec_start`` lists the first step of each
-    recorded window (length ``rec.shape[1]``); pass an empty array to record nothing.
-    ``stress`` rows ``(step, stored_mwh)``, sorted by step, put the replay into the stress state at
-    those steps (see ``_stress_state``); pass an empty (0, 2) array for the natural replay.
-    ``work``: the zeroed working arrays from :func:`workspace`."""
-    T = load_mw.shape[0]
+    """Replay the next ``load_mw.shape[0]`` steps of a trace from the state ``st`` (see
+    :func:`new_state`; updated in place) and add them to the metric, hourly, histogram,
+    turning-point, outage and recording arrays (see the layout constants). Chunks replayed one
+    after the other give the whole trace's replay bit for bit.
+
+    The input arrays are the chunk's steps; ``rec_start`` (first step of each recorded window,
+    length ``rec.shape[1]``, sorted) and ``stress`` (rows ``(step, stored_mwh)``, sorted by step:
+    the stress state at those steps, see ``_stress_state``) count steps from the trace's start;
+    pass empty arrays for none. ``work``: the working arrays from :func:`workspace`, carried
+    from chunk to chunk like ``st`` and ``poi_state``; call :func:`finish` after the last chunk."""
+    n = load_mw.shape[0]
+    if n == 0:
+        return
+    if st[ST_READY] == 0.0:
+        _init_state(load_mw[0], pv_mw[0], limit_mw[0], price[0], cp, gp, st, work, m, tp)
+    T = int(st[ST_STEPS])
+    t0 = int(st[ST_T])
     dt = cp[C_DT_S]
     dt_h = dt / 3600.0
     E = cp[C_E_MWH]
@@ -500,7 +628,6 @@ def simulate_kernel(
     rec_s = cp[C_RECOVERY_S]
     a_price = cp[C_PRICE_ALPHA]
     arb_gain = cp[C_ARB_GAIN]
-    h_tp = cp[C_TP_HYST_MWH]
     r_s = cp[C_RAMP_MW_PER_S]
     r_m = cp[C_RAMP_MW_PER_MIN]
     W = int(cp[C_WINDOW_STEPS])
@@ -516,114 +643,82 @@ def simulate_kernel(
     rec_len = rec.shape[1]
     n_hours = hourly.shape[0]
     bin_w = r_s / 20.0
-
-    # measurement deques for the POI ramp metrics (independent of the policy's own bookkeeping)
     mask = qmin_v.shape[0] - 1
-    qmin_f = 0
-    qmin_b = 0
-    qmax_f = 0
-    qmax_b = 0
-
-    # --- initial state: steady operation at the first step -------------------------------
-    L0 = load_mw[0]
-    N0 = L0 - pv_mw[0]
-    price_mean = price[0]
-    price_mad = 0.0
     mid = 0.5 * (op_lo + op_hi)
-    e = mid
-    e_set = mid
-    pk = N0
-    pk_day = N0
     pk_decay_day = min(1.0, dt / 86400.0)
-    p_prev = 0.0
-    started = False
-    in_outage = False
-    reconnecting = False
-    recovering = False
-    rc_cap = 0.0
-    out_i = -1
-    out_start = 0
-    last_forced = -10 ** 9
-    g_total = 0.0
-    # units running at the start (steady state): those the import limit cannot do without, and
-    # those cheaper than the first price, carrying up to the net load
-    need = max(N0 - limit_mw[0], 0.0)
-    cheap = 0.0
-    for k in range(ng):
-        if gp[k, G_FUEL_USD_PER_MWH] < price[0]:
-            cheap += gp[k, G_UNITS] * gp[k, G_UNIT_MW]
-    need = max(need, min(cheap, max(N0, 0.0)))
-    if ng > 0 and need > 0.0:
-        for k in range(ng):
-            unit = gp[k, G_UNIT_MW]
-            nk = min(gp[k, G_UNITS], math.ceil(max(need, 0.0) / unit - 1e-9))
-            n_on[k] = nk
-            g[k] = min(need, nk * unit)
-            need -= g[k]
-            g_total += g[k]
-
-    m[M_TP_HYST_MWH] = h_tp
-    m[M_T_WORST_RAMP] = -1.0
-    m[M_T_WORST_IMPORT] = -1.0
-    m[M_T_FIRST_UNSERVED] = -1.0
-    m[M_T_WORST_BAND] = -1.0
-    e_start = e
-    n_tp = 1
-    tp[0] = e
-    tp_dir = 0
-    tp_cand = e
-    w_rec = 0
-    units_active = g_total > 0.0
-    # hot accumulators live in locals (stores to `m` every step would not stay in registers)
-    a_unserved = 0.0
-    a_shed = 0.0
-    a_gen = 0.0
-    a_fuel = 0.0
-    a_import = 0.0
-    a_export = 0.0
-    a_cost = 0.0
-    a_ch = 0.0
-    a_dis = 0.0
-    a_loss = 0.0
-    a_grid_only = 0.0
-    e_min = e
-    e_max = e
-    p_peak = 0.0
-    p_export = 0.0
-    dp_worst = 0.0
-    t_dp_worst = 0
-    swing_worst = 0.0
-    # the hour being aggregated
-    hr = 0
-    next_hour = int(math.ceil(3600.0 / dt - 1e-9))
-    h_n = 0.0
-    h_load = 0.0
-    h_poi = 0.0
-    h_bess = 0.0
-    h_gen = 0.0
-    h_pv = 0.0
-    h_soc = 0.0
-    h_soc_min = 1e300
-    h_soc_max = -1e300
-    h_ramp = 0.0
-    h_uns = 0.0
-    h_lim = 0.0
-    h_price = 0.0
     inv_E = 1.0 / E if E > 0.0 else 0.0
     r_step = r_s * dt
-    s_i = 0
     n_stress = stress.shape[0]
-    m[M_BAND_LOW_MARGIN_MWH] = 1e300
-    m[M_SUBSTEP_SHORT_WORST_MW] = -1e300
-    m[M_BAND_HIGH_MARGIN_MWH] = 1e300
 
-    for t in range(T):
-        L = load_mw[t]
-        pv = pv_mw[t]
-        lim = limit_mw[t]
-        ph = phase[t]
-        ga = grid[t]
-        pr = price[t]
+    # the state this chunk starts from
+    e = st[ST_E_MWH]
+    pk = st[ST_PK_MW]
+    pk_day = st[ST_PK_DAY_MW]
+    price_mean = st[ST_PRICE_MEAN]
+    price_mad = st[ST_PRICE_MAD]
+    p_prev = st[ST_P_PREV_MW]
+    started = st[ST_STARTED] != 0.0
+    in_outage = st[ST_IN_OUTAGE] != 0.0
+    reconnecting = st[ST_RECONNECTING] != 0.0
+    recovering = st[ST_RECOVERING] != 0.0
+    rc_cap = st[ST_RC_CAP_MW]
+    out_i = int(st[ST_OUT_I])
+    out_start = int(st[ST_OUT_START])
+    last_forced = int(st[ST_LAST_FORCED])
+    g_total = st[ST_G_TOTAL_MW]
+    units_active = st[ST_UNITS_ACTIVE] != 0.0
+    n_tp = int(st[ST_N_TP])
+    tp_dir = int(st[ST_TP_DIR])
+    tp_cand = st[ST_TP_CAND_MWH]
+    h_tp = st[ST_TP_HYST_MWH]
+    w_rec = int(st[ST_W_REC])
+    s_i = int(st[ST_STRESS_I])
+    qmin_f = int(st[ST_QMIN_F])
+    qmin_b = int(st[ST_QMIN_B])
+    qmax_f = int(st[ST_QMAX_F])
+    qmax_b = int(st[ST_QMAX_B])
+    a_unserved = st[ST_A_UNSERVED]
+    a_shed = st[ST_A_SHED]
+    a_gen = st[ST_A_GEN]
+    a_fuel = st[ST_A_FUEL]
+    a_import = st[ST_A_IMPORT]
+    a_export = st[ST_A_EXPORT]
+    a_cost = st[ST_A_COST]
+    a_ch = st[ST_A_CH]
+    a_dis = st[ST_A_DIS]
+    a_loss = st[ST_A_LOSS]
+    a_grid_only = st[ST_A_GRID_ONLY]
+    e_min = st[ST_E_MIN_MWH]
+    e_max = st[ST_E_MAX_MWH]
+    p_peak = st[ST_P_PEAK_MW]
+    p_export = st[ST_P_EXPORT_MW]
+    dp_worst = st[ST_DP_WORST_MW]
+    t_dp_worst = int(st[ST_T_DP_WORST])
+    swing_worst = st[ST_SWING_WORST_MW]
+    hr = int(st[ST_HOUR])
+    next_hour = int(st[ST_NEXT_HOUR])
+    h_n = st[ST_H + H_COUNT]
+    h_load = st[ST_H + H_LOAD]
+    h_poi = st[ST_H + H_POI]
+    h_bess = st[ST_H + H_BESS]
+    h_gen = st[ST_H + H_GEN]
+    h_pv = st[ST_H + H_PV]
+    h_soc = st[ST_H + H_SOC]
+    h_soc_min = st[ST_H + H_SOC_MIN]
+    h_soc_max = st[ST_H + H_SOC_MAX]
+    h_ramp = st[ST_H + H_RAMP_MAX]
+    h_uns = st[ST_H + H_UNSERVED]
+    h_lim = st[ST_H + H_LIMIT]
+    h_price = st[ST_H + H_PRICE]
+
+    for i in range(n):
+        t = t0 + i
+        L = load_mw[i]
+        pv = pv_mw[i]
+        lim = limit_mw[i]
+        ph = phase[i]
+        ga = grid[i]
+        pr = price[i]
         N = L - pv
         q_load = L * tan_load
         e_before = e
@@ -714,7 +809,7 @@ def simulate_kernel(
         if connected:
             if ph == 1:
                 # notice: the cap falls so the grid reaches the firm import at the event start
-                cap_pre = firm + notice_left_s[t] * r_pre
+                cap_pre = firm + notice_left_s[i] * r_pre
                 if cap_pre < lim_eff:
                     lim_eff = cap_pre
                 units_active = True
@@ -946,8 +1041,8 @@ def simulate_kernel(
         # them within the step or the POI sees them; what the PCS cannot carry is counted
         # (in an island too: there nothing else can follow them, and what the PCS misses is load lost);
         # the worst figure keeps its sign, so a negative one is the PCS headroom the swings left
-        sub = load_max_mw[t] - L + b - p_avail
-        sub_dn = L - load_min_mw[t] - b - p_avail
+        sub = load_max_mw[i] - L + b - p_avail
+        sub_dn = L - load_min_mw[i] - b - p_avail
         if sub_dn > sub:
             sub = sub_dn
         if sub > m[M_SUBSTEP_SHORT_WORST_MW]:
@@ -970,7 +1065,7 @@ def simulate_kernel(
                 m[M_Q_SHORT_WORST_MVAR] = q_short
 
         # ---------------------------------------------------------------- energy
-        dis, ch = _bin_flows(b, load_max_mw[t] - L, L - load_min_mw[t])
+        dis, ch = _bin_flows(b, load_max_mw[i] - L, L - load_min_mw[i])
         e_try = e - dis * dt_h / eta_dis + ch * dt_h * eta_ch
         if (dis > 0.0 and ch > 0.0) and (e_try < floor_now - 1e-12 or e_try > top + 1e-12):
             # at a stored-energy edge the cells cannot follow the swing's losses too: mean flow only
@@ -1147,7 +1242,7 @@ def simulate_kernel(
             if in_outage:
                 k_in = t - out_start
                 if k_in < rt_steps:
-                    need_rt = rt_lf * load_max_mw[t] - g_total  # the within-step peak, not the mean
+                    need_rt = rt_lf * load_max_mw[i] - g_total  # the within-step peak, not the mean
                     if need_rt > outages[o, O_NEED_MW]:
                         outages[o, O_NEED_MW] = need_rt
                     need_e = rt_lf * L - g_total  # energy: the step's mean
@@ -1255,31 +1350,104 @@ def simulate_kernel(
                 elif w == w_rec:
                     w_rec += 1
 
-    if tp_dir != 0:
-        tp[n_tp] = tp_cand
+    # the state the next chunk starts from
+    st[ST_T] = t0 + n
+    st[ST_E_MWH] = e
+    st[ST_PK_MW] = pk
+    st[ST_PK_DAY_MW] = pk_day
+    st[ST_PRICE_MEAN] = price_mean
+    st[ST_PRICE_MAD] = price_mad
+    st[ST_P_PREV_MW] = p_prev
+    st[ST_STARTED] = 1.0 if started else 0.0
+    st[ST_IN_OUTAGE] = 1.0 if in_outage else 0.0
+    st[ST_RECONNECTING] = 1.0 if reconnecting else 0.0
+    st[ST_RECOVERING] = 1.0 if recovering else 0.0
+    st[ST_RC_CAP_MW] = rc_cap
+    st[ST_OUT_I] = out_i
+    st[ST_OUT_START] = out_start
+    st[ST_LAST_FORCED] = last_forced
+    st[ST_G_TOTAL_MW] = g_total
+    st[ST_UNITS_ACTIVE] = 1.0 if units_active else 0.0
+    st[ST_N_TP] = n_tp
+    st[ST_TP_DIR] = tp_dir
+    st[ST_TP_CAND_MWH] = tp_cand
+    st[ST_TP_HYST_MWH] = h_tp
+    st[ST_W_REC] = w_rec
+    st[ST_STRESS_I] = s_i
+    st[ST_QMIN_F] = qmin_f
+    st[ST_QMIN_B] = qmin_b
+    st[ST_QMAX_F] = qmax_f
+    st[ST_QMAX_B] = qmax_b
+    st[ST_A_UNSERVED] = a_unserved
+    st[ST_A_SHED] = a_shed
+    st[ST_A_GEN] = a_gen
+    st[ST_A_FUEL] = a_fuel
+    st[ST_A_IMPORT] = a_import
+    st[ST_A_EXPORT] = a_export
+    st[ST_A_COST] = a_cost
+    st[ST_A_CH] = a_ch
+    st[ST_A_DIS] = a_dis
+    st[ST_A_LOSS] = a_loss
+    st[ST_A_GRID_ONLY] = a_grid_only
+    st[ST_E_MIN_MWH] = e_min
+    st[ST_E_MAX_MWH] = e_max
+    st[ST_P_PEAK_MW] = p_peak
+    st[ST_P_EXPORT_MW] = p_export
+    st[ST_DP_WORST_MW] = dp_worst
+    st[ST_T_DP_WORST] = t_dp_worst
+    st[ST_SWING_WORST_MW] = swing_worst
+    st[ST_HOUR] = hr
+    st[ST_NEXT_HOUR] = next_hour
+    st[ST_H + H_COUNT] = h_n
+    st[ST_H + H_LOAD] = h_load
+    st[ST_H + H_POI] = h_poi
+    st[ST_H + H_BESS] = h_bess
+    st[ST_H + H_GEN] = h_gen
+    st[ST_H + H_PV] = h_pv
+    st[ST_H + H_SOC] = h_soc
+    st[ST_H + H_SOC_MIN] = h_soc_min
+    st[ST_H + H_SOC_MAX] = h_soc_max
+    st[ST_H + H_RAMP_MAX] = h_ramp
+    st[ST_H + H_UNSERVED] = h_uns
+    st[ST_H + H_LIMIT] = h_lim
+    st[ST_H + H_PRICE] = h_price
+
+
+@njit(cache=True)
+def finish(cp, st, m, tp, outages):
+    """After the trace's last step: close the last swing and a running outage; fill the metrics
+    the state accumulated (sums times dt in hours, extremes, counts)."""
+    dt = cp[C_DT_S]
+    dt_h = dt / 3600.0
+    eta_dis = cp[C_ETA_DIS]
+    T = int(st[ST_T])
+    n_tp = int(st[ST_N_TP])
+    if st[ST_TP_DIR] != 0.0:
+        tp[n_tp] = st[ST_TP_CAND_MWH]
         n_tp += 1
-    if in_outage and out_i >= 0:
-        outages[out_i, O_STEPS] = T - out_start
+    out_i = int(st[ST_OUT_I])
+    if st[ST_IN_OUTAGE] != 0.0 and out_i >= 0:
+        outages[out_i, O_STEPS] = T - int(st[ST_OUT_START])
     m[M_N_TP] = n_tp
     m[M_STEPS] = T
-    m[M_E_START_MWH] = e_start
-    m[M_E_END_MWH] = e
-    m[M_E_MIN_MWH] = e_min
-    m[M_E_MAX_MWH] = e_max
-    m[M_UNSERVED_MWH] = a_unserved * dt_h
-    m[M_SHED_MWH] = a_shed * dt_h
-    m[M_GEN_MWH] = a_gen * dt_h
-    m[M_FUEL_COST_USD] = a_fuel * dt_h
-    m[M_IMPORT_MWH] = a_import * dt_h
-    m[M_EXPORT_MWH] = a_export * dt_h
-    m[M_ENERGY_COST_USD] = a_cost * dt_h
-    m[M_GRID_ONLY_COST_USD] = a_grid_only * dt_h
-    m[M_CHARGE_AC_MWH] = a_ch * dt_h
-    m[M_DISCHARGE_AC_MWH] = a_dis * dt_h
-    m[M_DISCHARGE_STORED_MWH] = a_dis * dt_h / eta_dis
-    m[M_LOSS_MWH] = a_loss * dt_h
-    m[M_IMPORT_PEAK_MW] = p_peak
-    m[M_EXPORT_WORST_MW] = p_export
-    m[M_RAMP_WORST_MW_PER_S] = dp_worst / dt
-    m[M_T_MAX_DP] = t_dp_worst
-    m[M_RAMP_WORST_MW_PER_MIN] = swing_worst
+    m[M_E_START_MWH] = st[ST_E_START_MWH]
+    m[M_E_END_MWH] = st[ST_E_MWH]
+    m[M_E_MIN_MWH] = st[ST_E_MIN_MWH]
+    m[M_E_MAX_MWH] = st[ST_E_MAX_MWH]
+    m[M_UNSERVED_MWH] = st[ST_A_UNSERVED] * dt_h
+    m[M_SHED_MWH] = st[ST_A_SHED] * dt_h
+    m[M_GEN_MWH] = st[ST_A_GEN] * dt_h
+    m[M_FUEL_COST_USD] = st[ST_A_FUEL] * dt_h
+    m[M_IMPORT_MWH] = st[ST_A_IMPORT] * dt_h
+    m[M_EXPORT_MWH] = st[ST_A_EXPORT] * dt_h
+    m[M_ENERGY_COST_USD] = st[ST_A_COST] * dt_h
+    m[M_GRID_ONLY_COST_USD] = st[ST_A_GRID_ONLY] * dt_h
+    m[M_CHARGE_AC_MWH] = st[ST_A_CH] * dt_h
+    m[M_DISCHARGE_AC_MWH] = st[ST_A_DIS] * dt_h
+    m[M_DISCHARGE_STORED_MWH] = st[ST_A_DIS] * dt_h / eta_dis
+    m[M_LOSS_MWH] = st[ST_A_LOSS] * dt_h
+    m[M_IMPORT_PEAK_MW] = st[ST_P_PEAK_MW]
+    m[M_EXPORT_WORST_MW] = st[ST_P_EXPORT_MW]
+    m[M_RAMP_WORST_MW_PER_S] = st[ST_DP_WORST_MW] / dt
+    m[M_T_MAX_DP] = st[ST_T_DP_WORST]
+    m[M_RAMP_WORST_MW_PER_MIN] = st[ST_SWING_WORST_MW]

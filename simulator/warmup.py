@@ -1,6 +1,6 @@
 """Compile the replay kernel in a helper process while the main process generates and optimizes.
 
-On a fresh install numba compiles the replay kernel (``kernel.simulate_kernel``, the largest
+On a fresh install numba compiles the replay kernel (``kernel.simulate_chunk``, the largest
 compiled unit: most of a first run's compile time) the first time a held-out scenario is
 replayed. ``bess-size run`` calls :func:`start` before it generates scenarios: a helper process
 compiles the kernel into numba's on-disk cache on the other core, and :func:`wait`, called by
@@ -60,19 +60,20 @@ def compile_kernels() -> None:
     from .controller import TRACE_VARIABLES, TraceArrays, run_kernel
     from .metrics import cycle_damage
 
-    real = K.simulate_kernel
+    real = K.simulate_chunk, K.finish
 
-    def compile_only(*args):
-        real.compile(tuple(typeof(a) for a in args))
+    def compile_only(fn):
+        return lambda *args: fn.compile(tuple(typeof(a) for a in args))
 
     ints = {"curtailment_phase", "grid_available"}
     ds = xr.Dataset({v: ("time", np.zeros(4, dtype=np.int8 if v in ints else np.float64)) for v in TRACE_VARIABLES})
     trace = TraceArrays.from_dataset(ds, 1.0)
     pp = poi_params(load_site(example_path()))
-    K.simulate_kernel = compile_only  # run_kernel builds the arguments; the kernel is compiled, not run
+    # run_kernel builds the arguments; the kernel is compiled, not run
+    K.simulate_chunk, K.finish = compile_only(real[0]), compile_only(real[1])
     try:
         run_kernel(trace, np.zeros(K.N_CP), np.zeros((0, K.N_GEN)), pp, record=[0], record_length=2,
                    stress=np.zeros((1, 2)))
     finally:
-        K.simulate_kernel = real
+        K.simulate_chunk, K.finish = real
     cycle_damage(np.array([0.0, 1.0, 0.0, 1.0]), 1.0)
