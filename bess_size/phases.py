@@ -35,6 +35,7 @@ def envelope_site(site, phase_list: list[Phase]):
 def stack_scenarios(parts: list, phase_list: list[Phase]):
     """One ScenarioSet from each phase's, scenario probabilities weighted by the phase's years."""
     from .scenarios import ScenarioSet
+    from .scenarios.generate import fleet_use_of, merge_fleet_use, set_fleet_use
     from .site_spec.load import dump_site
 
     total = sum(p.years for p in phase_list)
@@ -66,6 +67,12 @@ def stack_scenarios(parts: list, phase_list: list[Phase]):
     transient = xr.concat(transients, dim="scenario", combine_attrs="drop_conflicts")
     transient.attrs["fleet_sensitive"] = int(any(int(t.attrs.get("fleet_sensitive", 0)) for t in transients))
     transient.attrs["screened_fleet_units"] = transients[0].attrs.get("screened_fleet_units", "[]")
+    uses = [fleet_use_of(t) for t in transients]
+    if all(u is not None for u in uses):
+        use = None
+        for u in uses:
+            use = merge_fleet_use(use, u)
+        set_fleet_use(transient, use)
     win = (xr.concat(windows, dim="window", combine_attrs="drop_conflicts", data_vars="minimal", coords="minimal",
                      compat="override") if len(windows) > 1 else windows[0] if windows else parts[-1].windows)
     attrs = {**parts[0].attrs, "scenarios": offset, "phases_json": json.dumps(meta)}

@@ -83,21 +83,24 @@ def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: floa
     screened again with the solved fleet and the model re-solved with that fleet as a lower bound
     on the units: every design from round 1 on has at least the fleet its requirements assume (more
     units only help generation follow), so it is valid even if the rounds stop before the fleet is
-    stable. design.json's ``transient_screening`` names the fleet the requirements were screened with.
+    stable. A solved fleet that would give the same figures (``scenarios.generate.fleet_changes_figures``:
+    it has every unit the screening committed and no fleet fell short) needs no other round.
+    design.json's ``transient_screening`` names the fleet the requirements were screened with.
 
     ``fixed`` fixes design variables (``energy_mwh``, ``pcs_power_mw``, ``inverters``, ``new_units``
     as a list per thermal type): the bands, headroom and dispatch of a design whose sizes are given.
     """
-    from bess_size.scenarios.generate import rescreen, screened_fleet
+    from bess_size.scenarios.generate import fleet_changes_figures, rescreen, screened_fleet
 
     kw = dict(solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
               strict_dispatch=strict_dispatch, integer_commitment=integer_commitment, progress=progress, duals=duals,
               fixed=fixed)
     fleet = screened_fleet(scenarios.transient, site)
-    sensitive = bool(scenarios.transient.attrs.get("fleet_sensitive", 0))
+    current = scenarios.transient  # the figures the design in hand was solved with
     first = _optimize_once(site, scenarios, min_units=None, **kw)
     res, used, rounds = first, fleet, 1
-    while sensitive and _fleet(res) != used and rounds < MAX_SCREENING_ROUNDS:
+    while (_fleet(res) != used and fleet_changes_figures(current, site, _fleet(res))
+           and rounds < MAX_SCREENING_ROUNDS):
         floor = _fleet(res) if rounds == 1 else [max(a, b) for a, b in zip(_fleet(res), used)]
         _say(progress, f"re-screening transients with the solved fleet {floor} (screened with {used})")
         again = rescreen(site, scenarios, floor)
@@ -111,12 +114,11 @@ def optimize(site: Site, scenarios, *, solver: str = "highs", time_limit_s: floa
             break
         except SolverTimeLimitError:
             break  # no design within the time limit this round: the previous round's design stands
-        used, rounds = floor, rounds + 1
-        sensitive = bool(again.transient.attrs.get("fleet_sensitive", 0))
+        used, rounds, current = floor, rounds + 1, again.transient
     res.design.transient_screening = {
         "fleet": [{"kind": u.kind, "units": int(n)} for u, n in zip(site.thermal, used)],
-        "rounds": rounds, "stable": _fleet(res) == used or not sensitive,
-        "fleet_sensitive": sensitive}
+        "rounds": rounds, "stable": _fleet(res) == used or not fleet_changes_figures(current, site, _fleet(res)),
+        "fleet_sensitive": bool(current.attrs.get("fleet_sensitive", 0))}
     if explain:
         from .binding import binding_requirements
 

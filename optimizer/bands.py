@@ -8,9 +8,6 @@ so the model stays linear. R_up, R_dn [MW] are the PCS power kept free for trans
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pyomo.environ as pyo
 
 from bess_size.site_spec.screen import usable_fraction as site_usable_fraction
@@ -62,73 +59,19 @@ def add_soc_band_constraints(m, d: ModelData) -> None:
 
 
 def add_curtailment_draw_constraints(m, d: ModelData) -> None:
-    """e(i) >= e(n) - X_cu + B for every step i of an active curtailment, n the notice start, B the
-    cold units' bridge (``call_bridge_mwh``; 0 without units or with notice enough).
+    """e(i) >= e(n) - X_cu for every step i of an active curtailment, n the notice start.
 
     No foresight beyond the notice: measured from the event's start, the draw is at most X_cu plus
     what the battery charged during the notice, e(start) - e(i) <= X_cu + (e(start) - e(n)).
+    X_cu owns the energy gap the energy layer's dispatch leaves to the battery during the call (its
+    generation carries its share from the call's first step). The bridge while the units the call
+    starts cold start and ramp is the transient screening's (``scenarios/transient.py``): it is in
+    the screened deficit, so in X_up, and not counted here again.
     """
     if not d.event_ref:
         return
     ref = d.event_ref
     e = m.stored_mwh
-    bridge = call_bridge_mwh(d.site, d.peak_load_mw)[0]  # the cold units' start and ramp, B
     m.event_steps = pyo.Set(initialize=sorted(ref), ordered=True)
     m.curtailment_draw = pyo.Constraint(
-        m.event_steps, rule=lambda m, i: e[i] - e[ref[i]] + m.curtailment_reserve_mwh >= bridge)
-
-
-def call_bridge_mwh(site, peak_mw: float) -> tuple[float, float]:
-    """What a call met in its stress state asks of the battery while the units it starts cold
-    start and ramp, beyond what the energy layer sees (DESIGN section 5: generation start times).
-
-    At the notice (tau = 0) every unit is cold. The call starts n_g = ceil(gap / unit_mw) units per
-    type in list order for the gap ``G = (1 - flexible) L_pk - firm``; a unit gives
-    ``c(tau) = min(unit_mw, ramp (tau - start_time))^+``; together they carry at most
-    ``G_u = min(G, sum_g n_g unit_mw)``, which the energy layer lets them carry at once. The import
-    cap falls from ``firm + nonfirm`` at the controller's pre-ramp rate rho (0.95 x the steady POI
-    rate) to ``firm`` at the call's start tau = notice. Second by second over notice + longest call:
-
-        B = sum_tau (min(G_u, (1 - f) L_pk - cap(tau)) - sum_g n_g c_g(tau))^+ / (3600 eta_dis)
-
-    No charge during the notice is credited against B (the replay's controller does not charge
-    for the call in its notice). P_c = the largest of those seconds' shortfalls + (G - G_u), the
-    gap no unit carries. Returns (B [MWh], P_c [MW]), zeros when the site has no call.
-    """
-    g = site.grid
-    c = g.curtailment
-    explicit = [e.duration_s for e in g.events if e.kind == "curtailment"]
-    sampled = g.nonfirm_import_mw > 0 and c.events_per_year > 0
-    if not explicit and not sampled:
-        return 0.0, 0.0
-    dur_s = max(explicit + ([c.duration_h[1] * 3600.0] if sampled else []))
-    flex = site.load.flexible.max_fraction if site.load.flexible else 0.0
-    load = (1.0 - flex) * peak_mw
-    gap = load - g.firm_import_mw
-    if gap <= 0.0:
-        return 0.0, 0.0
-    notice_s = c.notice_min * 60.0
-    tau = np.arange(int(math.ceil(notice_s + dur_s)), dtype=float) + 1.0  # end of each second
-    rate = 0.95 * min(g.ramp_limit_mw_per_s, g.ramp_limit_mw_per_min / 60.0)
-    cap = g.firm_import_mw + np.clip((notice_s - tau) * rate, 0.0, g.nonfirm_import_mw)
-    gen = np.zeros_like(tau)
-    rest = gap
-    for u in site.thermal:
-        n = min(u.existing_units + u.max_new_units, math.ceil(rest / u.unit_mw - 1e-9)) if rest > 1e-9 else 0
-        rest -= n * u.unit_mw
-        gen += n * np.clip(u.ramp_mw_per_s * (tau - u.start_time_s), 0.0, u.unit_mw)
-    full = min(gap - max(rest, 0.0), gap)  # what the started units carry once ramped
-    short = np.maximum(np.minimum(load - cap, full) - gen, 0.0)
-    return float(short.sum() / 3600.0 / site.bess.discharge_efficiency), float(short.max() + max(rest, 0.0))
-
-
-def add_curtailment_bridge_constraints(m, d: ModelData) -> None:
-    """X_cu >= B and P >= P_c (``call_bridge_mwh``): the units a call starts are cold at its notice.
-    Where the energy layer models calls, B adds to each call's draw there (see
-    ``add_curtailment_draw_constraints``): the layer sees the units carry their share at once."""
-    need, power = call_bridge_mwh(d.site, d.peak_load_mw)
-    if need <= 0.0:
-        return
-    if not d.event_ref:
-        m.curtailment_bridge = pyo.Constraint(expr=m.curtailment_reserve_mwh >= need)
-    m.curtailment_bridge_power = pyo.Constraint(expr=m.pcs_power_mw >= power)
+        m.event_steps, rule=lambda m, i: e[i] - e[ref[i]] + m.curtailment_reserve_mwh >= 0)

@@ -114,7 +114,8 @@ def _describe(d: ModelData, family: str, index, need: float, sol: dict) -> tuple
             f"largest charge the POI ramp limits leave to the battery (scenario {index}): {need:.1f} MW")
     if family == "transient_up_buffer":
         return "poi_ramp", "grid.ramp_limit_mw_per_min", (
-            f"largest stored-energy deficit under the POI ramp limits (scenario {index}): {need:.2f} MWh")
+            f"largest stored-energy deficit under the POI ramp limits, a curtailment call's bridge included "
+            f"(scenario {index}): {need:.2f} MWh")
     if family == "transient_down_headroom":
         return "poi_ramp", "grid.ramp_limit_mw_per_min", (
             f"largest stored-energy surplus under the POI ramp limits (scenario {index}): {need:.2f} MWh")
@@ -122,14 +123,6 @@ def _describe(d: ModelData, family: str, index, need: float, sol: dict) -> tuple
         return "curtailment", "grid.curtailment", (
             f"draw during a curtailment call beyond what its notice lets the battery charge, "
             f"{_where(d, index)}: {need:.1f} MWh")
-    if family == "curtailment_bridge":
-        starts = ", ".join(f"{u.kind} {u.start_time_s:g} s" for u in d.site.thermal)
-        return "curtailment", "grid.curtailment.notice_min", (
-            f"bridge a curtailment call from its {g.curtailment.notice_min:g} min notice until the units it "
-            f"starts cold ({starts or 'none'}) carry the gap above firm import: {need:.2f} MWh stored")
-    if family == "curtailment_bridge_power":
-        return "curtailment", "grid.curtailment.notice_min", (
-            f"bridge a curtailment call until the units it starts cold carry the gap above firm import: {need:.1f} MW")
     if family == "islanding_capacity":
         share = d.site.reliability.islanding.shed_fraction(d.site.load)
         of = (f"the {d.peak_load_mw:.4g} MW peak x (1 - flexible share {share:g} shed in an island)" if share

@@ -50,7 +50,6 @@ def build_model(d: ModelData, options: ModelOptions = ModelOptions()) -> pyo.Con
         bess_pcs.add_strict_dispatch_constraints(m, d)
         bands.add_soc_band_constraints(m, d)
         bands.add_curtailment_draw_constraints(m, d)
-        bands.add_curtailment_bridge_constraints(m, d)
         generation.add_unit_count_constraints(m, d)
         generation.add_output_limit_constraints(m, d)
         generation.add_start_constraints(m, d)

@@ -56,15 +56,15 @@ def generate_scenarios(site, stream: str = "optimizer", progress: Callable[[int,
     results = map_in_order(_scenarios_part, [(site, stream, idx, fleet, per_scenario) for idx in parts], client,
                            on_done if progress is not None and client is not None else None)
     energy_parts, transient_rows, candidates = [], [], []
-    sensitive = False
+    use = None
     for part in results:  # in scenario order, as the serial loop built them
-        for row, fleet_sensitive, cands, energy in part:
+        for row, one_use, cands, energy in part:
             transient_rows.append(row)
-            sensitive |= fleet_sensitive
+            use = merge_fleet_use(use, one_use)
             candidates += cands
             energy_parts.append(energy)
     energy = energy_dataset(site, energy_parts)
-    transient = transient_dataset(transient_rows, fleet, sensitive)
+    transient = transient_dataset(transient_rows, fleet, use)
     windows = windows_dataset(site, select_windows(site, candidates))
     attrs = {"site": site.name, "stream": stream, "seed": int(site.scenarios.seed), "scenarios": n,
              "trace_days": float(site.scenarios.trace_days), "dt_s": float(site.scenarios.transient_resolution_s)}
@@ -72,13 +72,13 @@ def generate_scenarios(site, stream: str = "optimizer", progress: Callable[[int,
 
 
 def _scenarios_part(site, stream: str, indices: list[int], fleet: list[int], progress=None) -> list[tuple]:
-    """(transient row, fleet sensitive, window candidates, energy periods) of each scenario in
+    """(transient row, fleet use, window candidates, energy periods) of each scenario in
     ``indices``: one task of :func:`generate_scenarios`. Traces are screened and dropped one at a time."""
     out = []
     for j, i in enumerate(indices):
         trace = scenario_trace(site, stream, i)
         screened = screen_trace(site, trace, fleet)
-        out.append(([screened[k] for k in TRANSIENT_VARS], bool(screened["fleet_sensitive"]),
+        out.append(([screened[k] for k in TRANSIENT_VARS], {k: screened[k] for k in FLEET_USE},
                      window_candidates(site, i, trace, screened),
                      representative_periods(site, i, trace_start_day(site, stream, i), stream)))
         del trace, screened
@@ -87,16 +87,80 @@ def _scenarios_part(site, stream: str, indices: list[int], fleet: list[int], pro
     return out
 
 
-def transient_dataset(rows: list[list[float]], fleet: list[int], sensitive: bool) -> xr.Dataset:
+FLEET_USE = ("fleet_sensitive", "units_committed_max", "fleet_short", "steady_gap_max_mw")
+
+
+def merge_fleet_use(use: dict | None, one: dict | None) -> dict | None:
+    """How the screening used the fleet over the traces so far and one more (``screen_trace``'s
+    ``FLEET_USE`` keys): any gap, the most units of each type committed, any shortfall, the largest
+    steady gap."""
+    if use is None or one is None:
+        return one if use is None else use
+    return {"fleet_sensitive": bool(use["fleet_sensitive"] or one["fleet_sensitive"]),
+            "units_committed_max": [max(a, b) for a, b in zip(use["units_committed_max"], one["units_committed_max"])],
+            "fleet_short": bool(use["fleet_short"] or one["fleet_short"]),
+            "steady_gap_max_mw": max(use["steady_gap_max_mw"], one["steady_gap_max_mw"])}
+
+
+def transient_dataset(rows: list[list[float]], fleet: list[int], use: dict | None) -> xr.Dataset:
     """Per-scenario screened figures; attrs ``screened_fleet_units`` (JSON list, units per thermal
-    type the screening assumed installed) and ``fleet_sensitive`` (1 if any step had a gap above
-    the import limit for generation to carry, so another fleet would change the figures)."""
+    type the screening assumed installed), ``fleet_sensitive`` (1 if any step had a gap above the
+    import cap for generation to carry, so another fleet could change the figures) and what
+    :func:`fleet_changes_figures` reads: ``fleet_units_committed_max`` (JSON list), ``fleet_short``,
+    ``steady_gap_max_mw``."""
     tr = np.array(rows, dtype=float).reshape(len(rows), len(TRANSIENT_VARS))
+    use = use or {"fleet_sensitive": False, "units_committed_max": [0] * len(fleet), "fleet_short": False,
+                  "steady_gap_max_mw": float("-inf")}
     return xr.Dataset(
         {k: ("scenario", tr[:, j], {"units": u, "long_name": ln}) for j, (k, (u, ln)) in enumerate(TRANSIENT_VARS.items())},
         coords={"scenario": ("scenario", np.arange(len(rows), dtype=np.int64))},
-        attrs={"screened_fleet_units": json.dumps([int(x) for x in fleet]), "fleet_sensitive": int(sensitive)},
+        attrs={"screened_fleet_units": json.dumps([int(x) for x in fleet]),
+               "fleet_sensitive": int(use["fleet_sensitive"]),
+               "fleet_units_committed_max": json.dumps([int(x) for x in use["units_committed_max"]]),
+               "fleet_short": int(use["fleet_short"]),
+               "steady_gap_max_mw": float(use["steady_gap_max_mw"])},
     )
+
+
+def fleet_use_of(transient: xr.Dataset) -> dict | None:
+    """The fleet use a transient dataset's attrs record (None for sets written before it was)."""
+    a = transient.attrs
+    if any(k not in a for k in ("fleet_sensitive", "fleet_units_committed_max", "fleet_short", "steady_gap_max_mw")):
+        return None
+    return {"fleet_sensitive": bool(int(a["fleet_sensitive"])),
+            "units_committed_max": json.loads(a["fleet_units_committed_max"]),
+            "fleet_short": bool(int(a["fleet_short"])), "steady_gap_max_mw": float(a["steady_gap_max_mw"])}
+
+
+def set_fleet_use(transient: xr.Dataset, use: dict | None) -> None:
+    """Write ``use`` into a transient dataset's attrs, in place (the screened fleet stays)."""
+    if use is None:
+        return
+    fleet = transient.attrs.get("screened_fleet_units", "[]")
+    transient.attrs.update(transient_dataset([], [], use).attrs)
+    transient.attrs["screened_fleet_units"] = fleet
+
+
+def fleet_changes_figures(transient: xr.Dataset, site, fleet: list[int]) -> bool:
+    """Whether screening with ``fleet`` would change the figures screened with the set's fleet.
+
+    They are the same when no step had a gap for generation, or when the screened fleet never fell
+    short of a commitment, ``fleet`` has of each type at least the most units ever committed, and
+    both fleets' capacities cover the largest steady gap (no energy-layer share in either): every
+    commitment and output is then the same, step by step. Sets written without these attrs: changed.
+    """
+    a = transient.attrs
+    if not int(a.get("fleet_sensitive", 0)):
+        return False
+    use = fleet_use_of(transient)
+    if use is None or use["fleet_short"]:
+        return True
+    most = use["units_committed_max"]
+    if any(n < m for n, m in zip(fleet, most)):
+        return True
+    th = site.thermal
+    caps = [sum(n * g.unit_mw for n, g in zip(f, th)) for f in (fleet, screened_fleet(transient, site))]
+    return use["steady_gap_max_mw"] > min(caps) + 1e-9
 
 
 def screened_fleet(transient: xr.Dataset, site) -> list[int]:
@@ -111,7 +175,7 @@ def rescreen(site, scenarios, fleet: list[int]):
     refined with held-out scenarios, their figures raise the rows again as refinement did."""
     stream = scenarios.attrs.get("stream", "optimizer")
     n = int(scenarios.transient.sizes["scenario"])
-    rows, sensitive = [], False
+    rows, use = [], None
     # a phased set (bess_size/phases.py): each phase's scenarios are that phase's site's traces
     sources = [(site, 0, n)]
     if scenarios.attrs.get("phases_json"):
@@ -121,16 +185,16 @@ def rescreen(site, scenarios, fleet: list[int]):
     for src, lo, hi in sources:
         for i in range(hi - lo):
             sc = screen_trace(src, scenario_trace(src, stream, i), fleet)
-            sensitive |= sc["fleet_sensitive"]
+            use = merge_fleet_use(use, {k: sc[k] for k in FLEET_USE})
             rows.append([sc[k] for k in TRANSIENT_VARS])
     for i in json.loads(scenarios.attrs.get("refined_with_held_out", "[]")):
         sc = screen_trace(site, scenario_trace(site, "held_out", int(i)), fleet)
-        sensitive |= sc["fleet_sensitive"]
+        use = merge_fleet_use(use, {k: sc[k] for k in FLEET_USE})
         for row in rows:
             for j, k in enumerate(TRANSIENT_VARS):
                 if k != "fast_throughput_mwh_per_day":
                     row[j] = max(row[j], sc[k])
-    transient = transient_dataset(rows, fleet, sensitive)
+    transient = transient_dataset(rows, fleet, use)
     return type(scenarios)(energy=scenarios.energy, transient=transient, windows=scenarios.windows,
                            attrs=dict(scenarios.attrs))
 

@@ -39,7 +39,12 @@ Arrays (float64, so the simulator's njit kernel can hold them):
 * ``state`` from :func:`new_poi_state`: p_prev, f_prev, step counter, and the two deques.
 
 Functions callable from other njit code: :func:`poi_step`, :func:`poi_bounds`,
-:func:`poi_commit`, :func:`poi_reset`, :func:`deviation_update`.
+:func:`poi_commit`, :func:`poi_reset`, :func:`deviation_update`, :func:`notice_cap_mw`.
+
+A curtailment call's notice lowers the import limit the policy is given: the grid pre-ramps the cap
+``min(limit, firm + left * rho)`` (``left`` seconds to the call's start, :func:`notice_left_s`;
+``rho`` = :func:`preramp_mw_per_s`, 0.95 of the steady rate ``min(r_s, r_m / 60)``), so it reaches
+the firm import at the call's start. The screening and the replay apply this one rule.
 """
 
 from __future__ import annotations
@@ -137,6 +142,51 @@ def poi_params(site) -> np.ndarray:
         eta_dis=b.discharge_efficiency,
         soc_recovery_time_s=b.soc_recovery_time_s,
     )
+
+
+# A curtailment call's notice (DESIGN 4, "Grid events"): the grid pre-ramps the import cap down
+# within its ramp limits so it reaches the firm import at the call's start. The screening
+# (scenarios/transient.py) and the replay's controller apply this one rule.
+PRERAMP_SHARE = 0.95  # of the steady rate: the cap must reach the firm import before the call even with rounding
+
+
+def steady_ramp_mw_per_s(grid) -> float:
+    """The POI's steady ramp rate ``min(r_s, r_m / 60)`` [MW/s]: the fastest it can move for minutes
+    (also the rate generation hands load back to the grid at)."""
+    return min(grid.ramp_limit_mw_per_s, grid.ramp_limit_mw_per_min / 60.0)
+
+
+def preramp_mw_per_s(grid) -> float:
+    """``rho`` [MW/s]: the rate the import cap falls at during a call's notice."""
+    return PRERAMP_SHARE * steady_ramp_mw_per_s(grid)
+
+
+@njit(cache=True)
+def notice_cap_mw(import_limit_mw, firm_mw, notice_left_s, preramp_mw_per_s):
+    """The import cap at a notice step: ``min(limit, firm + left * rho)`` [MW], ``left`` the seconds
+    to the announced call start (:func:`notice_left_s`), so the cap is the firm import at the start."""
+    return min(import_limit_mw, firm_mw + notice_left_s * preramp_mw_per_s)
+
+
+def notice_left_s(phase: np.ndarray, dt_s: float) -> np.ndarray:
+    """Seconds from each notice step (phase 1) to the announced event start (next phase 2 onset).
+
+    A notice announces its start time, so this is what the controller knows, not foresight.
+    Steps outside a notice get 0; a notice with no start inside the trace gets a day.
+    """
+    n = phase.shape[0]
+    out = np.zeros(n)
+    notice = np.flatnonzero(phase == 1)
+    if notice.size == 0:
+        return out
+    active = (phase == 2).astype(np.int8)
+    onsets = np.flatnonzero(np.diff(active, prepend=0) == 1)
+    pos = np.searchsorted(onsets, notice)
+    has = pos < onsets.size
+    left = np.full(notice.size, 86400.0)
+    left[has] = (onsets[pos[has]] - notice[has]) * dt_s
+    out[notice] = left
+    return out
 
 
 def new_poi_state(params):

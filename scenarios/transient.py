@@ -1,30 +1,46 @@
 """The transient layer (DESIGN 4): screened requirements and evidence windows.
 
 Per optimizer scenario the shared POI policy runs over the whole second-resolution trace (net load
-``n = L - pv`` with ``L`` the bin-mean load, the import limit without curtailment: a curtailment's
-energy is the energy layer's curtailment reserve, not a ramp buffer). The screening sees the whole
-site: with ``p_t`` the policy's POI, ``f_t`` its low-pass target and ``c_t`` its recovery term,
+``n = L - pv``, ``L`` the bin-mean load) with the trace's import limit, curtailment calls included.
+The screening sees the whole site, as the replay's controller runs it:
 
-* **generation** carries the steady gap the POI cannot import, following it at its ramp rate within
-  the screened fleet (``N_g`` units of each thermal type, capacity ``G = sum N_g unit_mw_g``, ramp
-  ``R = sum N_g ramp_mw_per_s_g``)::
-
-      g*_t = min(G, max(0, f_t + c_t - limit_t)),   g_t = clip(g*_t, g_{t-1} - R dt, g_{t-1} + R dt)
-
-  from a steady start ``g_{-1} = g*_0``;
+* **the import cap** ``cap_t`` is the trace's limit (firm only while a call is active; back at
+  ``firm + nonfirm`` in recovery, where the POI climbs back within its ramp limits), and during a
+  call's notice the grid's pre-ramp ``min(limit, firm + left_t rho)`` (``poi_policy.notice_cap_mw``:
+  ``left_t`` seconds to the call's start, ``rho`` 0.95 of the POI's steady rate), so it reaches the
+  firm import at the call's start;
+* **generation** carries the steady gap the POI cannot import, ``fn_t + c_t - cap_t`` (``fn`` the
+  policy's low-pass of ``n``, ``c`` its recovery term), within the screened fleet (``N_g`` units of
+  each thermal type). Units are committed in list order for ``max(pk - firm, n - cap)`` from a call's
+  first announced step (``pk`` the causal peak of ``n``, decaying over an hour; the commitment only
+  grows until the call ends) and otherwise for ``max(g_{t-1} - h dt, n - cap, pk - limit)``. A unit
+  ordered to start joins ``start_time_s`` later and ramps at ``ramp_mw_per_s``; output never falls
+  faster than ``h``, the POI's steady rate (it hands load back no faster than the POI can take it).
+  At a call's first announced step every unit is cold but those carrying ``n - limit`` (the limit
+  before the call: the call's stress state in the replay); the trace starts in steady state with
+  those units running;
+* **the energy layer's share**: the gap beyond the whole screened fleet's capacity
+  ``G = sum N_g unit_mw_g`` as the energy layer sees it, ``u_t = max(0, m_t - limit_t - G)`` with
+  ``m_t`` the mean net load over the energy layer's step holding t (``energy_step_s``), is energy the
+  energy layer's dispatch draws (its curtailment reserve X_cu during a call, its operating band
+  otherwise): the screening leaves it out, so no MWh is counted twice. What varies within a step
+  stays in the screening (the energy layer cannot see it), and so does what the battery covers
+  while committed units start and ramp (a call's *bridge*, the notice's pre-ramp included): the
+  up-ramp buffer owns the bridge, since the energy layer lets generation carry its share at once;
 * **PV that cannot be exported is curtailed before it is stored**: a charging residual beyond what
   refills a deficit (``-d / (eta_ch dt)``) is cut by up to ``pv_t`` (the spec has no price for
   curtailed PV, so curtailing is free);
-* the battery residual is ``r_t = n_t - p_t - g_t`` (after the PV cut), and the stored-energy
-  deviation ``d`` follows it with the efficiencies.
+* the POI is the shared policy fed with the net load after generation,
+  ``p_t = poi_step(n_t - g_t, cap_t, d)``; the battery residual is ``r_t = n_t - g_t - p_t - u_t``
+  (after the PV cut), and the stored-energy deviation ``d`` follows it with the efficiencies.
 
 Figures per scenario:
 
-* ``discharge_residual_mw`` = max_t (load_max_t - pv_t - p_t - g_t): the within-bin maximum, so
+* ``discharge_residual_mw`` = max_t (load_max_t - pv_t - p_t - g_t - u_t): the within-bin maximum, so
   swings faster than the resolution still size the PCS; ``charge_residual_mw`` =
-  max_t max(-r_t, p_t + g_t - load_min_t) (PV can be curtailed at the within-bin minimum too);
+  max_t max(-r_t, p_t + g_t + u_t - load_min_t) (PV can be curtailed at the within-bin minimum too);
 * ``deficit_mwh`` / ``surplus_mwh`` = the largest stored-energy deviation below / above the
-  setpoint;
+  setpoint (a call's bridge included);
 * ``fast_throughput_mwh_per_day``: energy the battery discharges per day while buffering, the
   bin-level residual plus the sub-bin swing. For a bin whose load alternates between its minimum
   and maximum with mean m, the discharged energy is (max - m)(m - min)/(max - min) x dt (exact for
@@ -33,7 +49,10 @@ Figures per scenario:
 The fleet is a first-stage decision: scenarios are screened with the largest fleet the spec allows
 (existing + max_new units) and the optimizer re-screens with its solved fleet until the fleet is
 stable (:func:`rescreen`); ``fleet_sensitive`` says whether any step had a gap for generation to carry
-(if none, the fleet cannot change the figures).
+(if none, the fleet cannot change the figures). The figures are the same for any fleet that has, of
+each type, at least the most units ever committed, when the screened fleet never fell short of a
+commitment and its capacity covered the largest steady gap ``max(m - limit)`` (no ``u``), and so
+does the other fleet's: ``units_committed_max``, ``fleet_short`` and ``steady_gap_max_mw`` say so.
 
 Windows (``window_length_s`` long, at the trace resolution) for the optimizer's hard contingency
 constraints and for evidence: every scenario's loss-of-grid and sag events, the worst ramp-up and
@@ -46,14 +65,17 @@ explicit events are always kept (they are hard requirements).
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import xarray as xr
 from numba import njit
 
-from .grid_events import events_from_json
-from .poi_policy import (P_CH_MWH_PER_MW, P_DT_S, S_F_PREV, deviation_update, new_poi_state, poi_params, poi_step,
-                         recovery_term_mw)
+from .energy_layer import energy_step_s
+from .grid_events import PHASE_ACTIVE, PHASE_NOTICE, events_from_json
+from .poi_policy import (P_ALPHA, P_CH_MWH_PER_MW, P_DT_S, deviation_update, new_poi_state, notice_cap_mw,
+                         notice_left_s, poi_params, poi_step, preramp_mw_per_s, recovery_term_mw,
+                         steady_ramp_mw_per_s)
 
 KINDS = ("loss_of_grid", "voltage_sag", "ramp_up", "ramp_down", "curtailment")
 # [E] share of the window budget per kind: contingencies size the PCS and the ride-through
@@ -62,47 +84,192 @@ KIND_SHARES = {"loss_of_grid": 0.3, "voltage_sag": 0.2, "ramp_up": 0.2, "ramp_do
 PRE_EVENT_FRACTION = 0.1  # a window starts this share of its length before its event
 RAMP_CANDIDATES_PER_SCENARIO = 3
 
+# fleet array columns (one row per thermal type, in the spec's order)
+F_UNITS, F_UNIT_MW, F_RAMP_MW_PER_S, F_START_STEPS = 0, 1, 2, 3
+
 
 def full_fleet(site) -> list[int]:
     """The largest fleet the spec allows: existing + max_new units of each thermal type."""
     return [g.existing_units + g.max_new_units for g in site.thermal]
 
 
-def fleet_capacity(site, fleet) -> tuple[float, float]:
-    """(G [MW], R [MW/s]) of a fleet: its capacity and its ramp rate, all units together."""
-    th = site.thermal
-    return (float(sum(n * g.unit_mw for n, g in zip(fleet, th))),
-            float(sum(n * g.ramp_mw_per_s for n, g in zip(fleet, th))))
+def fleet_array(site, fleet, dt_s: float) -> np.ndarray:
+    """The screened fleet as the compiled loop reads it: per thermal type its units, unit size [MW],
+    ramp per unit [MW/s] and start time in steps (``ceil(start_time_s / dt)``, as the replay's)."""
+    out = np.zeros((len(site.thermal), 4))
+    for k, (n, g) in enumerate(zip(fleet, site.thermal)):
+        out[k] = (n, g.unit_mw, g.ramp_mw_per_s, math.ceil(g.start_time_s / dt_s - 1e-9))
+    return out
 
 
 @njit(cache=True)
-def _screen(net, pv, limit, params, state, gen_cap_mw, gen_ramp_mw_per_s, poi, gen, res, dev):
-    """The policy with generation following the steady gap and free PV curtailment (module doc),
-    from the fresh policy ``state``. Returns 1 if any step had a gap for generation to carry."""
+def _count(fl, k, rest_mw, most):
+    """Units of type k for ``rest_mw`` (ceil, at most the fleet's), noting the most ever asked in
+    ``most[k]`` and a fleet too small in ``most[-1]`` (then another fleet would change the figures)."""
+    unit = fl[k, F_UNIT_MW]
+    if rest_mw <= 1e-9 or unit <= 0.0:
+        return 0.0
+    want = math.ceil(rest_mw / unit - 1e-9)
+    if want > fl[k, F_UNITS]:
+        most[most.shape[0] - 1] = 1.0
+    n = min(fl[k, F_UNITS], want)
+    most[k] = max(most[k], n)
+    return n
+
+
+@njit(cache=True)
+def _commit(fl, on, pending, orders, timers, out_mw, want_mw, hold, most):
+    """Units in list order for ``want_mw`` of capacity: pending starts tick first (an order joins
+    when its timer runs out), new orders wait their start time (none: online at once); without
+    ``hold`` the surplus goes (pending starts first, then running units). ``pending[k]``: units of
+    type k ordered and not yet online."""
+    rest = want_mw
+    for k in range(fl.shape[0]):
+        if pending[k] > 0.0:
+            for j in range(orders.shape[1]):  # tick
+                if orders[k, j] > 0.0:
+                    timers[k, j] -= 1.0
+                    if timers[k, j] <= 0.0:
+                        on[k] += orders[k, j]
+                        pending[k] -= orders[k, j]
+                        orders[k, j] = 0.0
+        unit = fl[k, F_UNIT_MW]
+        need = _count(fl, k, rest, most)
+        rest -= need * unit
+        have = on[k] + pending[k]
+        if need > have:
+            if fl[k, F_START_STEPS] <= 0.0:
+                on[k] += need - have
+            else:
+                for j in range(orders.shape[1]):
+                    if orders[k, j] <= 0.0:
+                        orders[k, j] = need - have
+                        timers[k, j] = fl[k, F_START_STEPS]
+                        pending[k] += need - have
+                        break
+        elif need < have and not hold:
+            drop = have - need
+            while drop > 0.0 and pending[k] > 0.0:  # newest pending starts first (the most time left)
+                newest = -1
+                for j in range(orders.shape[1]):
+                    if orders[k, j] > 0.0 and (newest < 0 or timers[k, j] > timers[k, newest]):
+                        newest = j
+                if newest < 0:
+                    break
+                c = min(orders[k, newest], drop)
+                orders[k, newest] -= c
+                pending[k] -= c
+                drop -= c
+            if drop > 0.0:
+                on[k] -= drop
+                out_mw[k] = min(out_mw[k], on[k] * unit)
+
+
+@njit(cache=True)
+def _cold_start(fl, on, pending, orders, timers, out_mw, need_mw, most):
+    """A call's stress state: every unit cold but as few as carry ``need_mw`` (in list order, at
+    that output); pending starts cancelled. Returns the output [MW]."""
+    total = 0.0
+    for k in range(fl.shape[0]):
+        unit = fl[k, F_UNIT_MW]
+        nk = _count(fl, k, need_mw, most)
+        on[k] = nk
+        pending[k] = 0.0
+        for j in range(orders.shape[1]):
+            orders[k, j] = 0.0
+        out_mw[k] = min(max(need_mw, 0.0), nk * unit)
+        need_mw -= out_mw[k]
+        total += out_mw[k]
+    return total
+
+
+@njit(cache=True)
+def _dispatch(fl, on, out_mw, target_mw, dt):
+    """Output toward ``target_mw``, split in list order, each type within its online units' rating
+    and ramp. Returns the total [MW]."""
+    total = 0.0
+    rest = target_mw
+    for k in range(fl.shape[0]):
+        cap = on[k] * fl[k, F_UNIT_MW]
+        ramp = on[k] * fl[k, F_RAMP_MW_PER_S] * dt
+        gk = min(max(min(max(rest, 0.0), cap), out_mw[k] - ramp), out_mw[k] + ramp)
+        gk = min(max(gk, 0.0), cap)
+        out_mw[k] = gk
+        rest -= gk
+        total += gk
+    return total
+
+
+@njit(cache=True)
+def _screen(net, step_mean, pv, limit, phase, left_s, firm_mw, preramp_mw_per_s, handback_mw_per_s, params, state, fl,
+            on, pending, orders, timers, out_mw, most, poi, gen, res, dev, share):
+    """The screening of the module doc from the fresh policy ``state``. Fills the POI, generation,
+    residual, deviation and energy-layer-share series, and ``most`` (per type the most units ever
+    committed, last: 1 if the fleet was ever too small); returns (1 if any step had a gap for
+    generation to carry, the largest steady gap max(m - limit) [MW])."""
     dt = params[P_DT_S]
+    alpha = params[P_ALPHA]
     ch_gain = params[P_CH_MWH_PER_MW]  # stored MWh per MW charged for one step
+    pk_decay = min(1.0, dt / 3600.0)
+    fleet_mw = 0.0
+    for k in range(fl.shape[0]):
+        fleet_mw += fl[k, F_UNITS] * fl[k, F_UNIT_MW]
     d = 0.0
-    g_prev = min(gen_cap_mw, max(0.0, net[0] - limit[0]))
+    fn = net[0]
+    pk = net[0]
+    g = _cold_start(fl, on, pending, orders, timers, out_mw, net[0] - limit[0], most)  # steady start
+    gap_max = -np.inf
+    announced_before = False
     gap_seen = 0
     for t in range(net.shape[0]):
-        p = poi_step(state, params, net[t], limit[t], d)
-        x = state[S_F_PREV] + recovery_term_mw(params, d)
-        if x - limit[t] > 1e-9:
+        n = net[t]
+        fn += alpha * (n - fn)
+        pk = n if n > pk else pk + (n - pk) * pk_decay
+        announced = phase[t] == PHASE_NOTICE or phase[t] == PHASE_ACTIVE
+        cap = limit[t]
+        if phase[t] == PHASE_NOTICE:
+            cap = notice_cap_mw(limit[t], firm_mw, left_s[t], preramp_mw_per_s)
+        if announced and not announced_before:
+            # the limit before the call: a call without notice finds its units cold too
+            g = _cold_start(fl, on, pending, orders, timers, out_mw, n - limit[max(t - 1, 0)], most)
+        announced_before = announced
+        gap = fn + recovery_term_mw(params, d) - cap
+        if gap > 1e-9:
             gap_seen = 1
-        g_star = min(gen_cap_mw, max(0.0, x - limit[t]))
-        g = min(max(g_star, g_prev - gen_ramp_mw_per_s * dt), g_prev + gen_ramp_mw_per_s * dt)
-        r = net[t] - p - g
+        floor_mw = g - handback_mw_per_s * dt
+        if announced:
+            _commit(fl, on, pending, orders, timers, out_mw, max(pk - firm_mw, n - cap, 0.0), True, most)
+        else:
+            _commit(fl, on, pending, orders, timers, out_mw, max(floor_mw, n - cap, pk - limit[t], 0.0), False, most)
+        g = _dispatch(fl, on, out_mw, max(floor_mw, gap, 0.0), dt)
+        gap_max = max(gap_max, step_mean[t] - limit[t])
+        u = max(0.0, step_mean[t] - limit[t] - fleet_mw)
+        p = poi_step(state, params, n - g, cap, d)
+        r = n - g - p - u
         if r < 0.0 and pv[t] > 0.0:
             refill_mw = max(0.0, -d) / ch_gain  # charging that only brings d back to zero
             cut = min(max(-r - refill_mw, 0.0), pv[t])
             r += cut
         d = deviation_update(params, d, r)
-        g_prev = g
         poi[t] = p
         gen[t] = g
         res[t] = r
         dev[t] = d
-    return gap_seen
+        share[t] = u
+    return gap_seen, gap_max
+
+
+def energy_step_mean(x: np.ndarray, step_s: float, dt_s: float) -> np.ndarray:
+    """Each step's value replaced by the mean over the energy layer's step holding it (the trace
+    starts at midnight, and a step divides a day; a last, partial step is averaged on its own)."""
+    k = max(1, int(round(step_s / dt_s)))
+    n = x.size
+    full = n - n % k
+    out = np.empty_like(x)
+    out[:full] = np.repeat(x[:full].reshape(-1, k).mean(axis=1), k)
+    if full < n:
+        out[full:] = x[full:].mean()
+    return out
 
 
 def screen_trace(site, trace: xr.Dataset, fleet: list[int] | None = None) -> dict:
@@ -114,13 +281,21 @@ def screen_trace(site, trace: xr.Dataset, fleet: list[int] | None = None) -> dic
     lmin = trace["load_min_mw"].values
     lmax = trace["load_max_mw"].values
     dt = float(trace.attrs["dt_s"])
-    limit = np.full(load.shape, site.grid.firm_import_mw + site.grid.nonfirm_import_mw)
-    cap, ramp = fleet_capacity(site, full_fleet(site) if fleet is None else fleet)
+    limit = np.ascontiguousarray(trace["import_limit_mw"].values, dtype=np.float64)
+    phase = np.ascontiguousarray(trace["curtailment_phase"].values, dtype=np.int8)
+    fl = fleet_array(site, full_fleet(site) if fleet is None else fleet, dt)
+    ng = fl.shape[0]
+    max_orders = int(max([1.0] + [u + 1.0 for u in fl[:, F_UNITS]]))
     net = np.ascontiguousarray(load - pv, dtype=np.float64)
-    poi, gen, res, dev = (np.empty_like(net) for _ in range(4))
-    gap = _screen(net, pv, limit, params, new_poi_state(params), cap, ramp, poi, gen, res, dev)
-    up = lmax - pv - poi - gen  # discharge need with the within-bin maximum
-    down = np.maximum(-res, poi + gen - lmin)  # charge need with the within-bin minimum, PV curtailed
+    poi, gen, res, dev, share = (np.empty_like(net) for _ in range(5))
+    g = site.grid
+    most = np.zeros(ng + 1)
+    gap, gap_max = _screen(net, energy_step_mean(net, energy_step_s(site), dt), pv, limit, phase, notice_left_s(phase, dt), float(g.firm_import_mw),
+                           preramp_mw_per_s(g), steady_ramp_mw_per_s(g), params, new_poi_state(params), fl,
+                           np.zeros(ng), np.zeros(ng), np.zeros((ng, max_orders)), np.zeros((ng, max_orders)), np.zeros(ng), most,
+                           poi, gen, res, dev, share)
+    up = lmax - pv - poi - gen - share  # discharge need with the within-bin maximum
+    down = np.maximum(-res, poi + gen + share - lmin)  # charge need with the within-bin minimum, PV curtailed
     width = lmax - lmin
     sub = np.divide((lmax - load) * (load - lmin), width, out=np.zeros_like(width), where=width > 1e-12)
     days = load.size * dt / 86400.0
@@ -132,10 +307,16 @@ def screen_trace(site, trace: xr.Dataset, fleet: list[int] | None = None) -> dic
         "surplus_mwh": max(0.0, float(dev.max())),
         "fast_throughput_mwh_per_day": float(throughput),
         "fleet_sensitive": bool(gap),
+        # what another fleet must have for the same figures (generate.fleet_changes_figures)
+        "units_committed_max": [int(x) for x in most[:ng]],
+        "fleet_short": bool(most[ng]),
+        "steady_gap_max_mw": float(gap_max),
         "poi_mw": poi,
         "gen_mw": gen,
         "up_mw": up,
         "down_mw": down,
+        "deviation_mwh": dev,
+        "energy_layer_mw": share,
     }
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..scenarios.poi_policy import new_poi_state, poi_params
+from ..scenarios.poi_policy import new_poi_state, notice_left_s, poi_params, preramp_mw_per_s, steady_ramp_mw_per_s
 from . import kernel as K
 
 TRACE_VARIABLES = ("load_mw", "pv_mw", "import_limit_mw", "curtailment_phase", "grid_available", "price_usd_per_mwh")
@@ -121,9 +121,8 @@ def controller_params(site, design) -> np.ndarray:
     cp[K.C_ETA_DIS] = b.discharge_efficiency
     cp[K.C_FIRM_MW] = g.firm_import_mw
     cp[K.C_FLEX_FRACTION] = site.load.flexible.max_fraction if site.load.flexible else 0.0
-    steady_rate = min(g.ramp_limit_mw_per_s, g.ramp_limit_mw_per_min / 60.0)
-    # 5% margin: the cap must reach the firm import before the event even with rounding
-    cp[K.C_PRERAMP_MW_PER_S] = 0.95 * steady_rate
+    steady_rate = steady_ramp_mw_per_s(g)
+    cp[K.C_PRERAMP_MW_PER_S] = preramp_mw_per_s(g)  # the notice's cap, the rule the screening applies
     cp[K.C_RECONNECT_MW_PER_S] = g.reconnect_ramp_mw_per_min / 60.0
     cp[K.C_HANDBACK_MW_PER_S] = steady_rate
     cp[K.C_SAG_STEPS] = sag_steps(site)
@@ -165,27 +164,6 @@ def generator_params(site, design) -> np.ndarray:
         gp[k, K.G_FUEL_USD_PER_MWH] = unit.fuel_usd_per_mwh
         gp[k, K.G_START_USD] = unit.start_cost_usd
     return gp
-
-
-def notice_left_s(phase: np.ndarray, dt_s: float) -> np.ndarray:
-    """Seconds from each notice step (phase 1) to the announced event start (next phase 2 onset).
-
-    A notice announces its start time, so this is what the controller knows, not foresight.
-    Steps outside a notice get 0; a notice with no start inside the trace gets a day.
-    """
-    n = phase.shape[0]
-    out = np.zeros(n)
-    notice = np.flatnonzero(phase == 1)
-    if notice.size == 0:
-        return out
-    active = (phase == 2).astype(np.int8)
-    onsets = np.flatnonzero(np.diff(active, prepend=0) == 1)
-    pos = np.searchsorted(onsets, notice)
-    has = pos < onsets.size
-    left = np.full(notice.size, 86400.0)
-    left[has] = (onsets[pos[has]] - notice[has]) * dt_s
-    out[notice] = left
-    return out
 
 
 @dataclass

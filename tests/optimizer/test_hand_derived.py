@@ -171,25 +171,30 @@ def test_curtailment_event_with_a_cheap_gas_engine(make_trace_site):
     """The same event with one 30 MW gas engine allowed at 100k USD/MW (fuel 80 > price 60, so it
     runs only when needed).
 
-    The engine (3 M USD) is far cheaper than the battery it saves, so it is built. The call has no
-    notice and the engine is cold when it comes (the call's stress state): it syncs at 300 s and
-    ramps at 0.5 MW/s to 30 MW by 360 s; the battery carries the whole 50 MW until then and the
-    20 MW the engine cannot after: P = 50 MW and
-    X_cu = (50 x 300 + (50 + 20) / 2 x 60 + 20 x (7200 - 360)) / 3600 / 0.94
-         = 153,900 / 3384 = 45.48 MWh, E = 45.48 / 0.72 = 63.17 MWh (from 147.75 without the engine;
-    counting the engine from the call's first second, as if warm, would give 42.55 and 20 MW, and
-    the replay would import 30 MW over firm for the engine's first 300 s).
+    The engine (3 M USD) is far cheaper than the battery it saves, so it is built. The energy layer
+    lets it carry 30 MW of the 50 MW gap from the call's start; the other 20 MW are the curtailment
+    reserve's: X_cu = 20 x 2 h / 0.94 = 42.55 MWh. The call has no notice and the engine is cold when
+    it comes (the call's stress state): ordered at the call's first second, it syncs 300 s later and
+    ramps at 0.5 MW/s to 30 MW in 60 s. That bridge is the transient screening's, in the up-ramp
+    buffer (not counted in X_cu again):
+    X_up = (30 x 300 + sum_{k=1}^{60} (30 - 0.5 k)) / 3600 / 0.94 = (9,000 + 885) / 3384 = 2.921 MWh.
+    P = 20 (the energy layer's draw) + 30 (the bridge's headroom) = 50 MW and
+    E = (42.55 + 2.92) / 0.72 = 63.15 MWh (from 147.75 without the engine; counting the engine from
+    the call's first second, as if warm, would give X_up = 0, and the replay would import 30 MW over
+    firm for the engine's first 300 s).
     """
     engine = {"kind": "gas_engine", "unit_mw": 30, "existing_units": 0, "max_new_units": 1,
               "capex_usd_per_mw": 100_000, "fuel_usd_per_mwh": 80, "start_cost_usd": 0,
               "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 300}
     res = solve_site(curtailment_site(make_trace_site, {"generation": [engine]}))
     b = res.design.bess
-    x_cu = (50 * 300 + 35 * 60 + 20 * (7200 - 360)) / 3600 / ETA
+    x_cu = 20 * 2 / ETA
+    x_up = (30 * 300 + 30 * 60 - 0.5 * 60 * 61 / 2) / 3600 / ETA
     assert res.design.generation[0].new_units == 1
     assert close(b.pcs_power_mw, 50.0)
     assert close(b.bands_mwh.curtailment_reserve, x_cu)
-    assert close(b.energy_mwh, x_cu / UF)
+    assert close(b.bands_mwh.up_ramp_buffer, x_up)
+    assert close(b.energy_mwh, (x_cu + x_up) / UF)
 
 
 def test_containers_round_up(make_trace_site):

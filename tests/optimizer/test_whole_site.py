@@ -59,42 +59,75 @@ def test_flat_load_above_firm_import_carried_by_existing_engines(make_trace_site
     assert res.design.transient_screening["stable"]
 
 
-def test_load_step_above_import_engines_ramp_in(make_trace_site):
-    """100 -> 150 MW at noon on a 100 MW import, 8 existing 10 MW engines (R = 8 x 0.5 = 4 MW/s).
+def test_load_step_above_import_engines_start_and_ramp_in(make_trace_site):
+    """100 -> 150 MW at noon on a 100 MW import, 8 existing 10 MW engines (0.5 MW/s each, start 300 s).
 
-    The POI is already at its limit; the gap 50 MW appears at once and the engines follow at 4 MW/s
-    (1 s steps, the first step already moves): g_k = 4 (k + 1), residual r_k = 50 - 4 (k + 1),
-    k = 0..11: 46, 42, ..., 2, sum = 12 x (46 + 2) / 2 = 288 MW s.
-    R_up = P = 46 MW; X_up = 288 / 3600 / eta_dis = 0.08696 MWh stored (0.08333 with 0.96);
-    E = max(X_up / 0.72, P / C_max) = max(0.1208, 46 / 20 = 2.3) = 2.3 MWh (the C-rate binds);
-    N_inv = ceil(46 / 4.2) = 11. Without the engines in the screening the gap would never close.
+    The POI is already at its limit; the gap 50 MW appears at once, so ceil(50 / 10) = 5 engines are
+    ordered at noon: none runs before (no gap), and a unit must start before it carries anything.
+    They join 300 s later (1 s steps, the first online step already ramped) and ramp together at
+    5 x 0.5 = 2.5 MW/s: the battery covers 50 MW for 300 s, then r_k = 50 - 2.5 k, k = 1..20:
+    sum = 15,000 + 20 x 50 - 2.5 x 210 = 15,475 MW s.
+    R_up = P = 50 MW; X_up = 15,475 / 3600 / eta_dis = 4.672 MWh stored (4.478 with 0.96);
+    E = max(X_up / 0.72, P / C_max) = max(6.489, 50 / 20 = 2.5) = 6.489 MWh (the band binds);
+    N_inv = ceil(50 / 4.2) = 12. Ignoring the start time the engines would close the gap in 20 s
+    (475 MW s). Without the engines in the screening the gap would never close.
     """
     site = grid_site(make_trace_site, [(0, 100), (DAY / 2, 150), (DAY - 1, 150)], engines(8, 0))
     b = solve(site).design.bess
-    assert close(b.headroom_mw.up, 46.0)
-    assert close(b.pcs_power_mw, 46.0)
-    assert close(b.bands_mwh.up_ramp_buffer, 288 / 3600 / ETA_DIS)
-    assert close(b.energy_mwh, 46 / 20)
-    assert b.inverters == math.ceil(46 / 4.2)
+    x_up = STEP_BRIDGE_MWS / 3600 / ETA_DIS
+    assert close(b.headroom_mw.up, 50.0)
+    assert close(b.pcs_power_mw, 50.0)
+    assert close(b.bands_mwh.up_ramp_buffer, x_up)
+    assert close(b.energy_mwh, x_up / UF)
+    assert b.inverters == math.ceil(50 / 4.2)
 
 
-def test_fleet_is_re_screened_until_stable(make_trace_site):
+STEP_BRIDGE_MWS = 50 * 300 + 20 * 50 - 2.5 * 20 * 21 / 2  # 15,475 MW s: 5 engines, 300 s start, 2.5 MW/s
+
+
+def test_a_fleet_with_every_committed_unit_needs_no_second_round(make_trace_site):
     """The same step, engines all new (0 existing, up to 8 at 12 M USD each).
 
     The energy layer needs 5 engines (50 MW above the import all afternoon; a battery carrying it
-    would cost far more). Screened with the full fleet (8 units, 4 MW/s) the requirement is the
-    previous test's; the solved fleet is 5, so the scenarios are screened again with 5 units
-    (R = 2.5 MW/s): r_k = 50 - 2.5 (k + 1), k = 0..18: 47.5, 45, ..., 2.5, sum = 2.5 x 190 = 475 MW s.
-    Re-solved with at least 5 units it keeps 5: stable after 2 rounds, design.json names 5 units.
-    R_up = P = 47.5 MW, X_up = 475 / 3600 / 0.92 = 0.1434 MWh, E = 47.5 / 20 = 2.375 MWh.
+    would cost far more). Screened with the full fleet (8 units) the gap commits ceil(50 / 10) = 5 of
+    them, and the fleet never fell short: any fleet with 5 units (capacity 50 >= the 50 MW gap) gives
+    the same figures, step by step, so the solved 5 need no re-screening: 1 round, stable, and
+    design.json names the 8 units screened. R_up = P = 50 MW, X_up = 15,475 / 3600 / 0.92 = 4.672 MWh.
     """
     site = grid_site(make_trace_site, [(0, 100), (DAY / 2, 150), (DAY - 1, 150)], engines(0, 8))
     d = solve(site).design
     assert d.generation[0].new_units == 5
-    assert d.transient_screening == {"fleet": [{"kind": "gas_engine", "units": 5}], "rounds": 2, "stable": True,
+    assert d.transient_screening == {"fleet": [{"kind": "gas_engine", "units": 8}], "rounds": 1, "stable": True,
                                      "fleet_sensitive": True}
-    assert close(d.bess.pcs_power_mw, 47.5)
-    assert close(d.bess.bands_mwh.up_ramp_buffer, 475 / 3600 / ETA_DIS)
+    assert close(d.bess.pcs_power_mw, 50.0)
+    assert close(d.bess.bands_mwh.up_ramp_buffer, STEP_BRIDGE_MWS / 3600 / ETA_DIS)
+
+
+def test_fleet_is_re_screened_until_stable(make_trace_site):
+    """A 20 min spike 100 -> 150 MW at noon on a 100 MW import, engines all new (up to 8, at
+    1 M USD each: cheaper than a battery carrying energy).
+
+    The energy layer's noon hour has a mean of 100 + 50 x 1200 / 3600 = 116.7 MW: ceil(16.7 / 10) = 2
+    engines. Screened with the full fleet the spike commits 5 (the previous figures, X_up = 4.672 MWh);
+    the solved 2 fall short of that, so the scenarios are screened again with 2 units. Ordered at noon,
+    they join at 12:05 and ramp at 2 x 0.5 = 1 MW/s to 20 MW; the other 30 MW of the spike are not the
+    energy layer's (its hour mean needs only the 2 engines) but the battery's, until 12:20:
+
+        B = 50 x 300 + sum_{k=1}^{20} (50 - k) + 30 x (1200 - 320) = 15,000 + 790 + 26,400 = 42,190 MW s,
+
+    X_up = B / 3600 / 0.92 = 12.738 MWh, R_up = P = 50 MW, E = X_up / 0.72 = 17.69 MWh. Re-solved with at
+    least 2 units it keeps 2: stable after 2 rounds, design.json names 2 units.
+    """
+    site = grid_site(make_trace_site, [(0, 100), (DAY / 2, 150), (DAY / 2 + 1200, 100), (DAY - 1, 100)],
+                     engines(0, 8, capex=100_000))
+    d = solve(site).design
+    x_up = (50 * 300 + 20 * 50 - 20 * 21 / 2 + 30 * (1200 - 320)) / 3600 / ETA_DIS
+    assert d.generation[0].new_units == 2
+    assert d.transient_screening == {"fleet": [{"kind": "gas_engine", "units": 2}], "rounds": 2, "stable": True,
+                                     "fleet_sensitive": True}
+    assert close(d.bess.pcs_power_mw, 50.0)
+    assert close(d.bess.bands_mwh.up_ramp_buffer, x_up)
+    assert close(d.bess.energy_mwh, x_up / UF)
 
 
 def test_pv_surplus_is_curtailed_not_stored(make_trace_site, tmp_path):

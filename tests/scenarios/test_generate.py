@@ -63,15 +63,37 @@ def test_energy_layer_weights_energy_peak_and_events(explicit_site, sset):
 
 
 def test_transient_requirements_match_the_policy_on_the_trace(explicit_site, sset):
-    """The screened figures are the POI policy's on the scenario's own trace (recomputed here)."""
-    from bess_size.scenarios.poi_policy import poi_params, poi_policy
+    """The screened figures are the POI policy's on the scenario's own trace (recomputed here step by
+    step): the import cap is the trace's limit (80 MW firm during the explicit call), pre-ramped in
+    the notice as ``notice_cap_mw`` says; with no generation the whole gap above the cap, taken at the
+    energy layer's step means, is the energy layer's (its curtailment reserve), not the battery's
+    transient: r = n - p - u, u = max(0, m - limit)."""
+    from bess_size.scenarios.energy_layer import energy_step_s
+    from bess_size.scenarios.poi_policy import (deviation_update, new_poi_state, notice_cap_mw, notice_left_s,
+                                                poi_params, poi_step, preramp_mw_per_s)
+    from bess_size.scenarios.transient import energy_step_mean
 
-    tr = scenario_trace(explicit_site, "optimizer", 1)
+    site = explicit_site
+    tr = scenario_trace(site, "optimizer", 1)
+    dt = float(tr.attrs["dt_s"])
     net = tr.load_mw.values - tr.pv_mw.values
-    poi, res, dev = poi_policy(net, 140.0, poi_params(explicit_site))
+    limit, phase = tr.import_limit_mw.values, tr.curtailment_phase.values
+    left = notice_left_s(phase, dt)
+    rho = preramp_mw_per_s(site.grid)
+    u = np.maximum(energy_step_mean(net, energy_step_s(site), dt) - limit, 0.0)
+    assert u.max() > 0  # the call has a gap no generation carries
+    params = poi_params(site)
+    state = new_poi_state(params)
+    poi, res, dev = (np.empty_like(net) for _ in range(3))
+    d = 0.0
+    for t in range(net.size):
+        cap = notice_cap_mw(limit[t], 80.0, left[t], rho) if phase[t] == 1 else limit[t]
+        poi[t] = poi_step(state, params, net[t], cap, d)
+        res[t] = net[t] - poi[t] - u[t]
+        d = dev[t] = deviation_update(params, d, res[t])
     t = sset.transient.isel(scenario=1)
-    assert float(t.discharge_residual_mw) == pytest.approx((tr.load_max_mw.values - tr.pv_mw.values - poi).max())
-    assert float(t.charge_residual_mw) == pytest.approx((poi - tr.load_min_mw.values + tr.pv_mw.values).max())
+    assert float(t.discharge_residual_mw) == pytest.approx((tr.load_max_mw.values - tr.pv_mw.values - poi - u).max())
+    assert float(t.charge_residual_mw) == pytest.approx(max((-res).max(), (poi + u - tr.load_min_mw.values).max()))
     assert float(t.deficit_mwh) == pytest.approx(-dev.min())
     assert float(t.surplus_mwh) == pytest.approx(dev.max())
     assert float(t.discharge_residual_mw) > float(res.max()) - 1e-9  # within-bin maxima count
@@ -146,9 +168,9 @@ def _trace_site(tmp_path, t, v, **over):
 
 def test_window_selection_finds_a_planted_worst_event(tmp_path):
     """A measured trace with noise, ten 15 MW steps and one planted 60 MW step up at 3000 s and
-    one 80 MW drop at 12000 s. Under the policy (2 MW/s) the first step leaves a 58 MW residual
-    (load 110, p = 52) and the drop a 78 MW charge: the top ramp_up and ramp_down windows hold
-    exactly these moments."""
+    one 80 MW drop at 12000 s, on a 140 MW firm import (no non-firm, so no curtailment call caps the
+    POI). Under the policy (2 MW/s) the first step leaves a 58 MW residual (load 110, p = 52) and the
+    drop a 78 MW charge: the top ramp_up and ramp_down windows hold exactly these moments."""
     rng = np.random.default_rng(0)
     t = np.arange(0, 21600.0)
     v = 50 + rng.normal(0, 0.3, t.size)
@@ -156,7 +178,7 @@ def test_window_selection_finds_a_planted_worst_event(tmp_path):
         v[int(s): int(s) + 200] += 15
     v[3000:12000] += 60
     v[12000:14000] -= 20
-    s = _trace_site(tmp_path, t, v)
+    s = _trace_site(tmp_path, t, v, **{"grid.firm_import_mw": 140, "grid.nonfirm_import_mw": 0})
     sset = generate_scenarios(s)
     win = sset.windows
     kinds = np.array([str(k) for k in win.kind.values])
