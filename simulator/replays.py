@@ -4,11 +4,10 @@
 call, a loss of grid, a sag sequence: what the event cost, so annual figures count it at its
 natural rate); in the stress state (every contingency, and the calls on their own). Each of those
 sees the natural replay's inputs, step for step, up to its first differing step (the event's first
-re-rendered bin, the first stress row), so up to there it *is* the natural replay. With the
-kernel's resumable replay (``controller.Replay``), the natural replay stops at each such step and a
-copy of its state replays only the variant's remaining steps: the same results, bit for bit, as
-replaying the variant whole (chunks are, see ``tests/simulator/test_kernel_chunks.py``), for
-about half the steps. Without it, each variant is replayed whole.
+re-rendered bin, the first stress row), so up to there it *is* the natural replay. The natural
+replay (``controller.Replay``, resumable) stops at each such step and a copy of its state replays
+only the variant's remaining steps: the same results, bit for bit, as replaying the variant whole
+(chunks are, see ``tests/simulator/test_kernel_chunks.py``), for about half the steps.
 """
 
 from __future__ import annotations
@@ -54,13 +53,8 @@ def replay_variants(trace: C.TraceArrays, cp, gp, pp, variants: list[Variant], r
                     record_length: int = 0) -> tuple[C.KernelRun, list[C.KernelRun]]:
     """The natural replay of ``trace`` and each variant's replay, all recording the windows
     ``record`` of ``record_length`` steps (as ``run_kernel`` takes them)."""
-    Replay = getattr(C, "Replay", None)
-    if Replay is None:  # a kernel that replays whole traces only
-        return (C.run_kernel(trace, cp, gp, pp, record=record, record_length=record_length),
-                [C.run_kernel(v.trace, cp, gp, pp, record=record, record_length=record_length, stress=v.stress)
-                 for v in variants])
     T = trace.steps
-    natural = Replay(cp, gp, pp, T, record=record, record_length=record_length)
+    natural = C.Replay(cp, gp, pp, T, record=record, record_length=record_length)
     runs: list[C.KernelRun | None] = [None] * len(variants)
     starts = [first_difference(trace, v) for v in variants]
     for k in sorted(range(len(variants)), key=lambda k: starts[k]):
