@@ -566,11 +566,12 @@ def _screening_note(ts: dict) -> str:
     """Which generation fleet the transient requirements assumed (design.json transient_screening)."""
     fleet = ", ".join(f"{f['units']} {f['kind']}" for f in ts.get("fleet", [])) or "no thermal generation"
     text = ("The screening sees the whole site: the POI policy, generation carrying the load above the import "
-            f"limit at its ramp rate (screened with {fleet} installed), PV surplus curtailed before it is stored; "
-            "the battery covers the rest.")
+            "limit and a curtailment call's gap, each unit after its start time at its ramp rate (screened with "
+            f"{fleet} installed), PV surplus curtailed before it is stored; the battery covers the rest (a call's "
+            "bridge in the up-ramp buffer, the gap no unit carries in the curtailment reserve).")
     if ts.get("fleet_sensitive"):
         text += (f" The fleet is a decision, so screening and the optimizer iterated ({ts.get('rounds', 1)} solves); "
-                 + ("the solved fleet is the screened one." if ts.get("stable") else
+                 + ("the solved fleet gives the same figures as the screened one." if ts.get("stable") else
                     "the solved fleet is at least the screened one (more units only help generation follow)."))
     return text
 
