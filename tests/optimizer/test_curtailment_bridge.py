@@ -94,6 +94,19 @@ def test_fleet_carries_the_gap_so_only_the_bridge_remains(make_trace_site):
     assert b.energy_mwh == pytest.approx(x_up / UF, rel=0.005)
 
 
+def test_call_and_notice_across_midnight_bridge(make_trace_site):
+    """The same call at 23:30 (notice from 23:00, the call ending at 00:30 on the trace's second day):
+    the same bridge, B = 12,713.19 MW s, X_up = 3.8386 MWh, X_cu = 0, E = X_up / 0.72."""
+    site = _site(make_trace_site, start_s=23.5 * 3600, notice_min=30, units=(6, 10, 0.1, 1900), nonfirm_mw=60,
+                 ramp_limits=(0.25, 15))
+    tr, b = _design(site)
+    x_up = B_FULL * MWS_TO_STORED_MWH
+    assert float(tr["deficit_mwh"][0]) == pytest.approx(x_up, rel=1e-3)
+    assert b.bands_mwh.up_ramp_buffer == pytest.approx(x_up, rel=0.005)
+    assert b.bands_mwh.curtailment_reserve == pytest.approx(0.0, abs=1e-3)
+    assert b.energy_mwh == pytest.approx(x_up / UF, rel=0.005)
+
+
 def test_notice_longer_than_start_and_ramp_needs_no_bridge(make_trace_site):
     """The same site with a 600 s start: the engines are online 1,200 s before the call, before the
     pre-ramp opens a gap, and follow the cap down (0.5 MW/s > rho): B = 0, so X_up = 0, E = 0."""
