@@ -90,7 +90,8 @@ def refine_scenarios(site, scenarios, validation, progress: Progress | None = No
         screened = screen_trace(site, trace, fleet)
         for k in TRANSIENT_FIGURES:
             transient[k] = transient[k].copy(data=np.maximum(transient[k].values, screened[k]))
-        set_fleet_use(transient, merge_fleet_use(fleet_use_of(transient), {k: screened[k] for k in FLEET_USE}))
+        if fleet_use_of(transient) is not None:  # (a set written before it was recorded stays without)
+            set_fleet_use(transient, merge_fleet_use(fleet_use_of(transient), {k: screened[k] for k in FLEET_USE}))
         cands = [c for c in window_candidates(site, i, trace, screened) if c["kind"] in REFINE_WINDOW_KINDS]
         by_kind: dict[str, dict] = {}
         for c in sorted(cands, key=lambda c: -c["severity"]):
