@@ -72,7 +72,7 @@ def stress_points(trace: "TraceArrays", bands: BandEnergies, calls_only: bool = 
     """
     dt = trace.dt_s
     out = (trace.grid_available == 0).astype(np.int8)
-    onsets = np.flatnonzero(np.diff(out, prepend=0) == 1)
+    onsets = np.flatnonzero(np.diff(out, prepend=np.int8(0)) == 1)  # int8 throughout: a year is 31.5 M steps
     # later dips of a sag sequence belong to the state the first dip left
     spans = [(float(e["start_s"]), float(e["start_s"]) + float(e.get("duration_s", 0.0)))
              for e in trace.events if e.get("kind") == "voltage_sag"]
@@ -84,7 +84,7 @@ def stress_points(trace: "TraceArrays", bands: BandEnergies, calls_only: bool = 
             continue
         rows.append((float(t), bands.rt_top_mwh))
     ph = trace.curtailment_phase
-    prev = np.concatenate(([0], ph[:-1]))
+    prev = np.concatenate((np.zeros(1, ph.dtype), ph[:-1]))
     for t in np.flatnonzero(((ph == 1) | (ph == 2)) & ((prev == 0) | (prev == 3))):
         rows.append((float(t), bands.call_floor_mwh))
     rows.sort()

@@ -7,13 +7,13 @@ with the ``rainflow`` library on the kernel's turning points and estimates degra
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from . import kernel as K
-from .controller import notice_left_s, sag_steps
+from .controller import sag_steps
 
 def cycle_damage(turning_points_mwh: np.ndarray, usable_mwh: float, bess=None) -> tuple[float, float, int]:
     """Rainflow-counted fatigue damage of a stored-energy history (Miner's rule on a Woehler curve).
@@ -184,39 +184,6 @@ def active_steps(event: dict, dt_s: float, n: int) -> tuple[int, int]:
     return min(a, n), max(b - a, 0)
 
 
-def without_event(trace, site, event: dict):
-    """The trace as it would be without one curtailment call: its notice, active and recovery
-    bins re-rendered from the trace's other curtailments (the counterfactual whose difference
-    from the actual replay is what the call cost)."""
-    from ..scenarios.grid_events import GridEvent, render_grid
-
-    dt, n = trace.dt_s, trace.steps
-    others = [GridEvent(**e) for e in trace.events if e.get("kind") == "curtailment" and e is not event]
-    limit, phase, _ = render_grid(site, others, dt, n)
-    s0 = float(event["start_s"]) - float(event.get("notice_s", 0.0))
-    s1 = float(event["start_s"]) + float(event["duration_s"]) + float(event.get("recovery_s", 0.0))
-    i0, i1 = max(int(math.floor(s0 / dt)), 0), min(int(math.ceil(s1 / dt)), n)
-    lim, ph = trace.import_limit_mw.copy(), trace.curtailment_phase.copy()
-    lim[i0:i1], ph[i0:i1] = limit[i0:i1], phase[i0:i1]
-    return replace(trace, import_limit_mw=lim, curtailment_phase=ph, notice_left_s=notice_left_s(ph, dt))
-
-
-def without_outage(trace, site, event: dict):
-    """The trace as it would be without one loss of grid or sag sequence: its bins re-rendered from
-    the trace's other grid events (the counterfactual of :func:`natural_rate_parts`)."""
-    from ..scenarios.grid_events import GridEvent, render_grid
-
-    dt, n = trace.dt_s, trace.steps
-    others = [GridEvent(**e) for e in trace.events if e.get("kind") in ("loss_of_grid", "voltage_sag") and e is not event]
-    _, _, avail = render_grid(site, others, dt, n)
-    spans = event.get("dips") or [[event["start_s"], event["duration_s"]]]
-    ga = trace.grid_available.copy()
-    for s0, d in spans:
-        i0, i1 = max(int(math.floor(float(s0) / dt)), 0), min(int(math.ceil((float(s0) + float(d)) / dt)), n)
-        ga[i0:i1] = avail[i0:i1]
-    return replace(trace, grid_available=ga)
-
-
 #: per-scenario figures (summarize keys) that annual results scale to a year
 ANNUAL_KEYS = ("unserved_mwh", "flexible_load_shed_mwh", "import_mwh", "generation_mwh", "energy_cost_usd",
                "fuel_cost_usd", "start_cost_usd", "generator_starts", "bess_discharge_mwh", "equivalent_full_cycles",
@@ -248,20 +215,13 @@ def forced_events(site, events: list[dict]) -> list[dict]:
             and natural_rate(site, ev) is not None]
 
 
-def natural_rate_parts(row: dict, trace, site, design, replay, known: dict | None = None) -> list[dict]:
+def natural_rate_parts(row: dict, trace, site, without: dict) -> list[dict]:
     """What each forced event (:func:`forced_events`) added to the trace's :data:`ANNUAL_KEYS`: the
-    actual row minus the row replayed without that event (``known`` maps ``id(event)`` to that row
-    when it was replayed already, else ``replay(trace) -> row``), with the event's natural rate a year."""
-    parts = []
-    for ev in forced_events(site, trace.events):
-        if known is not None and id(ev) in known:
-            other = known[id(ev)]
-        else:
-            wo = without_event(trace, site, ev) if ev["kind"] == "curtailment" else without_outage(trace, site, ev)
-            other = replay(wo)
-        parts.append({"kind": ev["kind"], "source": ev.get("source"), "rate_per_year": float(natural_rate(site, ev)),
-                      "delta": {k: float(row[k] - other[k]) for k in ANNUAL_KEYS}})
-    return parts
+    actual row minus the row replayed without that event (``without`` maps ``id(event)`` to it),
+    with the event's natural rate a year."""
+    return [{"kind": ev["kind"], "source": ev.get("source"), "rate_per_year": float(natural_rate(site, ev)),
+             "delta": {k: float(row[k] - without[id(ev)][k]) for k in ANNUAL_KEYS}}
+            for ev in forced_events(site, trace.events)]
 
 
 def curtailment_response(recorded: np.ndarray, firm_mw: float, dt_s: float, tol_mw: float) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from bess_size.site_spec.screen import redundancy_unit
 
 from .checks import Check
-from .controller import replay_arrays, run_kernel, stress_points
+from .controller import Replay, replay_arrays, sag_steps
 from .metrics import stress_row
 
 REQUIREMENT = "islanding_redundancy"
@@ -36,22 +36,33 @@ def units_out(site, design):
 
 
 class Redundancy:
-    """Replays each held-out trace with the units out; ``row(trace)`` gives the figures of one scenario."""
+    """The held-out traces replayed with the units out: :meth:`replay` starts one trace's replay
+    (fed with the other replays of the trace), :meth:`row` gives its figures."""
 
     def __init__(self, site, design, bands):
         self.site, self.bands = site, bands
         self.design = units_out(site, design)
         self.arrays = replay_arrays(site, self.design) if self.design is not None else None
 
-    def row(self, trace, loss_of_grid: bool = True) -> dict:
-        """``loss_of_grid``: whether the trace holds one (the stress replay with every unit found
-        one); without, there is no island to judge and nothing to replay."""
+    def replay(self, trace, stress) -> Replay | None:
+        """The stress replay (rows ``stress``) with the units out, or None: no units out, or a trace
+        that cannot lose the grid (no loss-of-grid event, no outage longer than a sag: the only ways
+        an outage is classed a loss of grid), so there is no island to judge."""
+        if self.design is None:
+            return None
+        if not any(e.get("kind") == "loss_of_grid" for e in trace.events) and \
+                trace.longest_outage_steps() <= sag_steps(self.site):
+            return None
+        cp, gp, pp = self.arrays
+        return Replay(cp, gp, pp, trace.steps, stress=stress)
+
+    def row(self, run, trace, loss_of_grid: bool) -> dict:
+        """``run``: the replay's result (None when not replayed); ``loss_of_grid``: whether the stress
+        replay with every unit found one (else there is nothing to judge)."""
         if self.design is None:
             return {}
-        if not loss_of_grid:
+        if run is None or not loss_of_grid:
             return {"redundancy_islanding_ok": None, "redundancy_islanding_margin_mwh": None}
-        cp, gp, pp = self.arrays
-        run = run_kernel(trace, cp, gp, pp, stress=stress_points(trace, self.bands))
         r = stress_row(run, trace, self.site, self.design)
         return {"redundancy_islanding_ok": r.get("stress_islanding_ok"),
                 "redundancy_islanding_margin_mwh": r.get("stress_islanding_margin_mwh")}

@@ -23,12 +23,12 @@ import xarray as xr
 from ..io import atomic_path
 from . import kernel as K
 from .checks import Check, wilson_lower_bound
-from .controller import BandEnergies, TraceArrays, replay_arrays, run_kernel, stress_points
+from .controller import BandEnergies, Replay, replay_arrays, stress_points
 from .redundancy import Redundancy, redundancy_check
 from .metrics import (active_steps, calendar_life_used_per_year, contingency_curtailment, curtailment_response,
-                      curtailment_row, forced_events, natural_rate_parts, stress_row, summarize, without_event,
-                      without_outage)
-from .replays import Variant, replay_variants
+                      curtailment_row, forced_events, natural_rate_parts, stress_row, summarize)
+from .replays import replay_variants
+from .trace_source import HeldOutTrace, stressed, without_call, without_outage
 
 Progress = Callable[[int, int], None]
 
@@ -247,19 +247,16 @@ def _json_num(v):
 # --------------------------------------------------------------------------- the replay
 
 
-def _trace_source(site, held_out, first: int = 0):
-    """(count, loader(i) -> Dataset) for the held-out traces to replay (from stream index ``first``)."""
+def _held_out_count(site, held_out) -> int:
+    """How many held-out traces to replay: ``site.scenarios.held_out``, the count, or the traces given."""
     if held_out is None or isinstance(held_out, (int, np.integer)):
         n = site.scenarios.held_out if held_out is None else int(held_out)
         if n < 1:
             raise ValueError(f"held_out must be at least 1, got {n}")
-        from ..scenarios import scenario_trace
-
-        return n, lambda i: scenario_trace(site, "held_out", first + i)
-    traces = list(held_out)
-    if not traces:
+        return n
+    if not list(held_out):
         raise ValueError("held_out is an empty list; give traces or a count")
-    return len(traces), lambda i: traces[i]
+    return len(list(held_out))
 
 
 @dataclass
@@ -308,7 +305,7 @@ def simulate(site, design, *, held_out=None, progress: Progress | None = None, f
     if missing:
         raise ValueError(f"design.bess lacks {', '.join(missing)}: complete a minimal design first "
                          "(bess_size.design_check.with_site_defaults and complete_design, as `bess-size simulate` does)")
-    n, _ = _trace_source(site, held_out, int(first))
+    n = _held_out_count(site, held_out)
     given = None if held_out is None or isinstance(held_out, (int, np.integer)) else list(held_out)
     dt = float(site.scenarios.transient_resolution_s)
     window_steps = max(1, int(round(site.scenarios.window_length_s / dt)))
@@ -372,9 +369,7 @@ def _demand_charged_units(site, design) -> bool:
 
 def _replay_part(site, design, indices: list[int], traces=None, progress: Progress | None = None) -> _Part:
     """Replay the held-out scenarios ``indices`` (``traces``: their datasets when given, else
-    generated from the held-out stream): one task of :func:`simulate`."""
-    from ..scenarios import scenario_trace
-
+    generated from the held-out stream, a chunk at a time): one task of :func:`simulate`."""
     dt = float(site.scenarios.transient_resolution_s)
     cp, gp, pp = replay_arrays(site, design)
     bands = BandEnergies.from_design(site, design)
@@ -384,7 +379,7 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
     ramp_hists: list[np.ndarray] = []
     window_steps = max(1, int(round(site.scenarios.window_length_s / dt)))
     best: dict[str, _Candidate] = {}
-    redundancy = Redundancy(site, design, bands)  # N+k: the island again with the largest units out
+    redundancy = Redundancy(site, design, bands)
 
     def offer(kind, score, i, trace, center_step, lead=0.5):
         if center_step is None or center_step < 0 or not math.isfinite(score):
@@ -396,29 +391,31 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
         best[kind] = _Candidate(score, i, start)
 
     for j, i in enumerate(indices):
-        ds = scenario_trace(site, "held_out", i) if traces is None else traces[j]
-        trace = TraceArrays.from_dataset(ds, dt, index=i)
+        trace = HeldOutTrace.generated(site, "held_out", i) if traces is None else \
+            HeldOutTrace.from_dataset(traces[j], dt, index=i)
         cev = contingency_curtailment(trace.events)
         a0, na = active_steps(cev, dt, trace.steps) if cev is not None else (0, 0)
         # the natural replay (recording the call's active period), the replays without each forced
         # event (what it cost, counted at its natural rate) and in the stress state (every
         # contingency meets the state it was sized for), each forked from the natural replay
         forced = forced_events(site, trace.events)
-        without = [without_event(trace, site, ev) if ev["kind"] == "curtailment" else without_outage(trace, site, ev)
-                   for ev in forced]
+        variants = [without_call(trace, site, ev) if ev["kind"] == "curtailment" else without_outage(trace, site, ev)
+                    for ev in forced]
         spoints = stress_points(trace, bands)
-        variants = [Variant(w) for w in without] + [Variant(trace, spoints)]
+        variants.append(stressed(trace, spoints))
         if cev is not None:
             # the call in its own stress state: an outage inside it is judged by srun, not stacked on it.
             # Only crun's recording of the call is read, and the two stress replays are the same up to
             # their first differing row: an outage after the call's active period leaves srun's recording
             cpoints = stress_points(trace, bands, calls_only=True)
             if first_difference_step(spoints, cpoints) < a0 + na:
-                variants.append(Variant(trace, cpoints))
-        run, vruns = replay_variants(trace, cp, gp, pp, variants, [a0] if cev is not None else None, na)
+                variants.append(stressed(trace, cpoints))
+        n_plus = redundancy.replay(trace, spoints)  # N+k: the island again with the largest units out
+        run, vruns, others = replay_variants(trace, cp, gp, pp, variants, [a0] if cev is not None else None, na,
+                                             [n_plus] if n_plus is not None else [])
         srun = vruns[len(forced)]
         crun = vruns[-1]
-        known = {id(ev): summarize(r, w, site, design) for ev, r, w in zip(forced, vruns, without)}
+        without = {id(ev): summarize(r, trace, site, design) for ev, r in zip(forced, vruns)}
         counterfactual = next((r for ev, r in zip(forced, vruns) if ev is cev), None)
         recorded = run.recorded[0][:na] if cev is not None else None
         row = summarize(run, trace, site, design)
@@ -427,10 +424,10 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
         sresp = curtailment_response(crun.recorded[0][:na], site.grid.firm_import_mw, dt, float(cp[K.C_TOL_MW])) \
             if cev is not None else {"ok": None, "import_over_firm_mw": None, "unserved_mwh": None}
         row.update({f"stress_curtailment_response_{k}": v for k, v in sresp.items()})
-        row.update(redundancy.row(trace, loss_of_grid=row["stress_loss_of_grid_events"] > 0))
+        row.update(redundancy.row(others[0] if others else None, trace, row["stress_loss_of_grid_events"] > 0))
         row["scenario"] = i
         rows.append(row)
-        parts.append(natural_rate_parts(row, trace, site, design, None, known))
+        parts.append(natural_rate_parts(row, trace, site, without))
         hourly.append(run.hourly)
         ramp_hists.append(run.ramp_hist)
         m = run.metrics
@@ -450,7 +447,7 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
             # lowest stored energy reached, then the longest outage, decides the worst contingency
             score = -o[K.O_E_MIN_MWH] + 1e-6 * o[K.O_STEPS] + 1e6 * (1.0 - o[K.O_ISLAND_OK])
             offer("loss_of_grid" if long_ else "voltage_sag", score, i, trace, int(o[K.O_START]), lead=0.1)
-        onsets = np.flatnonzero(np.diff((trace.curtailment_phase == 2).astype(np.int8), prepend=0) == 1)
+        onsets = np.flatnonzero(np.diff((trace.curtailment_phase == 2).astype(np.int8), prepend=np.int8(0)) == 1)
         if recorded is not None and recorded.shape[0]:
             # the contingency call (stress replay): its first failing step if it failed, else its onset
             srec = crun.recorded[0][:na]
@@ -503,22 +500,25 @@ def _record_scenario(site, design, i: int, starts: list[int], window_steps: int,
     """The recorded windows of held-out scenario ``i`` starting at ``starts`` (in that order), each
     from the stress replay where ``stressed`` says so (``"calls"``: the calls' own stress state,
     ``True`` or ``"all"``: every contingency's), else from the natural one."""
-    from ..scenarios import scenario_trace
-
     dt = float(site.scenarios.transient_resolution_s)
     cp, gp, pp = replay_arrays(site, design)
-    trace = TraceArrays.from_dataset(scenario_trace(site, "held_out", i) if ds is None else ds, dt, index=i)
-    stressed = stressed or [False] * len(starts)
-    out: list[np.ndarray] = [None] * len(starts)
-    stressed = ["all" if st is True else st for st in stressed]
+    trace = HeldOutTrace.generated(site, "held_out", i) if ds is None else HeldOutTrace.from_dataset(ds, dt, index=i)
+    stressed = ["all" if st is True else st for st in (stressed or [False] * len(starts))]
+    replays = {}  # state -> (positions in starts, their starts, the replay), fed the trace's chunks together
     for state in (False, "all", "calls"):
         idx = [j for j, st in enumerate(stressed) if st == state]
-        if not idx:
-            continue
-        sts = [starts[j] for j in idx]
-        stress = stress_points(trace, BandEnergies.from_design(site, design), calls_only=state == "calls") \
-            if state else None
-        run = run_kernel(trace, cp, gp, pp, record=sts, record_length=min(window_steps, trace.steps), stress=stress)
+        if idx:
+            sts = [starts[j] for j in idx]
+            stress = stress_points(trace, BandEnergies.from_design(site, design), calls_only=state == "calls") \
+                if state else None
+            replays[state] = (idx, sts, Replay(cp, gp, pp, trace.steps, record=sts,
+                                               record_length=min(window_steps, trace.steps), stress=stress))
+    for _, chunk in trace.chunks():
+        for _, _, rp in replays.values():
+            rp.feed(chunk)
+    out: list[np.ndarray] = [None] * len(starts)
+    for idx, sts, rp in replays.values():
+        run = rp.result()
         for pos, k in enumerate(np.argsort(sts, kind="stable")):
             out[idx[k]] = run.recorded[pos]
     return out

@@ -102,42 +102,83 @@ def test_the_call_is_judged_in_its_own_stress_state(monkeypatch, sag_s):
 FIELDS = ("metrics", "hourly", "ramp_hist", "turning_points", "outages", "recorded", "rec_start")
 
 
-def test_forked_replays_are_the_whole_replays_bit_for_bit():
-    """Each variant forked from the natural replay at its first differing step (the call's notice,
-    the outage's and the sag's first bin, the first stress row) gives what replaying it whole gives,
-    every array to the bit; the natural replay too. Engines start in the outage and run for the call."""
-    from bess_size.simulator.metrics import forced_events, without_event, without_outage
-    from bess_size.simulator.replays import Variant, first_difference, replay_variants
-
-    site = site_()
-    design = make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=4, cu=2.0)
+def busy_trace():
+    """The call trace with a sag in the call's recovery (2900 s) and a 60 s loss of grid in its
+    notice (700 s): every forced event and stress row in one trace."""
     ds = call_trace(2900)
-    n = ds.sizes["time"]
     grid = ds.grid_available.values.copy()
     grid[700:760] = 0
     ds["grid_available"] = ("time", grid)
-    events = [dict(CALL), {"kind": "loss_of_grid", "start_s": 700.0, "duration_s": 60.0, "source": "contingency"},
-              {"kind": "voltage_sag", "start_s": 2900.0, "duration_s": 1.0, "source": "contingency",
-               "dips": [[2900.0, 0.3]]}]
-    ds.attrs["events_json"] = json.dumps(events)
-    trace = TraceArrays.from_dataset(ds, 1.0)
+    ds.attrs["events_json"] = json.dumps([
+        dict(CALL), {"kind": "loss_of_grid", "start_s": 700.0, "duration_s": 60.0, "source": "contingency"},
+        {"kind": "voltage_sag", "start_s": 2900.0, "duration_s": 1.0, "source": "contingency", "dips": [[2900.0, 0.3]]}])
+    return ds
+
+
+@pytest.mark.parametrize("chunk_s", [86400.0, 1000.0, 333.0])
+def test_forked_replays_are_the_whole_replays_bit_for_bit(monkeypatch, chunk_s):
+    """Each variant forked from the natural replay at its first differing step (the call's notice,
+    the outage's and the sag's first bin, the first stress row), with the trace fed a chunk at a
+    time (edges inside the notice, the outage and the call), gives what replaying the variant's
+    whole inputs gives, every array to the bit; the natural replay too. Engines start in the outage
+    and run for the call. The variants' inputs are the trace without the event."""
+    from bess_size.simulator import trace_source as TS
+    from bess_size.simulator.metrics import forced_events
+    from bess_size.simulator.replays import replay_variants
+
+    monkeypatch.setattr(TS, "CHUNK_S", chunk_s)
+    site = site_()
+    design = make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=4, cu=2.0)
+    ds = busy_trace()
+    head = TS.HeldOutTrace.from_dataset(ds, 1.0)
+    n = head.steps
     cp, gp, pp = replay_arrays(site, design)
     bands = BandEnergies.from_design(site, design)
-    forced = forced_events(site, trace.events)
-    without = [without_event(trace, site, e) if e["kind"] == "curtailment" else without_outage(trace, site, e)
-               for e in forced]
-    variants = [Variant(w) for w in without] + [Variant(trace, stress_points(trace, bands)),
-                                                Variant(trace, stress_points(trace, bands, calls_only=True))]
-    assert [first_difference(trace, v) for v in variants] == [600, 700, 2900, 600, 600]
-    assert first_difference(trace, Variant(trace)) == n
+    forced = forced_events(site, head.events)
+    variants = [TS.without_call(head, site, e) if e["kind"] == "curtailment" else TS.without_outage(head, site, e)
+                for e in forced]
+    variants += [TS.stressed(head, stress_points(head, bands)), TS.stressed(head, stress_points(head, bands, True))]
+    assert [v.start for v in variants] == [600, 700, 2900, 600, 600]
+    natural = head.chunk(0, n)
+    inputs = [v.chunk(natural, 0) for v in variants]
+    no_call, no_outage, no_sag = inputs[:3]
+    assert (no_call.curtailment_phase == 0).all() and (no_call.import_limit_mw == 120.0).all()
+    assert (no_call.notice_left_s == 0).all() and natural.notice_left_s[600] == 1200.0
+    assert (no_outage.grid_available[700:760] == 1).all() and no_outage.grid_available[2900] == 0
+    assert no_sag.grid_available[2900] == 1 and (no_sag.grid_available[700:760] == 0).all()
     record = [1800]
-    run, runs = replay_variants(trace, cp, gp, pp, variants, record, 600)
-    whole = [run_kernel(v.trace, cp, gp, pp, record=record, record_length=600, stress=v.stress) for v in variants]
-    for got, want in zip([run, *runs], [run_kernel(trace, cp, gp, pp, record=record, record_length=600), *whole]):
+    run, runs, _ = replay_variants(head, cp, gp, pp, variants, record, 600)
+    whole = [run_kernel(x, cp, gp, pp, record=record, record_length=600, stress=v.stress)
+             for v, x in zip(variants, inputs)]
+    for got, want in zip([run, *runs], [run_kernel(natural, cp, gp, pp, record=record, record_length=600), *whole]):
         for f in FIELDS:
             a, b = getattr(got, f), getattr(want, f)
             assert a.shape == b.shape and np.array_equal(a, b, equal_nan=True), f
     assert all(not np.array_equal(r.metrics, run.metrics) for r in runs)  # each variant is another replay
+
+
+@pytest.mark.parametrize("generated", [False, True])
+def test_simulate_a_chunk_at_a_time_is_simulate_whole(monkeypatch, generated):
+    """Held-out traces read a chunk at a time (edges every 1000 s or 700 s: inside the notice, the
+    call, the outage and the worst windows) give validation.json and timeseries.nc of reading them
+    whole, given traces and traces generated from the held-out stream (2.4 h each, with their
+    contingency call, loss of grid and sag sequence)."""
+    from bess_size.simulator import trace_source as TS
+
+    if generated:
+        site = make_site(reliability={"target_success_rate": 0.5, "islanding": {"required": True, "redundancy_units": 1}},
+                         grid={"curtailment": {"notice_min": 20, "events_per_year": 25}})
+        held_out, chunks = 2, (1000.0, 700.0)
+    else:
+        site, held_out, chunks = site_(), [busy_trace(), call_trace(1900)], (1000.0,)
+    design = make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=4, cu=2.0)
+    whole = simulate(site, design, held_out=held_out)
+    for chunk_s in chunks:
+        monkeypatch.setattr(TS, "CHUNK_S", chunk_s)
+        v = simulate(site, design, held_out=held_out)
+        assert v.to_json() == whole.to_json()
+        for k, ds in whole.timeseries.items():
+            assert v.timeseries[k].identical(ds), k
 
 
 def test_n_plus_1_is_replayed_where_the_grid_is_lost_only(monkeypatch):
@@ -158,10 +199,10 @@ def test_n_plus_1_is_replayed_where_the_grid_is_lost_only(monkeypatch):
     traces = [make_trace(np.full(n, 50.0), grid=sag_only, events=[sag], index=0),
               make_trace(np.full(n, 50.0), grid=lost, events=[log, sag], index=1)]
     replayed = []
-    real = R.run_kernel
-    monkeypatch.setattr(R, "run_kernel", lambda trace, *a, **k: replayed.append(trace.index) or real(trace, *a, **k))
+    real = R.Replay
+    monkeypatch.setattr(R, "Replay", lambda *a, **k: replayed.append(len(replayed)) or real(*a, **k))
     v = simulate(site, design, held_out=traces)
-    assert replayed == [1]
+    assert replayed == [0]  # one N+1 replay: the trace that lost the grid
     assert v.scenarios[0]["redundancy_islanding_ok"] is None and v.scenarios[0]["redundancy_islanding_margin_mwh"] is None
     assert v.scenarios[1]["redundancy_islanding_ok"] is True and v.scenarios[1]["redundancy_islanding_margin_mwh"] > 0
     assert {c.requirement: c for c in v.checks}["islanding_redundancy"].scenarios == 1
