@@ -138,6 +138,9 @@ def controller_params(site, design) -> np.ndarray:
     cp[K.C_RAMP_MW_PER_MIN] = g.ramp_limit_mw_per_min
     cp[K.C_WINDOW_STEPS] = math.floor(60.0 / dt + 1e-9)
     cp[K.C_PEAK_DECAY] = min(1.0, dt / 3600.0)
+    cp[K.C_PEAK_DECAY_DAY] = min(1.0, dt / 86400.0)
+    cp[K.C_DT_H] = dt / 3600.0
+    cp[K.C_DIS_LOSS] = 1.0 / b.discharge_efficiency - 1.0
     cp[K.C_TOL_MW] = 1e-6
     cp[K.C_ISLAND_SHED_FRACTION] = r.islanding.shed_fraction(site.load)
     cp[K.C_ISLAND_SHED_STEPS] = math.ceil(max(r.ride_through.duration_s, r.islanding.flexible_shed_delay_s) / dt - 1e-9)

@@ -39,6 +39,18 @@ Physical model per step (``dt`` in hours for energies)::
 
 The replay runs at end of life: stored energy lives in ``[F, F + U]``,
 ``U = end_of_life_fraction (soc_max - soc_min) E`` (the span the bands were stacked in).
+
+Code: :func:`simulate_chunk` replays consecutive steps from a state vector (``ST_*``) and the
+workspace arrays, so a trace can be fed in chunks (``controller.Replay``); each step calls small
+compiled functions, one per priority (``_signals``, ``_import_cap``, ``_unit_goals`` +
+``_dispatch_units``, ``_floor``, ``_shortfall``/``_surplus``, ``_stored_energy``) and per metric
+group (``_turning_point``, ``_import_metrics``, ``_ramp_violation``, ``_band_metrics``,
+``_outage_metrics``, ...); :func:`finish` closes the trace. Everything is compiled without numba's
+reference counting (``_nrt=False``): nothing here allocates, and counting references to the arrays
+handed to each helper costs atomic instructions every step. Helpers LLVM would not inline on its
+own are inlined by numba (``inline="always"``): a call passing arrays costs more than the work.
+The arithmetic is that of the one-function kernel it replaced, operation for operation, so the
+results are the same bit for bit.
 """
 
 from __future__ import annotations
@@ -84,7 +96,10 @@ C_PEAK_DECAY = 29  # decay per step of the peak estimate toward the present net 
 C_TOL_MW = 30
 C_ISLAND_SHED_FRACTION = 31  # share of the load an island sheds (reliability.islanding.shed_flexible_load)
 C_ISLAND_SHED_STEPS = 32  # ... once it has lasted this many steps (ride-through and flexible_shed_delay_s)
-N_CP = 33
+C_PEAK_DECAY_DAY = 33  # ... toward the present over a day (units committed on economics)
+C_DT_H = 34  # the step in hours
+C_DIS_LOSS = 35  # 1 / eta_dis - 1: losses per MW discharged
+N_CP = 36
 
 # --- generator arrays (float64, shape (n_types, N_GEN)) -----------------------------------
 G_UNIT_MW = 0
@@ -272,13 +287,15 @@ ST_P_EXPORT_MW = 44
 ST_DP_WORST_MW = 45  # largest one-step |dPOI|
 ST_T_DP_WORST = 46
 ST_SWING_WORST_MW = 47  # largest POI change within the 60 s window
-ST_HOUR = 48  # the hour being aggregated
-ST_NEXT_HOUR = 49  # its end (first step of the next hour)
-ST_H = 50  # the hour's running aggregates, in the hourly layout H_* (H_RAMP_MAX in MW per step)
+ST_DP_NEED_WORST_MW = 48  # largest one-step POI change the battery's limits forced
+ST_S2_NEED_WORST = 49  # largest square of the apparent power asked of the battery [MVA^2]
+ST_HOUR = 50  # the hour being aggregated
+ST_NEXT_HOUR = 51  # its end (first step of the next hour)
+ST_H = 52  # the hour's running aggregates, in the hourly layout H_* (H_RAMP_MAX in MW per step)
 N_ST = ST_H + N_H
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _tp_compact(tp, n, h):
     """Re-filter turning points with hysteresis ``h`` in place; return the new count."""
     if n < 3:
@@ -318,7 +335,7 @@ def _tp_compact(tp, n, h):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, value, t_index):
     """Restart the measurement deques with one entry: the POI steady at ``value`` up to ``t_index``.
     Returns the new (min front, min back, max front, max back)."""
@@ -329,15 +346,18 @@ def _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, value, t_index):
     return 0, 1, 0, 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _p_available(pcs_mw, s_mva, q_mvar):
     """Real power the battery may carry: ``min(P_pcs, sqrt(S^2 - Q^2))`` (0 when Q >= S)."""
     rest = s_mva * s_mva - q_mvar * q_mvar
+    if rest >= pcs_mw * pcs_mw:
+        # no root needed: sqrt(fl(P^2)) == P in binary floating point, and sqrt is monotonic
+        return pcs_mw
     p_s = math.sqrt(rest) if rest > 0.0 else 0.0
     return p_s if p_s < pcs_mw else pcs_mw
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def _tick_orders(gp, n_on, starting, orders, timer, m):
     """Start orders, one per decision, each with its own timer: a unit ordered at step t with start
     time S steps runs from step t + S, whatever was ordered before it. Orders are kept oldest first
@@ -365,7 +385,7 @@ def _tick_orders(gp, n_on, starting, orders, timer, m):
                 timer[k, j] = timer[k, src] if src < n else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _add_order(k, units, steps, starting, orders, timer):
     n = orders.shape[1]
     for j in range(n):
@@ -379,7 +399,7 @@ def _add_order(k, units, steps, starting, orders, timer):
     starting[k] += units
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _cancel_orders(k, units, starting, orders, timer):
     """Cancel up to ``units`` pending starts of type k, newest first."""
     for j in range(orders.shape[1] - 1, -1, -1):
@@ -395,7 +415,7 @@ def _cancel_orders(k, units, starting, orders, timer):
                 timer[k, j] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def _dispatch_units(gp, n_on, starting, orders, timer, g, want_mw, target_mw, keep_min, hold, dt, m):
     """Commit units in list order to cover ``want_mw`` of capacity and move output toward
     ``target_mw`` within the online units' ramps, min load and rating; return total output [MW].
@@ -453,7 +473,7 @@ def _dispatch_units(gp, n_on, starting, orders, timer, g, want_mw, target_mw, ke
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _bin_flows(b_mw, up_mw, dn_mw):
     """Mean discharge and charge [MW] of a step whose load swings within it from its mean ``L`` up
     to ``L + up`` and down to ``L - dn`` (the bin's max and min), which the battery follows.
@@ -475,7 +495,7 @@ def _bin_flows(b_mw, up_mw, dn_mw):
     return w * hi, -(1.0 - w) * lo
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _stress_state(gp, n_on, starting, orders, timer, g, need_mw):
     """Generation cold except the units that must run for firm reasons: ``need_mw`` (net load
     above the import limit) carried in list order by as few units as cover it, at least at their
@@ -509,7 +529,7 @@ def workspace(cp, gp, poi_state) -> tuple:
             np.zeros((ng, max_orders)), np.zeros(ng), np.zeros(cap), np.zeros(cap), np.zeros(cap), np.zeros(cap))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _copy_into(dst, src):
     """``dst[:] = src`` for arrays of one length, as a loop: the slice assignment checks shapes
     and brings numba's error-message machinery into the compiled kernel."""
@@ -524,7 +544,7 @@ def new_state(steps: int) -> np.ndarray:
     return st
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _init_state(L0, pv0, lim0, price0, cp, gp, st, work, m, tp):
     """Steady operation at the first step: stored energy mid-band, the peak estimates at the net
     load, units running that the import limit cannot do without and those cheaper than the first
@@ -579,7 +599,533 @@ def _init_state(L0, pv0, lim0, price0, cp, gp, st, work, m, tp):
     m[M_BAND_HIGH_MARGIN_MWH] = 1e300
 
 
-@njit(cache=True)
+# ============================================================================ controller, by priority
+
+
+@njit(cache=True, _nrt=False)
+def _signals(cp, N, pr, pk, pk_day, price_mean, price_mad):
+    """(5) Economics' causal signals: the net load's peak estimates (decaying toward the present over
+    an hour and over a day), the price's daily mean and mean absolute deviation; returns them and the
+    arbitrage setpoint [MWh] inside the operating band (cheap: up, dear: down)."""
+    if N > pk:
+        pk = N
+    else:
+        pk += (N - pk) * cp[C_PEAK_DECAY]
+    # over a day: for committing units that run on economics (no start-stop per stall)
+    if N > pk_day:
+        pk_day = N
+    else:
+        pk_day += (N - pk_day) * cp[C_PEAK_DECAY_DAY]
+    a_price = cp[C_PRICE_ALPHA]
+    price_mean += a_price * (pr - price_mean)
+    price_mad += a_price * (abs(pr - price_mean) - price_mad)
+    z = 0.0
+    if price_mad > 1e-9:
+        z = -(pr - price_mean) / (2.0 * price_mad) * cp[C_ARB_GAIN]
+        if z > 1.0:
+            z = 1.0
+        elif z < -1.0:
+            z = -1.0
+    op_lo = cp[C_OP_LO_MWH]
+    op_hi = cp[C_OP_HI_MWH]
+    return pk, pk_day, price_mean, price_mad, 0.5 * (op_lo + op_hi) + z * 0.5 * (op_hi - op_lo)
+
+
+@njit(cache=True, _nrt=False)
+def _outage_opens(outages, m, out_i, t, e, floor_mwh):
+    """(1) A loss of grid or a sag begins at step t: its record opens (while rows last); returns its row."""
+    if out_i + 1 < outages.shape[0]:
+        out_i += 1
+        outages[out_i, O_START] = t
+        outages[out_i, O_RT_OK] = 1.0
+        outages[out_i, O_ISLAND_OK] = 1.0
+        outages[out_i, O_E_MIN_MWH] = e
+        outages[out_i, O_E_START_MWH] = e
+        outages[out_i, O_RT_ACHIEVED_S] = -1.0
+        outages[out_i, O_MIN_SERVED_FRACTION] = 1.0
+        outages[out_i, O_AVAIL_MW] = 1e300
+        outages[out_i, O_RESERVE_MWH] = e - floor_mwh
+    m[M_N_OUTAGES] += 1.0
+    return out_i
+
+
+@njit(cache=True, _nrt=False)
+def _grid_returns(cp, gp, pp, poi_state, work, outages, out_i, n_out, started, N, g_total):
+    """(1) The grid is back after ``n_out`` steps. After a sag the grid carries on: starts not yet
+    synchronised are cancelled; after a loss of grid they go on (import returns only at the
+    reconnection ramp, and the units take the load meanwhile; the hand-back stops what is not
+    needed), the policy and the measurement history restart at the outage's zero import.
+    Returns whether it was a loss of grid (a reconnection follows)."""
+    starting, orders, timer = work[2], work[3], work[4]
+    if out_i >= 0:
+        outages[out_i, O_STEPS] = n_out
+    if n_out <= cp[C_SAG_STEPS]:
+        for k in range(gp.shape[0]):
+            _cancel_orders(k, starting[k], starting, orders, timer)
+        return False
+    if started:
+        poi_reset(poi_state, pp, N - g_total, 0.0)
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def _import_cap(cp, lim, ph, notice_left_s, reconnecting, rc_cap):
+    """(2)(3) The import cap the POI works to while connected: the trace's limit, during a notice
+    falling so the grid reaches the firm import at the event start, after a loss of grid the
+    reconnection ramp. Returns (cap, reconnection cap)."""
+    lim_eff = lim
+    if ph == 1:
+        cap_pre = cp[C_FIRM_MW] + notice_left_s * cp[C_PRERAMP_MW_PER_S]
+        if cap_pre < lim_eff:
+            lim_eff = cap_pre
+    if reconnecting:
+        rc_cap += cp[C_RECONNECT_MW_PER_S] * cp[C_DT_S]
+        if rc_cap < lim_eff:
+            lim_eff = rc_cap
+    return lim_eff, rc_cap
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _econ_capacity(gp, price):
+    """(5) Capacity [MW] of the unit types whose fuel costs less than the present price."""
+    cap = 0.0
+    for k in range(gp.shape[0]):
+        if gp[k, G_FUEL_USD_PER_MWH] < price:
+            cap += gp[k, G_UNITS] * gp[k, G_UNIT_MW]
+    return cap
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _unit_goals(cp, gp, connected, reconnecting, ph, N, e, dev, g_total, rc_cap, pk, pk_day, lim, lim_eff, econ_cap):
+    """(1)(3)(5) What generation is asked for: (want [MW] of committed capacity, target [MW] of
+    output, keep units at their minimum load, hold the commitment)."""
+    dt = cp[C_DT_S]
+    r_hb = cp[C_HANDBACK_MW_PER_S]
+    hold = False
+    if not connected:
+        # every installed unit starts: the design's bridge to the island counts on all of them
+        want = 0.0
+        for k in range(gp.shape[0]):
+            want += gp[k, G_UNITS] * gp[k, G_UNIT_MW]
+        want = max(want, N)
+        target = N
+        keep_min = False
+        hold = True
+    elif reconnecting:
+        # hand the load back at the POI's steady rate (the policy follows it), never faster
+        # than the reconnection cap lets import return, refilling the ride-through reserve first
+        refill = 0.0
+        rt_top = cp[C_RT_TOP_MWH]
+        if e < rt_top:
+            refill = (rt_top - e) / cp[C_ETA_CH] * 3600.0 / cp[C_RECOVERY_S]
+        target = max(g_total - r_hb * dt, N - rc_cap + refill)
+        want = max(target, 0.0)
+        keep_min = False
+    elif ph == 1 or ph == 2:
+        # commit to cover the expected deficit below the firm import
+        want = max(pk - cp[C_FIRM_MW], N - lim_eff, 0.0)
+        refill = 0.0
+        if dev < 0.0:
+            refill = -dev / cp[C_ETA_CH] * 3600.0 / cp[C_RECOVERY_S]
+        # never let generation fall faster than the POI can follow (as in normal running):
+        # a dip in load during a call must not hand the load to the shrinking import cap
+        target = max(g_total - r_hb * dt, N - lim_eff + refill, 0.0)
+        keep_min = True
+        hold = True
+    else:
+        target = max(g_total - r_hb * dt, N - lim_eff)
+        want = max(target, pk - lim, 0.0)
+        if want <= 1e-9:
+            want = 0.0
+        keep_min = want > 0.0
+    if econ_cap > 0.0:
+        # cover the net load up to the cheap capacity, rising no faster than the POI can
+        # follow down (the steady ramp rate); commit for the recent peak so swings do not
+        # start and stop units
+        econ = min(econ_cap, max(N, 0.0), g_total + r_hb * dt)
+        if econ > target:
+            target = econ
+        want = max(want, min(econ_cap, pk_day))
+        keep_min = True
+    return want, target, keep_min, hold
+
+
+@njit(cache=True, _nrt=False)
+def _units_busy(n_on, starting):
+    """Whether any unit runs or is starting (generation still needs dispatching)."""
+    for k in range(n_on.shape[0]):
+        if n_on[k] > 0 or starting[k] > 0:
+            return True
+    return False
+
+
+@njit(cache=True, _nrt=False)
+def _floor(cp, connected, reconnecting, recovering, e, ph):
+    """(1)(4) The stored-energy floor the battery may draw to this step [MWh] (the nameplate floor
+    in an outage and until what it drew is back, else the top of the ride-through reserve), and
+    whether the recovery from an outage goes on."""
+    rt_top = cp[C_RT_TOP_MWH]
+    floor_now = rt_top
+    if not connected or reconnecting or recovering:
+        floor_now = cp[C_FLOOR_MWH]
+    if recovering and not reconnecting and connected and e >= rt_top:
+        # the ride-through reserve is back, so it is held again; the recovery from the loss of
+        # grid lasts until what the outage drew from the bands above it is back too (outside
+        # calls: up to the operating band, the up-ramp buffer included, so the swings of the
+        # next steps do not dip below the normal floor): until then the band checks do not
+        # judge it as normal running
+        floor_now = rt_top
+        if e >= (cp[C_OP_LO_MWH] if ph == 0 else rt_top):
+            recovering = False
+    return floor_now, recovering
+
+
+@njit(cache=True, _nrt=False)
+def _window(v_min, t_min, v_max, t_max, f_min, b_min, f_max, b_max, oldest, p_prev):
+    """The POI's lowest and highest value in the 60 s window (its true history, measured apart from
+    the policy's own): evict entries older than ``oldest``; returns (min, max, min front, max front)."""
+    mask = v_min.shape[0] - 1
+    while f_min < b_min and t_min[f_min & mask] < oldest:
+        f_min += 1
+    while f_max < b_max and t_max[f_max & mask] < oldest:
+        f_max += 1
+    wmin = v_min[f_min & mask] if f_min < b_min else p_prev
+    wmax = v_max[f_max & mask] if f_max < b_max else p_prev
+    return wmin, wmax, f_min, f_max
+
+
+@njit(cache=True, _nrt=False)
+def _window_push(v_min, t_min, v_max, t_max, f_min, b_min, f_max, b_max, p, t):
+    """Append the POI ``p`` of step t to the measurement deques; returns (min back, max back)."""
+    mask = v_min.shape[0] - 1
+    while b_min > f_min and v_min[(b_min - 1) & mask] >= p:
+        b_min -= 1
+    v_min[b_min & mask] = p
+    t_min[b_min & mask] = t
+    b_min += 1
+    while b_max > f_max and v_max[(b_max - 1) & mask] <= p:
+        b_max -= 1
+    v_max[b_max & mask] = p
+    t_max[b_max & mask] = t
+    b_max += 1
+    return b_min, b_max
+
+
+@njit(cache=True, _nrt=False)
+def _reactive_need(cp, q_load, p):
+    """Reactive power [Mvar] the battery must supply: the load's less what the POI may carry at its
+    minimum power factor for an import ``p``."""
+    q = q_load - max(p, 0.0) * cp[C_TAN_POI]
+    if q < 0.0:
+        q = 0.0
+    return q
+
+
+@njit(cache=True, _nrt=False)
+def _shortfall(b, dis_max, p_avail, dis_e, connected, restoring, lim, p, flex_mw, isl_shed_mw, shed):
+    """(2) The battery cannot discharge the ``b`` [MW] asked of it: the POI takes the rest up to the
+    import limit, then flexible load is shed (in an island only what the spec lets it), then the POI
+    goes above the limit (a counted import violation); while restoring after a loss of grid, load
+    comes back only as import returns and the battery refills: the deficit is held back (unserved).
+    Returns (b, p, shed, unserved, limit cause: 1 power, 2 energy)."""
+    short = b - dis_max
+    b = dis_max
+    limit_cause = 1 if p_avail <= dis_e else 2
+    unserved = 0.0
+    if not restoring:
+        room = max(lim - p, 0.0)
+        take = min(short, room)
+        p += take
+        short -= take
+    if short > 0.0:
+        # an island sheds only what the spec lets it (grid-connected: the flexible share)
+        more = max(min(short, (flex_mw if connected else isl_shed_mw) - shed), 0.0)
+        shed += more
+        short -= more
+    if short > 0.0:
+        if not restoring:
+            p += short  # above the import limit: counted as an import violation
+        else:
+            unserved = short
+    return b, p, shed, unserved, limit_cause
+
+
+@njit(cache=True, _nrt=False)
+def _surplus(b, ch_max, p_avail, ch_e, pv, g, g_total, p, connected, dt_h, m):
+    """(2) The battery cannot charge the ``-b`` [MW] asked of it: PV is curtailed, then generation
+    trips below its plan, before the POI drops faster than allowed. Returns
+    (b, PV used, generation, p, limit cause: 1 power, 2 energy)."""
+    surplus = -ch_max - b
+    b = -ch_max
+    limit_cause = 1 if p_avail <= ch_e else 2
+    cut = min(surplus, pv)
+    pv_used = pv - cut
+    surplus -= cut
+    m[M_PV_CURTAILED_MWH] += cut * dt_h
+    if surplus > 0.0 and g_total > 0.0:
+        cutg = min(surplus, g_total)
+        scale = (g_total - cutg) / g_total
+        for k in range(g.shape[0]):
+            g[k] *= scale
+        g_total -= cutg
+        surplus -= cutg
+    if surplus > 0.0:
+        p -= surplus
+        if limit_cause == 2 and connected:
+            # full: what neither PV curtailment nor generation could take went to the POI
+            m[M_BAND_TOP_FORCED_MWH] += surplus * dt_h
+    return b, pv_used, g_total, p, limit_cause
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _stored_energy(cp, e, b, up_mw, dn_mw, floor_now):
+    """Stored energy [MWh] after a step whose battery power is ``b`` (discharge positive) with the
+    load's within-step swing; returns (e, mean discharge, mean charge, losses [MW])."""
+    dt_h = cp[C_DT_H]
+    eta_ch = cp[C_ETA_CH]
+    eta_dis = cp[C_ETA_DIS]
+    top = cp[C_TOP_MWH]
+    floor_f = cp[C_FLOOR_MWH]
+    dis, ch = _bin_flows(b, up_mw, dn_mw)
+    e_try = e - dis * dt_h / eta_dis + ch * dt_h * eta_ch
+    if (dis > 0.0 and ch > 0.0) and (e_try < floor_now - 1e-12 or e_try > top + 1e-12):
+        # at a stored-energy edge the cells cannot follow the swing's losses too: mean flow only
+        dis, ch = max(b, 0.0), max(-b, 0.0)
+        e_try = e - dis * dt_h / eta_dis + ch * dt_h * eta_ch
+    e = e_try
+    loss = dis * cp[C_DIS_LOSS] + ch * (1.0 - eta_ch)
+    if e < floor_f and e > floor_f - 1e-9:
+        e = floor_f
+    if e > top and e < top + 1e-9:
+        e = top
+    return e, dis, ch, loss
+
+
+# ============================================================================ metrics, by group
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _turning_point(tp, n_tp, tp_dir, tp_cand, h_tp, e, m):
+    """Turning points of stored energy (hysteresis ``h_tp``) for the rainflow count; when the buffer
+    fills, the hysteresis doubles and the points are filtered again. Returns the new
+    (count, direction, candidate, hysteresis)."""
+    if tp_dir > 0:
+        if e > tp_cand:
+            tp_cand = e
+        elif tp_cand - e >= h_tp:
+            tp[n_tp] = tp_cand
+            n_tp += 1
+            tp_dir = -1
+            tp_cand = e
+    elif tp_dir < 0:
+        if e < tp_cand:
+            tp_cand = e
+        elif e - tp_cand >= h_tp:
+            tp[n_tp] = tp_cand
+            n_tp += 1
+            tp_dir = 1
+            tp_cand = e
+    else:
+        if e - tp[0] >= h_tp:
+            tp_dir = 1
+            tp_cand = e
+        elif tp[0] - e >= h_tp:
+            tp_dir = -1
+            tp_cand = e
+    if n_tp >= tp.shape[0] - 2:
+        h_tp *= 2.0
+        n_tp = _tp_compact(tp, n_tp, h_tp)
+        m[M_TP_HYST_MWH] = h_tp
+    return n_tp, tp_dir, tp_cand, h_tp
+
+
+@njit(cache=True, _nrt=False)
+def _ramp_need(m, Nn, dis_max, flex_mw, ch_max, pv, g_total, p_prev, lim_eff, wmin, wmax):
+    """The POI motion the battery's limits force (0 when it could hold the POI still): the figure the
+    ramp checks compare with their limits. Keeps the 60 s figure in ``m``; returns the one-step
+    change [MW] (its worst, divided by dt at the end, is the MW/s figure)."""
+    need_lo = Nn - dis_max - flex_mw
+    need_hi = Nn + ch_max + pv + g_total
+    dp_need = max(need_lo - p_prev, p_prev - need_hi, p_prev - lim_eff, 0.0)
+    sw_need = max(need_lo - wmin, wmax - need_hi, wmax - lim_eff, 0.0)
+    if sw_need > m[M_RAMP_NEED_WORST_MW_PER_MIN]:
+        m[M_RAMP_NEED_WORST_MW_PER_MIN] = sw_need
+    return dp_need
+
+
+@njit(cache=True, _nrt=False)
+def _substep_metrics(m, outages, sub, tol, connected, out_i, in_rt, dt_h):
+    """Swings faster than the step the PCS could not follow (``sub`` MW): counted, and in an island
+    they fail its ride-through (within its duration) and islanding."""
+    if sub > m[M_SUBSTEP_SHORT_WORST_MW]:
+        m[M_SUBSTEP_SHORT_WORST_MW] = sub
+    if sub > tol:
+        m[M_SUBSTEP_SHORT_STEPS] += 1.0
+        if not connected and out_i >= 0:
+            outages[out_i, O_SUB_SHORT_MWH] += sub * dt_h
+            if in_rt:
+                outages[out_i, O_RT_OK] = 0.0
+            outages[out_i, O_ISLAND_OK] = 0.0
+
+
+@njit(cache=True, _nrt=False)
+def _import_metrics(m, p, lim, tol, dt, t):
+    """Import above the limit: steps, MW-seconds, the worst and its step."""
+    over = p - lim
+    if over > tol:
+        m[M_IMPORT_VIOL_STEPS] += 1.0
+        m[M_IMPORT_VIOL_MW_S] += over * dt
+        if over > m[M_IMPORT_WORST_MW]:
+            m[M_IMPORT_WORST_MW] = over
+            m[M_T_WORST_IMPORT] = t
+
+
+@njit(cache=True, _nrt=False)
+def _ramp_violation(m, ex1, ex60, thr, dt, limit_cause, forced_import, aftermath, t):
+    """A step that broke a ramp rule (excess over the one-second or the 60 s rule above ``thr``):
+    counted with its cause. Returns (excess [MW], cause: 0 none, 1 power, 2 energy, 3 import cap,
+    4 aftermath, 5 unexplained)."""
+    if not (ex1 > thr or ex60 > thr):
+        return 0.0, 0
+    viol = max(ex1, ex60)
+    if ex1 > thr:
+        m[M_RAMP1_VIOL_STEPS] += 1.0
+    if ex60 > thr:
+        m[M_RAMP60_VIOL_STEPS] += 1.0
+    m[M_RAMP_VIOL_STEPS] += 1.0
+    m[M_RAMP_VIOL_MW_S] += viol * dt
+    if limit_cause == 1:
+        cause = 1
+        m[M_CAUSE_POWER] += 1.0
+    elif limit_cause == 2:
+        cause = 2
+        m[M_CAUSE_ENERGY] += 1.0
+    elif forced_import:
+        cause = 3
+        m[M_CAUSE_IMPORT] += 1.0
+    elif aftermath:
+        cause = 4
+        m[M_CAUSE_AFTERMATH] += 1.0
+    else:
+        cause = 5
+        m[M_CAUSE_NONE] += 1.0
+    if viol > m[M_RAMP_WORST_EXCESS_MW]:
+        m[M_RAMP_WORST_EXCESS_MW] = viol
+        m[M_T_WORST_RAMP] = t
+    return viol, cause
+
+
+@njit(cache=True, _nrt=False)
+def _band_metrics(cp, m, b_req, p_avail, e_before, e, ph, limit_cause, normal, band_floor, t):
+    """Band margins in normal running (the stored energy the controller wanted this step, its power
+    limits applied but not its energy limits, against the band floor of the mode and the top of the
+    span; negative when a band edge held the battery back) and excursions below the floor of the
+    present mode."""
+    dt = cp[C_DT_S]
+    if normal:
+        dt_h = cp[C_DT_H]
+        b_e = min(max(b_req, -p_avail), p_avail)
+        e_want = e_before - b_e * dt_h / cp[C_ETA_DIS] if b_e > 0.0 else e_before - b_e * dt_h * cp[C_ETA_CH]
+        fl = cp[C_NORMAL_FLOOR_MWH] if ph == 0 else cp[C_RT_TOP_MWH]
+        if e_want - fl < m[M_BAND_LOW_MARGIN_MWH]:
+            m[M_BAND_LOW_MARGIN_MWH] = e_want - fl
+        if cp[C_TOP_MWH] - e_want < m[M_BAND_HIGH_MARGIN_MWH]:
+            m[M_BAND_HIGH_MARGIN_MWH] = cp[C_TOP_MWH] - e_want
+        if limit_cause == 2:
+            m[M_BAND_PINNED_STEPS] += 1.0
+    if e < band_floor - 1e-9:
+        m[M_BAND_EXCURSION_S] += dt
+        if band_floor - e > m[M_BAND_EXCURSION_WORST_MWH]:
+            m[M_BAND_EXCURSION_WORST_MWH] = band_floor - e
+            m[M_T_WORST_BAND] = t
+
+
+@njit(cache=True, _nrt=False)
+def _outage_metrics(cp, gp, g, outages, o, in_outage, k_in, L, L_max, g_total, shed, unserved, e, p_avail):
+    """The record of the outage in progress (or its reconnection): energy unserved and shed,
+    generation and its fuel, lowest stored energy, and in its first ride-through period the
+    power and energy the ride-through share needed, the power available, the share served and
+    whether the ride-through held."""
+    dt_h = cp[C_DT_H]
+    outages[o, O_UNSERVED_MWH] += unserved * dt_h
+    outages[o, O_SHED_MWH] += shed * dt_h
+    if g_total > 0.0:
+        outages[o, O_GEN_MWH] += g_total * dt_h
+        for k in range(gp.shape[0]):
+            outages[o, O_FUEL_USD] += g[k] * dt_h * gp[k, G_FUEL_USD_PER_MWH]
+    if e < outages[o, O_E_MIN_MWH]:
+        outages[o, O_E_MIN_MWH] = e
+    if unserved > 1e-9:
+        outages[o, O_ISLAND_OK] = 0.0
+    if not in_outage:
+        outages[o, O_RECONNECT_STEPS] += 1.0
+        return
+    if k_in < cp[C_RT_STEPS]:
+        rt_lf = cp[C_RT_LOAD_FRACTION]
+        need_rt = rt_lf * L_max - g_total  # the within-step peak, not the mean
+        if need_rt > outages[o, O_NEED_MW]:
+            outages[o, O_NEED_MW] = need_rt
+        need_e = rt_lf * L - g_total  # energy: the step's mean
+        if need_e > 0.0:
+            outages[o, O_NEED_MWH] += need_e * dt_h / cp[C_ETA_DIS]
+        if p_avail < outages[o, O_AVAIL_MW]:
+            outages[o, O_AVAIL_MW] = p_avail
+        if L > 0.0:
+            served = (L - shed - unserved) / L
+            if served < outages[o, O_MIN_SERVED_FRACTION]:
+                outages[o, O_MIN_SERVED_FRACTION] = served
+        if outages[o, O_RT_OK] == 1.0:
+            if shed + unserved > (1.0 - rt_lf) * L + 1e-9:
+                outages[o, O_RT_OK] = 0.0
+                outages[o, O_RT_ACHIEVED_S] = k_in * cp[C_DT_S]
+
+
+@njit(cache=True, _nrt=False)
+def _record_step(x, L, p, lim, b, g_total, pv_used, e_before, e, unserved, shed, q_bess, q_short, cause,
+                 viol, ch, dis, loss, e_set, ga, p_avail, ph):
+    """One step of a recorded window (row ``x``, layout ``R_*``)."""
+    x[R_LOAD] = L
+    x[R_POI] = p
+    x[R_LIMIT] = lim
+    x[R_BESS] = b
+    x[R_GEN] = g_total
+    x[R_PV] = pv_used
+    x[R_STORED_BEFORE] = e_before
+    x[R_STORED] = e
+    x[R_UNSERVED] = unserved
+    x[R_SHED] = shed
+    x[R_Q_BESS] = q_bess
+    x[R_Q_SHORT] = q_short
+    x[R_CAUSE] = cause
+    x[R_VIOLATION_MW] = viol
+    x[R_CHARGE_MW] = ch
+    x[R_DISCHARGE_MW] = dis
+    x[R_LOSS_MW] = loss
+    x[R_SETPOINT] = e_set
+    x[R_GRID] = ga
+    x[R_P_AVAIL] = p_avail
+    x[R_PHASE] = ph
+
+
+@njit(cache=True, _nrt=False)
+def _hour_row(x, count, load, poi, bess, gen, pv, soc, soc_min, soc_max, ramp_max, unserved, limit, price):
+    """An hour's aggregates (row ``x``, layout ``H_*``): sums over its steps, extremes."""
+    x[H_COUNT] = count
+    x[H_LOAD] = load
+    x[H_POI] = poi
+    x[H_BESS] = bess
+    x[H_GEN] = gen
+    x[H_PV] = pv
+    x[H_SOC] = soc
+    x[H_SOC_MIN] = soc_min
+    x[H_SOC_MAX] = soc_max
+    x[H_RAMP_MAX] = ramp_max
+    x[H_UNSERVED] = unserved
+    x[H_LIMIT] = limit
+    x[H_PRICE] = price
+
+
+@njit(cache=True, _nrt=False)
 def simulate_chunk(
     load_mw, load_min_mw, load_max_mw, pv_mw, limit_mw, phase, grid, price, notice_left_s,
     cp, gp, pp, poi_state, st, work,
@@ -594,7 +1140,10 @@ def simulate_chunk(
     length ``rec.shape[1]``, sorted) and ``stress`` (rows ``(step, stored_mwh)``, sorted by step:
     the stress state at those steps, see ``_stress_state``) count steps from the trace's start;
     pass empty arrays for none. ``work``: the working arrays from :func:`workspace`, carried
-    from chunk to chunk like ``st`` and ``poi_state``; call :func:`finish` after the last chunk."""
+    from chunk to chunk like ``st`` and ``poi_state``; call :func:`finish` after the last chunk.
+
+    Within the chunk the state lives in locals (registers: each step reads most of it), loaded
+    from ``st`` here and stored back at the end."""
     n = load_mw.shape[0]
     if n == 0:
         return
@@ -603,51 +1152,34 @@ def simulate_chunk(
     T = int(st[ST_STEPS])
     t0 = int(st[ST_T])
     dt = cp[C_DT_S]
-    dt_h = dt / 3600.0
+    dt_h = cp[C_DT_H]
     E = cp[C_E_MWH]
     floor_f = cp[C_FLOOR_MWH]
     top = cp[C_TOP_MWH]
     rt_top = cp[C_RT_TOP_MWH]
     normal_floor = cp[C_NORMAL_FLOOR_MWH]
-    op_lo = cp[C_OP_LO_MWH]
-    op_hi = cp[C_OP_HI_MWH]
     pcs = cp[C_PCS_MW]
     s_mva = cp[C_S_MVA]
     tan_load = cp[C_TAN_LOAD]
     tan_poi = cp[C_TAN_POI]
     eta_ch = cp[C_ETA_CH]
     eta_dis = cp[C_ETA_DIS]
-    firm = cp[C_FIRM_MW]
     flex = cp[C_FLEX_FRACTION]
-    r_pre = cp[C_PRERAMP_MW_PER_S]
-    r_rc = cp[C_RECONNECT_MW_PER_S]
     r_hb = cp[C_HANDBACK_MW_PER_S]
-    sag_steps = cp[C_SAG_STEPS]
-    rt_steps = cp[C_RT_STEPS]
-    rt_lf = cp[C_RT_LOAD_FRACTION]
-    rec_s = cp[C_RECOVERY_S]
-    a_price = cp[C_PRICE_ALPHA]
-    arb_gain = cp[C_ARB_GAIN]
-    r_s = cp[C_RAMP_MW_PER_S]
     r_m = cp[C_RAMP_MW_PER_MIN]
     W = int(cp[C_WINDOW_STEPS])
-    pk_decay = cp[C_PEAK_DECAY]
     tol = cp[C_TOL_MW]
     isl_shed = cp[C_ISLAND_SHED_FRACTION]
     isl_shed_steps = cp[C_ISLAND_SHED_STEPS]
+    rt_steps = cp[C_RT_STEPS]
     ng = gp.shape[0]
     state_copy, n_on, starting, orders, timer, g, qmin_v, qmin_t, qmax_v, qmax_t = work
-    max_out = outages.shape[0]
-    tp_cap = tp.shape[0]
     n_rec = rec_start.shape[0]
     rec_len = rec.shape[1]
     n_hours = hourly.shape[0]
-    bin_w = r_s / 20.0
-    mask = qmin_v.shape[0] - 1
-    mid = 0.5 * (op_lo + op_hi)
-    pk_decay_day = min(1.0, dt / 86400.0)
+    bin_w = cp[C_RAMP_MW_PER_S] / 20.0
     inv_E = 1.0 / E if E > 0.0 else 0.0
-    r_step = r_s * dt
+    r_step = cp[C_RAMP_MW_PER_S] * dt
     n_stress = stress.shape[0]
 
     # the state this chunk starts from
@@ -695,6 +1227,8 @@ def simulate_chunk(
     dp_worst = st[ST_DP_WORST_MW]
     t_dp_worst = int(st[ST_T_DP_WORST])
     swing_worst = st[ST_SWING_WORST_MW]
+    dp_need_worst = st[ST_DP_NEED_WORST_MW]
+    s2_worst = st[ST_S2_NEED_WORST]
     hr = int(st[ST_HOUR])
     next_hour = int(st[ST_NEXT_HOUR])
     h_n = st[ST_H + H_COUNT]
@@ -722,184 +1256,70 @@ def simulate_chunk(
         N = L - pv
         q_load = L * tan_load
         e_before = e
-        # causal peak estimate of net load (decays toward the present over about an hour)
-        if N > pk:
-            pk = N
-        else:
-            pk += (N - pk) * pk_decay
-        # and over about a day, for committing units that run on economics (no start-stop per stall)
-        if N > pk_day:
-            pk_day = N
-        else:
-            pk_day += (N - pk_day) * pk_decay_day
-        # causal price statistics and the arbitrage setpoint inside the operating band
-        price_mean += a_price * (pr - price_mean)
-        price_mad += a_price * (abs(pr - price_mean) - price_mad)
-        z = 0.0
-        if price_mad > 1e-9:
-            z = -(pr - price_mean) / (2.0 * price_mad) * arb_gain
-            if z > 1.0:
-                z = 1.0
-            elif z < -1.0:
-                z = -1.0
-        e_set = mid + z * 0.5 * (op_hi - op_lo)
+        pk, pk_day, price_mean, price_mad, e_set = _signals(cp, N, pr, pk, pk_day, price_mean, price_mad)
 
-        # ---------------------------------------------------------------- (0) stress state
-        while s_i < n_stress and stress[s_i, 0] < t:
-            s_i += 1
-        if s_i < n_stress and stress[s_i, 0] == t:
-            # the state a contingency's requirement is defined in: stored energy at the lowest level
-            # the bands allow, generation cold but for the firm need; the POI carried what was left
-            if e > stress[s_i, 1]:
-                e = stress[s_i, 1]
-                e_before = e
-            g_total = _stress_state(gp, n_on, starting, orders, timer, g, max(N - lim, 0.0))
-            units_active = True
-            if not in_outage and not reconnecting:
-                p0 = min(max(N - g_total, 0.0), lim)
-                poi_reset(poi_state, pp, N - g_total, p0)
-                started = True
-                p_prev = p0
-                qmin_f, qmin_b, qmax_f, qmax_b = _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, p0, t - 1)
-            s_i += 1
+        # (0) the stress state: where a contingency's requirement is defined, stored energy at the
+        # lowest level the bands allow, generation cold but for the firm need; the POI carried the rest
+        if s_i < n_stress and stress[s_i, 0] <= t:
+            while s_i < n_stress and stress[s_i, 0] < t:
+                s_i += 1
+            if s_i < n_stress and stress[s_i, 0] == t:
+                if e > stress[s_i, 1]:
+                    e = stress[s_i, 1]
+                    e_before = e
+                g_total = _stress_state(gp, n_on, starting, orders, timer, g, max(N - lim, 0.0))
+                units_active = True
+                if not in_outage and not reconnecting:
+                    p0 = min(max(N - g_total, 0.0), lim)
+                    poi_reset(poi_state, pp, N - g_total, p0)
+                    started = True
+                    p_prev = p0
+                    qmin_f, qmin_b, qmax_f, qmax_b = _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, p0, t - 1)
+                s_i += 1
 
-        # ---------------------------------------------------------------- (1) grid state
+        # (1) grid state: an outage begins or ends
         if ga == 0:
             if not in_outage:
                 in_outage = True
                 out_start = t
                 units_active = True
-                if out_i + 1 < max_out:
-                    out_i += 1
-                    outages[out_i, O_START] = t
-                    outages[out_i, O_RT_OK] = 1.0
-                    outages[out_i, O_ISLAND_OK] = 1.0
-                    outages[out_i, O_E_MIN_MWH] = e
-                    outages[out_i, O_E_START_MWH] = e
-                    outages[out_i, O_RT_ACHIEVED_S] = -1.0
-                    outages[out_i, O_MIN_SERVED_FRACTION] = 1.0
-                    outages[out_i, O_AVAIL_MW] = 1e300
-                    outages[out_i, O_RESERVE_MWH] = e - floor_f
-                m[M_N_OUTAGES] += 1.0
+                out_i = _outage_opens(outages, m, out_i, t, e, floor_f)
         elif in_outage:
             in_outage = False
-            n_out = t - out_start
-            if out_i >= 0:
-                outages[out_i, O_STEPS] = n_out
-            # after a sag the grid carries on: starts not yet synchronised are cancelled; after a
-            # loss of grid they go on (import returns only at the reconnection ramp, and the units
-            # take the load meanwhile; the hand-back stops what is not needed)
-            if n_out <= sag_steps:
-                for k in range(ng):
-                    _cancel_orders(k, starting[k], starting, orders, timer)
-            if n_out > sag_steps:
+            if _grid_returns(cp, gp, pp, poi_state, work, outages, out_i, t - out_start, started, N, g_total):
                 reconnecting = True
                 rc_cap = 0.0
-                if started:
-                    poi_reset(poi_state, pp, N - g_total, 0.0)
                 # the measurement history restarts at the outage's zero import
                 qmin_f, qmin_b, qmax_f, qmax_b = _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, 0.0, t - 1)
                 p_prev = 0.0
             recovering = True
 
-        # ---------------------------------------------------------------- generation
+        # (1)(3)(5) generation
         dev = e - e_set
         lim_eff = lim
         connected = ga == 1
         if connected:
-            if ph == 1:
-                # notice: the cap falls so the grid reaches the firm import at the event start
-                cap_pre = firm + notice_left_s[i] * r_pre
-                if cap_pre < lim_eff:
-                    lim_eff = cap_pre
+            lim_eff, rc_cap = _import_cap(cp, lim, ph, notice_left_s[i], reconnecting, rc_cap)
+            if ph == 1 or ph == 2 or N > lim_eff or pk > lim:
                 units_active = True
-            elif ph == 2:
-                units_active = True
-            if reconnecting:
-                rc_cap += r_rc * dt
-                if rc_cap < lim_eff:
-                    lim_eff = rc_cap
-            if N > lim_eff or pk > lim:
-                units_active = True
-        # (5) economics: units whose fuel is cheaper than the present price run instead of import
         econ_cap = 0.0
         if ng > 0 and connected:
-            for k in range(ng):
-                if gp[k, G_FUEL_USD_PER_MWH] < pr:
-                    econ_cap += gp[k, G_UNITS] * gp[k, G_UNIT_MW]
+            econ_cap = _econ_capacity(gp, pr)
             if econ_cap > 0.0:
                 units_active = True
         if ng > 0 and units_active:
-            hold = False
-            if not connected:
-                # every installed unit starts: the design's bridge to the island counts on all of them
-                want = 0.0
-                for k in range(ng):
-                    want += gp[k, G_UNITS] * gp[k, G_UNIT_MW]
-                want = max(want, N)
-                target = N
-                keep_min = False
-                hold = True
-            elif reconnecting:
-                # hand the load back at the POI's steady rate (the policy follows it), never faster
-                # than the reconnection cap lets import return, refilling the ride-through reserve first
-                refill = 0.0
-                if e < rt_top:
-                    refill = (rt_top - e) / eta_ch * 3600.0 / rec_s
-                target = max(g_total - r_hb * dt, N - rc_cap + refill)
-                want = max(target, 0.0)
-                keep_min = False
-            elif ph == 1 or ph == 2:
-                # commit to cover the expected deficit below the firm import
-                want = max(pk - firm, N - lim_eff, 0.0)
-                refill = 0.0
-                if dev < 0.0:
-                    refill = -dev / eta_ch * 3600.0 / rec_s
-                # never let generation fall faster than the POI can follow (as in normal running):
-                # a dip in load during a call must not hand the load to the shrinking import cap
-                target = max(g_total - r_hb * dt, N - lim_eff + refill, 0.0)
-                keep_min = True
-                hold = True
-            else:
-                target = max(g_total - r_hb * dt, N - lim_eff)
-                want = max(target, pk - lim, 0.0)
-                if want <= 1e-9:
-                    want = 0.0
-                keep_min = want > 0.0
+            want, target, keep_min, hold = _unit_goals(cp, gp, connected, reconnecting, ph, N, e, dev, g_total, rc_cap,
+                                                       pk, pk_day, lim, lim_eff, econ_cap)
             starts_before = m[M_STARTS]
-            if econ_cap > 0.0:
-                # cover the net load up to the cheap capacity, rising no faster than the POI can
-                # follow down (the steady ramp rate); commit for the recent peak so swings do not
-                # start and stop units
-                econ = min(econ_cap, max(N, 0.0), g_total + r_hb * dt)
-                if econ > target:
-                    target = econ
-                want = max(want, min(econ_cap, pk_day))
-                keep_min = True
             g_total = _dispatch_units(gp, n_on, starting, orders, timer, g, want, target, keep_min, hold, dt, m)
             if out_i >= 0 and (in_outage or reconnecting):
                 outages[out_i, O_STARTS] += m[M_STARTS] - starts_before
             if g_total <= 0.0 and want <= 0.0:
-                busy = False
-                for k in range(ng):
-                    if n_on[k] > 0 or starting[k] > 0:
-                        busy = True
-                units_active = busy
+                units_active = _units_busy(n_on, starting)
 
-        # ---------------------------------------------------------------- (2) POI and battery
+        # (2) POI and battery
         Nn = N - g_total
-        floor_now = rt_top
-        if not connected or reconnecting or recovering:
-            floor_now = floor_f
-        if recovering and not reconnecting and connected and e >= rt_top:
-            # the ride-through reserve is back, so it is held again; the recovery from the loss of
-            # grid lasts until what the outage drew from the bands above it is back too (outside
-            # calls: up to the operating band, the up-ramp buffer included, so the swings of the
-            # next steps do not dip below the normal floor): until then the band checks do not
-            # judge it as normal running
-            floor_now = rt_top
-            if e >= (op_lo if ph == 0 else rt_top):
-                recovering = False
+        floor_now, recovering = _floor(cp, connected, reconnecting, recovering, e, ph)
         p = 0.0
         p_pol = 0.0
         forced_import = False
@@ -916,13 +1336,8 @@ def simulate_chunk(
                 p_prev = p0
                 qmin_f, qmin_b, qmax_f, qmax_b = _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, p0, t - 1)
             # the ramp envelope of the true history: the rules the POI is measured against
-            oldest = t - W
-            while qmin_f < qmin_b and qmin_t[qmin_f & mask] < oldest:
-                qmin_f += 1
-            while qmax_f < qmax_b and qmax_t[qmax_f & mask] < oldest:
-                qmax_f += 1
-            wmin = qmin_v[qmin_f & mask] if qmin_f < qmin_b else p_prev
-            wmax = qmax_v[qmax_f & mask] if qmax_f < qmax_b else p_prev
+            wmin, wmax, qmin_f, qmax_f = _window(qmin_v, qmin_t, qmax_v, qmax_t, qmin_f, qmin_b, qmax_f, qmax_b,
+                                                 t - W, p_prev)
             lo_r = max(p_prev - r_step, wmax - r_m)
             hi_r = min(p_prev + r_step, wmin + r_m)
             if lim_eff < lo_r - tol:
@@ -931,19 +1346,15 @@ def simulate_chunk(
             # copy of the policy state so a forced POI can replace the policy's own value.
             p_lo = min(lo_r, lim_eff)
             p_hi = min(max(hi_r, lo_r), lim_eff)
-            q_chk = q_load - max(p_lo, 0.0) * tan_poi
-            if q_chk < 0.0:
-                q_chk = 0.0
+            q_chk = _reactive_need(cp, q_load, p_lo)
             pa_chk = _p_available(pcs, s_mva, q_chk)
             if Nn - p_lo > min(pa_chk, dis_e) - 1e-9 or Nn - p_hi < -min(pa_chk, ch_e) + 1e-9:
                 snap = True
                 _copy_into(state_copy, poi_state)
-            # (its pull back to the setpoint asks at most P - R of the battery: controller.design_poi_params)
+            # (4) its pull back to the setpoint asks at most P - R of the battery: controller.design_poi_params
             p_pol = poi_step(poi_state, pp, Nn, lim_eff, dev)
             p = p_pol
-            q_need = q_load - max(p, 0.0) * tan_poi
-            if q_need < 0.0:
-                q_need = 0.0
+            q_need = _reactive_need(cp, q_load, p)
             p_avail = pa_chk if q_need == q_chk else _p_available(pcs, s_mva, q_need)
         else:
             q_need = q_load
@@ -958,65 +1369,22 @@ def simulate_chunk(
         b = Nn - p - shed_pre
         b_req = b  # what the policy asked of the battery, before its limits
         if connected and not reconnecting:
-            # the POI motion the battery's limits force (0 when it could hold the POI still): the
-            # figure the ramp checks compare with their limits, with its margin (not while restoring
-            # after a loss of grid: load the battery cannot carry is held back then, not forced on the POI)
-            need_lo = Nn - dis_max - flex * L
-            need_hi = Nn + ch_max + pv + g_total
-            dp_need = max(need_lo - p_prev, p_prev - need_hi, p_prev - lim_eff, 0.0)
-            sw_need = max(need_lo - wmin, wmax - need_hi, wmax - lim_eff, 0.0)
-            if dp_need / dt > m[M_RAMP_NEED_WORST_MW_PER_S]:
-                m[M_RAMP_NEED_WORST_MW_PER_S] = dp_need / dt
-            if sw_need > m[M_RAMP_NEED_WORST_MW_PER_MIN]:
-                m[M_RAMP_NEED_WORST_MW_PER_MIN] = sw_need
+            # (not while restoring after a loss of grid: load the battery cannot carry is held back
+            # then, not forced on the POI)
+            dp_need = _ramp_need(m, Nn, dis_max, flex * L, ch_max, pv, g_total, p_prev, lim_eff, wmin, wmax)
+            if dp_need > dp_need_worst:
+                dp_need_worst = dp_need
         shed = shed_pre
         unserved = 0.0
         pv_used = pv
         limit_cause = 0
         if b > dis_max + 1e-12:
-            short = b - dis_max
-            b = dis_max
-            limit_cause = 1 if p_avail <= dis_e else 2
-            # while restoring after a loss of grid, load comes back only as import returns (the
-            # reconnection ramp) and the battery refills: a deficit then is load held back
-            restoring = reconnecting or not connected
-            if not restoring:
-                room = max(lim - p, 0.0)
-                take = min(short, room)
-                p += take
-                short -= take
-            if short > 0.0:
-                # an island sheds only what the spec lets it (grid-connected: the flexible share)
-                more = max(min(short, (flex if connected else isl_shed) * L - shed), 0.0)
-                shed += more
-                short -= more
-            if short > 0.0:
-                if not restoring:
-                    p += short  # above the import limit: counted as an import violation
-                else:
-                    unserved = short
-                short = 0.0
+            b, p, shed, unserved, limit_cause = _shortfall(b, dis_max, p_avail, dis_e, connected,
+                                                           reconnecting or not connected, lim, p, flex * L,
+                                                           isl_shed * L, shed)
         elif b < -ch_max - 1e-12:
-            surplus = -ch_max - b
-            b = -ch_max
-            limit_cause = 1 if p_avail <= ch_e else 2
-            cut = min(surplus, pv)
-            pv_used = pv - cut
-            surplus -= cut
-            m[M_PV_CURTAILED_MWH] += cut * dt_h
-            if surplus > 0.0 and g_total > 0.0:
-                # trip generation below its plan before the POI drops faster than allowed
-                cutg = min(surplus, g_total)
-                scale = (g_total - cutg) / g_total
-                for k in range(ng):
-                    g[k] *= scale
-                g_total -= cutg
-                surplus -= cutg
-            if surplus > 0.0:
-                p -= surplus
-                if limit_cause == 2 and connected:
-                    # full: what neither PV curtailment nor generation could take went to the POI
-                    m[M_BAND_TOP_FORCED_MWH] += surplus * dt_h
+            b, pv_used, g_total, p, limit_cause = _surplus(b, ch_max, p_avail, ch_e, pv, g, g_total, p, connected,
+                                                           dt_h, m)
         if connected:
             if p != p_pol:
                 # the policy's history must hold what the POI really did: back to the state
@@ -1028,55 +1396,39 @@ def simulate_chunk(
                     poi_reset(poi_state, pp, Nn, p)
             if limit_cause > 0:
                 last_forced = t
-            q_need = q_load - max(p, 0.0) * tan_poi
-            if q_need < 0.0:
-                q_need = 0.0
+            q_need = _reactive_need(cp, q_load, p)
         # apparent power asked of the inverters: the real power wanted (up to the PCS rating, whose
         # own shortfall is the power checks' business) with the reactive power the site needs
+        # (its square: the worst's root is taken at the end)
         b_s = min(abs(b_req), pcs)
-        s_need = math.sqrt(b_s * b_s + q_need * q_need)
-        if s_need > m[M_S_NEED_WORST_MVA]:
-            m[M_S_NEED_WORST_MVA] = s_need
+        s2_need = b_s * b_s + q_need * q_need
+        if s2_need > s2_worst:
+            s2_worst = s2_need
         # swings faster than the step (the bin's min/max around its mean): the battery must follow
         # them within the step or the POI sees them; what the PCS cannot carry is counted
         # (in an island too: there nothing else can follow them, and what the PCS misses is load lost);
         # the worst figure keeps its sign, so a negative one is the PCS headroom the swings left
-        sub = load_max_mw[i] - L + b - p_avail
-        sub_dn = L - load_min_mw[i] - b - p_avail
+        L_max = load_max_mw[i]
+        L_min = load_min_mw[i]
+        sub = L_max - L + b - p_avail
+        sub_dn = L - L_min - b - p_avail
         if sub_dn > sub:
             sub = sub_dn
-        if sub > m[M_SUBSTEP_SHORT_WORST_MW]:
-            m[M_SUBSTEP_SHORT_WORST_MW] = sub
-        if sub > tol:
-            m[M_SUBSTEP_SHORT_STEPS] += 1.0
-            if not connected and out_i >= 0:
-                outages[out_i, O_SUB_SHORT_MWH] += sub * dt_h
-                if t - out_start < rt_steps:
-                    outages[out_i, O_RT_OK] = 0.0
-                outages[out_i, O_ISLAND_OK] = 0.0
+        _substep_metrics(m, outages, sub, tol, connected, out_i, t - out_start < rt_steps, dt_h)
         # apparent power: real power first, reactive power with what is left
-        rest2 = s_mva * s_mva - b * b
-        q_room = math.sqrt(rest2) if rest2 > 0.0 else 0.0
-        q_bess = q_need if q_need < q_room else q_room
+        q_bess = q_need
+        if q_need > 0.0:
+            rest2 = s_mva * s_mva - b * b
+            q_room = math.sqrt(rest2) if rest2 > 0.0 else 0.0
+            q_bess = q_need if q_need < q_room else q_room
         q_short = q_need - q_bess
         if q_short > 1e-9:
             m[M_Q_SHORT_STEPS] += 1.0
             if q_short > m[M_Q_SHORT_WORST_MVAR]:
                 m[M_Q_SHORT_WORST_MVAR] = q_short
 
-        # ---------------------------------------------------------------- energy
-        dis, ch = _bin_flows(b, load_max_mw[i] - L, L - load_min_mw[i])
-        e_try = e - dis * dt_h / eta_dis + ch * dt_h * eta_ch
-        if (dis > 0.0 and ch > 0.0) and (e_try < floor_now - 1e-12 or e_try > top + 1e-12):
-            # at a stored-energy edge the cells cannot follow the swing's losses too: mean flow only
-            dis, ch = max(b, 0.0), max(-b, 0.0)
-            e_try = e - dis * dt_h / eta_dis + ch * dt_h * eta_ch
-        e = e_try
-        loss = dis * (1.0 / eta_dis - 1.0) + ch * (1.0 - eta_ch)
-        if e < floor_f and e > floor_f - 1e-9:
-            e = floor_f
-        if e > top and e < top + 1e-9:
-            e = top
+        # energy
+        e, dis, ch, loss = _stored_energy(cp, e, b, L_max - L, L - L_min, floor_now)
         a_ch += ch
         a_dis += dis
         a_loss += loss
@@ -1084,34 +1436,7 @@ def simulate_chunk(
             e_min = e
         if e > e_max:
             e_max = e
-        # turning points of stored energy (hysteresis h) for the rainflow count
-        if tp_dir > 0:
-            if e > tp_cand:
-                tp_cand = e
-            elif tp_cand - e >= h_tp:
-                tp[n_tp] = tp_cand
-                n_tp += 1
-                tp_dir = -1
-                tp_cand = e
-        elif tp_dir < 0:
-            if e < tp_cand:
-                tp_cand = e
-            elif e - tp_cand >= h_tp:
-                tp[n_tp] = tp_cand
-                n_tp += 1
-                tp_dir = 1
-                tp_cand = e
-        else:
-            if e - tp[0] >= h_tp:
-                tp_dir = 1
-                tp_cand = e
-            elif tp[0] - e >= h_tp:
-                tp_dir = -1
-                tp_cand = e
-        if n_tp >= tp_cap - 2:
-            h_tp *= 2.0
-            n_tp = _tp_compact(tp, n_tp, h_tp)
-            m[M_TP_HYST_MWH] = h_tp
+        n_tp, tp_dir, tp_cand, h_tp = _turning_point(tp, n_tp, tp_dir, tp_cand, h_tp, e, m)
 
         # ---------------------------------------------------------------- metrics
         a_unserved += unserved
@@ -1135,135 +1460,45 @@ def simulate_chunk(
                 p_peak = p
             if -p > p_export:
                 p_export = -p
-            over = p - lim
-            if over > tol:
-                m[M_IMPORT_VIOL_STEPS] += 1.0
-                m[M_IMPORT_VIOL_MW_S] += over * dt
-                if over > m[M_IMPORT_WORST_MW]:
-                    m[M_IMPORT_WORST_MW] = over
-                    m[M_T_WORST_IMPORT] = t
+            _import_metrics(m, p, lim, tol, dt, t)
             # ramp rules against the true history of connected steps (window evicted above)
             adp = abs(p - p_prev)
-            ex1 = adp - r_step
             swing = p - wmin
             if wmax - p > swing:
                 swing = wmax - p
-            ex60 = swing - r_m
             if adp > dp_worst:
                 dp_worst = adp
                 t_dp_worst = t
             if swing > swing_worst:
                 swing_worst = swing
-            thr = tol + 1e-9 * abs(p)
-            if ex1 > thr or ex60 > thr:
-                viol = max(ex1, ex60)
-                if ex1 > thr:
-                    m[M_RAMP1_VIOL_STEPS] += 1.0
-                if ex60 > thr:
-                    m[M_RAMP60_VIOL_STEPS] += 1.0
-                m[M_RAMP_VIOL_STEPS] += 1.0
-                m[M_RAMP_VIOL_MW_S] += viol * dt
-                if limit_cause == 1:
-                    cause = 1
-                    m[M_CAUSE_POWER] += 1.0
-                elif limit_cause == 2:
-                    cause = 2
-                    m[M_CAUSE_ENERGY] += 1.0
-                elif forced_import:
-                    cause = 3
-                    m[M_CAUSE_IMPORT] += 1.0
-                elif t - last_forced <= W:
-                    cause = 4
-                    m[M_CAUSE_AFTERMATH] += 1.0
-                else:
-                    cause = 5
-                    m[M_CAUSE_NONE] += 1.0
-                if viol > m[M_RAMP_WORST_EXCESS_MW]:
-                    m[M_RAMP_WORST_EXCESS_MW] = viol
-                    m[M_T_WORST_RAMP] = t
+            viol, cause = _ramp_violation(m, adp - r_step, swing - r_m, tol + 1e-9 * abs(p), dt, limit_cause,
+                                          forced_import, t - last_forced <= W, t)
             if forced_import:
                 last_forced = t
-            # push p into the measurement deques
-            while qmin_b > qmin_f and qmin_v[(qmin_b - 1) & mask] >= p:
-                qmin_b -= 1
-            qmin_v[qmin_b & mask] = p
-            qmin_t[qmin_b & mask] = t
-            qmin_b += 1
-            while qmax_b > qmax_f and qmax_v[(qmax_b - 1) & mask] <= p:
-                qmax_b -= 1
-            qmax_v[qmax_b & mask] = p
-            qmax_t[qmax_b & mask] = t
-            qmax_b += 1
+            qmin_b, qmax_b = _window_push(qmin_v, qmin_t, qmax_v, qmax_t, qmin_f, qmin_b, qmax_f, qmax_b, p, t)
             p_prev = p
             b_idx = int(adp / (dt * bin_w))
             if b_idx >= RAMP_BINS - 1:
                 b_idx = RAMP_BINS - 1
             ramp_hist[b_idx] += dt
 
-        # band margins while grid-connected in normal running: the stored energy the controller
-        # wanted this step (its power limits applied, not its energy limits) against the band floor
-        # of the mode and the top of the span; negative when a band edge held the battery back
-        if connected and not reconnecting and not recovering:
-            b_e = min(max(b_req, -p_avail), p_avail)
-            e_want = e_before - b_e * dt_h / eta_dis if b_e > 0.0 else e_before - b_e * dt_h * eta_ch
-            fl = normal_floor if ph == 0 else rt_top
-            if e_want - fl < m[M_BAND_LOW_MARGIN_MWH]:
-                m[M_BAND_LOW_MARGIN_MWH] = e_want - fl
-            if top - e_want < m[M_BAND_HIGH_MARGIN_MWH]:
-                m[M_BAND_HIGH_MARGIN_MWH] = top - e_want
-            if limit_cause == 2:
-                m[M_BAND_PINNED_STEPS] += 1.0
-        # band excursions: below the floor of the present mode
-        if not connected or reconnecting or recovering:
+        # band margins in normal running, excursions below the floor of the present mode
+        normal = connected and not reconnecting and not recovering
+        if not normal:
             band_floor = floor_f
         elif ph == 0:
             band_floor = normal_floor
         else:
             band_floor = rt_top
-        if e < band_floor - 1e-9:
-            m[M_BAND_EXCURSION_S] += dt
-            if band_floor - e > m[M_BAND_EXCURSION_WORST_MWH]:
-                m[M_BAND_EXCURSION_WORST_MWH] = band_floor - e
-                m[M_T_WORST_BAND] = t
+        _band_metrics(cp, m, b_req, p_avail, e_before, e, ph, limit_cause, normal, band_floor, t)
 
         # outages: ride-through, islanding, lowest stored energy
         if out_i >= 0 and (in_outage or reconnecting):
-            o = out_i
-            outages[o, O_UNSERVED_MWH] += unserved * dt_h
-            outages[o, O_SHED_MWH] += shed * dt_h
-            if g_total > 0.0:
-                outages[o, O_GEN_MWH] += g_total * dt_h
-                for k in range(ng):
-                    outages[o, O_FUEL_USD] += g[k] * dt_h * gp[k, G_FUEL_USD_PER_MWH]
-            if e < outages[o, O_E_MIN_MWH]:
-                outages[o, O_E_MIN_MWH] = e
-            if unserved > 1e-9:
-                outages[o, O_ISLAND_OK] = 0.0
-            if in_outage:
-                k_in = t - out_start
-                if k_in < rt_steps:
-                    need_rt = rt_lf * load_max_mw[i] - g_total  # the within-step peak, not the mean
-                    if need_rt > outages[o, O_NEED_MW]:
-                        outages[o, O_NEED_MW] = need_rt
-                    need_e = rt_lf * L - g_total  # energy: the step's mean
-                    if need_e > 0.0:
-                        outages[o, O_NEED_MWH] += need_e * dt_h / eta_dis
-                    if p_avail < outages[o, O_AVAIL_MW]:
-                        outages[o, O_AVAIL_MW] = p_avail
-                if k_in < rt_steps and L > 0.0:
-                    served = (L - shed - unserved) / L
-                    if served < outages[o, O_MIN_SERVED_FRACTION]:
-                        outages[o, O_MIN_SERVED_FRACTION] = served
-                if k_in < rt_steps and outages[o, O_RT_OK] == 1.0:
-                    if shed + unserved > (1.0 - rt_lf) * L + 1e-9:
-                        outages[o, O_RT_OK] = 0.0
-                        outages[o, O_RT_ACHIEVED_S] = k_in * dt
-            else:
-                outages[o, O_RECONNECT_STEPS] += 1.0
+            _outage_metrics(cp, gp, g, outages, out_i, in_outage, t - out_start, L, L_max, g_total, shed, unserved,
+                            e, p_avail)
         if reconnecting and connected:
-            # reconnection ends once import may carry the whole limit and generation is back to zero
-            # ... once import may carry the whole limit, generation is back to what economics
-            # keeps running, and the ride-through reserve is refilled
+            # reconnection ends once import may carry the whole limit, generation is back to what
+            # economics keeps running, and the ride-through reserve is refilled
             econ_level = min(econ_cap, max(N, 0.0))
             if rc_cap >= lim and g_total <= econ_level + r_hb * dt + 1e-9 and (e >= rt_top - 1e-9 or E <= 0.0):
                 reconnecting = False
@@ -1289,19 +1524,8 @@ def simulate_chunk(
         a_grid_only += max(N, 0.0) * pr
         if t + 1 == next_hour or t + 1 == T:
             if hr < n_hours:
-                hourly[hr, H_COUNT] = h_n
-                hourly[hr, H_LOAD] = h_load
-                hourly[hr, H_POI] = h_poi
-                hourly[hr, H_BESS] = h_bess
-                hourly[hr, H_GEN] = h_gen
-                hourly[hr, H_PV] = h_pv
-                hourly[hr, H_SOC] = h_soc
-                hourly[hr, H_SOC_MIN] = h_soc_min
-                hourly[hr, H_SOC_MAX] = h_soc_max
-                hourly[hr, H_RAMP_MAX] = h_ramp / dt
-                hourly[hr, H_UNSERVED] = h_uns
-                hourly[hr, H_LIMIT] = h_lim
-                hourly[hr, H_PRICE] = h_price
+                _hour_row(hourly[hr], h_n, h_load, h_poi, h_bess, h_gen, h_pv, h_soc, h_soc_min, h_soc_max,
+                          h_ramp / dt, h_uns, h_lim, h_price)
             hr += 1
             next_hour = int(math.ceil((hr + 1) * 3600.0 / dt - 1e-9))
             h_n = 0.0
@@ -1325,28 +1549,8 @@ def simulate_chunk(
                 if j < 0:
                     break
                 if j < rec_len:
-                    r = rec[w, j]
-                    r[R_LOAD] = L
-                    r[R_POI] = p
-                    r[R_LIMIT] = lim
-                    r[R_BESS] = b
-                    r[R_GEN] = g_total
-                    r[R_PV] = pv_used
-                    r[R_STORED_BEFORE] = e_before
-                    r[R_STORED] = e
-                    r[R_UNSERVED] = unserved
-                    r[R_SHED] = shed
-                    r[R_Q_BESS] = q_bess
-                    r[R_Q_SHORT] = q_short
-                    r[R_CAUSE] = cause
-                    r[R_VIOLATION_MW] = viol
-                    r[R_CHARGE_MW] = ch
-                    r[R_DISCHARGE_MW] = dis
-                    r[R_LOSS_MW] = loss
-                    r[R_SETPOINT] = e_set
-                    r[R_GRID] = ga
-                    r[R_P_AVAIL] = p_avail
-                    r[R_PHASE] = ph
+                    _record_step(rec[w, j], L, p, lim, b, g_total, pv_used, e_before, e, unserved, shed, q_bess,
+                                 q_short, cause, viol, ch, dis, loss, e_set, ga, p_avail, ph)
                 elif w == w_rec:
                     w_rec += 1
 
@@ -1396,6 +1600,8 @@ def simulate_chunk(
     st[ST_DP_WORST_MW] = dp_worst
     st[ST_T_DP_WORST] = t_dp_worst
     st[ST_SWING_WORST_MW] = swing_worst
+    st[ST_DP_NEED_WORST_MW] = dp_need_worst
+    st[ST_S2_NEED_WORST] = s2_worst
     st[ST_HOUR] = hr
     st[ST_NEXT_HOUR] = next_hour
     st[ST_H + H_COUNT] = h_n
@@ -1413,7 +1619,7 @@ def simulate_chunk(
     st[ST_H + H_PRICE] = h_price
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def finish(cp, st, m, tp, outages):
     """After the trace's last step: close the last swing and a running outage; fill the metrics
     the state accumulated (sums times dt in hours, extremes, counts)."""
@@ -1451,3 +1657,6 @@ def finish(cp, st, m, tp, outages):
     m[M_RAMP_WORST_MW_PER_S] = st[ST_DP_WORST_MW] / dt
     m[M_T_MAX_DP] = st[ST_T_DP_WORST]
     m[M_RAMP_WORST_MW_PER_MIN] = st[ST_SWING_WORST_MW]
+    # the worst of dp / dt and of sqrt(s2) are those of the worst dp and s2 (both monotonic)
+    m[M_RAMP_NEED_WORST_MW_PER_S] = st[ST_DP_NEED_WORST_MW] / dt
+    m[M_S_NEED_WORST_MVA] = math.sqrt(st[ST_S2_NEED_WORST])
