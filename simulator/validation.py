@@ -499,7 +499,8 @@ def _record_scenario(site, design, i: int, starts: list[int], window_steps: int,
                      stressed: list | None = None) -> list[np.ndarray]:
     """The recorded windows of held-out scenario ``i`` starting at ``starts`` (in that order), each
     from the stress replay where ``stressed`` says so (``"calls"``: the calls' own stress state,
-    ``True`` or ``"all"``: every contingency's), else from the natural one."""
+    ``True`` or ``"all"``: every contingency's), else from the natural one; replayed up to the last
+    window's end only."""
     dt = float(site.scenarios.transient_resolution_s)
     cp, gp, pp = replay_arrays(site, design)
     trace = HeldOutTrace.generated(site, "held_out", i) if ds is None else HeldOutTrace.from_dataset(ds, dt, index=i)
@@ -513,14 +514,16 @@ def _record_scenario(site, design, i: int, starts: list[int], window_steps: int,
                 if state else None
             replays[state] = (idx, sts, Replay(cp, gp, pp, trace.steps, record=sts,
                                                record_length=min(window_steps, trace.steps), stress=stress))
-    for _, chunk in trace.chunks():
+    end = max(starts) + min(window_steps, trace.steps)  # the replays stop once the last window is recorded
+    for i0, chunk in trace.chunks():
+        if i0 >= end:
+            break
         for _, _, rp in replays.values():
             rp.feed(chunk)
     out: list[np.ndarray] = [None] * len(starts)
     for idx, sts, rp in replays.values():
-        run = rp.result()
         for pos, k in enumerate(np.argsort(sts, kind="stable")):
-            out[idx[k]] = run.recorded[pos]
+            out[idx[k]] = rp.recorded[pos]
     return out
 
 

@@ -206,3 +206,24 @@ def test_n_plus_1_is_replayed_where_the_grid_is_lost_only(monkeypatch):
     assert v.scenarios[0]["redundancy_islanding_ok"] is None and v.scenarios[0]["redundancy_islanding_margin_mwh"] is None
     assert v.scenarios[1]["redundancy_islanding_ok"] is True and v.scenarios[1]["redundancy_islanding_margin_mwh"] > 0
     assert {c.requirement: c for c in v.checks}["islanding_redundancy"].scenarios == 1
+
+
+@pytest.mark.parametrize("chunk_s", [86400.0, 500.0])
+def test_worst_windows_are_recorded_as_a_whole_replay_records_them(monkeypatch, chunk_s):
+    """The worst windows are recorded again by replays that stop once the last window is recorded:
+    each window, natural or in either stress state, is the whole replay's recording of it."""
+    from bess_size.simulator import trace_source as TS
+
+    monkeypatch.setattr(TS, "CHUNK_S", chunk_s)
+    site = site_()
+    design = make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=4, cu=2.0)
+    ds = busy_trace()
+    starts, states = [650, 1790, 2850, 100], [True, "calls", False, "all"]
+    got = V._record_scenario(site, design, 0, starts, 120, ds, states)
+    trace = TraceArrays.from_dataset(ds, 1.0)
+    cp, gp, pp = replay_arrays(site, design)
+    bands = BandEnergies.from_design(site, design)
+    for start, state, rec in zip(starts, states, got):
+        stress = None if state is False else stress_points(trace, bands, calls_only=state == "calls")
+        want = run_kernel(trace, cp, gp, pp, record=[start], record_length=120, stress=stress).recorded[0]
+        assert np.array_equal(rec, want), (start, state)
