@@ -289,9 +289,11 @@ ST_T_DP_WORST = 46
 ST_SWING_WORST_MW = 47  # largest POI change within the 60 s window
 ST_DP_NEED_WORST_MW = 48  # largest one-step POI change the battery's limits forced
 ST_S2_NEED_WORST = 49  # largest square of the apparent power asked of the battery [MVA^2]
-ST_HOUR = 50  # the hour being aggregated
-ST_NEXT_HOUR = 51  # its end (first step of the next hour)
-ST_H = 52  # the hour's running aggregates, in the hourly layout H_* (H_RAMP_MAX in MW per step)
+ST_SW_NEED_WORST_MW = 50  # ... within the 60 s window
+ST_SUB_WORST_MW = 51  # largest within-step swing the PCS could not follow (starts at -1e300)
+ST_HOUR = 52  # the hour being aggregated
+ST_NEXT_HOUR = 53  # its end (first step of the next hour)
+ST_H = 54  # the hour's running aggregates, in the hourly layout H_* (H_RAMP_MAX in MW per step)
 N_ST = ST_H + N_H
 
 
@@ -433,7 +435,7 @@ def _dispatch_units(gp, n_on, starting, orders, timer, g, want_mw, target_mw, ke
         avail = gp[k, G_UNITS]
         need = 0.0
         if remaining > 1e-9 and avail > 0:
-            need = min(avail, math.ceil(remaining / unit - 1e-9))
+            need = min(avail, np.ceil(remaining / unit - 1e-9))
         remaining -= need * unit
         have = n_on[k] + starting[k]
         if hold and need < have:
@@ -595,7 +597,7 @@ def _init_state(L0, pv0, lim0, price0, cp, gp, st, work, m, tp):
     m[M_T_FIRST_UNSERVED] = -1.0
     m[M_T_WORST_BAND] = -1.0
     m[M_BAND_LOW_MARGIN_MWH] = 1e300
-    m[M_SUBSTEP_SHORT_WORST_MW] = -1e300
+    st[ST_SUB_WORST_MW] = -1e300
     m[M_BAND_HIGH_MARGIN_MWH] = 1e300
 
 
@@ -822,6 +824,23 @@ def _reactive_need(cp, q_load, p):
 
 
 @njit(cache=True, _nrt=False)
+def _energy_power(e, floor_now, top, eta_dis, eta_ch, dt_h, dis_room_mwh, ch_room_mwh):
+    """The power [MW] the stored energy allows for one step: (discharge to the floor, charge to the
+    top). Far from an edge, where it exceeds the PCS rating (``*_room_mwh``: the energy of a step
+    at that rating, with a margin), +inf stands for it: it is only ever compared with powers
+    within the rating, so the quotient need not be formed."""
+    if e - floor_now >= dis_room_mwh:
+        dis_e = np.inf
+    else:
+        dis_e = max(0.0, e - floor_now) * eta_dis / dt_h
+    if top - e >= ch_room_mwh:
+        ch_e = np.inf
+    else:
+        ch_e = max(0.0, top - e) / eta_ch / dt_h
+    return dis_e, ch_e
+
+
+@njit(cache=True, _nrt=False)
 def _shortfall(b, dis_max, p_avail, dis_e, connected, restoring, lim, p, flex_mw, isl_shed_mw, shed):
     """(2) The battery cannot discharge the ``b`` [MW] asked of it: the POI takes the rest up to the
     import limit, then flexible load is shed (in an island only what the spec lets it), then the POI
@@ -940,25 +959,21 @@ def _turning_point(tp, n_tp, tp_dir, tp_cand, h_tp, e, m):
 
 
 @njit(cache=True, _nrt=False)
-def _ramp_need(m, Nn, dis_max, flex_mw, ch_max, pv, g_total, p_prev, lim_eff, wmin, wmax):
+def _ramp_need(Nn, dis_max, flex_mw, ch_max, pv, g_total, p_prev, lim_eff, wmin, wmax):
     """The POI motion the battery's limits force (0 when it could hold the POI still): the figure the
-    ramp checks compare with their limits. Keeps the 60 s figure in ``m``; returns the one-step
-    change [MW] (its worst, divided by dt at the end, is the MW/s figure)."""
+    ramp checks compare with their limits. Returns the one-step change and the change within the
+    60 s window [MW]."""
     need_lo = Nn - dis_max - flex_mw
     need_hi = Nn + ch_max + pv + g_total
     dp_need = max(need_lo - p_prev, p_prev - need_hi, p_prev - lim_eff, 0.0)
     sw_need = max(need_lo - wmin, wmax - need_hi, wmax - lim_eff, 0.0)
-    if sw_need > m[M_RAMP_NEED_WORST_MW_PER_MIN]:
-        m[M_RAMP_NEED_WORST_MW_PER_MIN] = sw_need
-    return dp_need
+    return dp_need, sw_need
 
 
 @njit(cache=True, _nrt=False)
 def _substep_metrics(m, outages, sub, tol, connected, out_i, in_rt, dt_h):
-    """Swings faster than the step the PCS could not follow (``sub`` MW): counted, and in an island
-    they fail its ride-through (within its duration) and islanding."""
-    if sub > m[M_SUBSTEP_SHORT_WORST_MW]:
-        m[M_SUBSTEP_SHORT_WORST_MW] = sub
+    """Swings faster than the step the PCS could not follow (``sub`` MW, above ``tol``): counted,
+    and in an island they fail its ride-through (within its duration) and islanding."""
     if sub > tol:
         m[M_SUBSTEP_SHORT_STEPS] += 1.0
         if not connected and out_i >= 0:
@@ -1181,6 +1196,11 @@ def simulate_chunk(
     inv_E = 1.0 / E if E > 0.0 else 0.0
     r_step = cp[C_RAMP_MW_PER_S] * dt
     n_stress = stress.shape[0]
+    # stored energy above the floor (below the top) that certainly lets the battery discharge
+    # (charge) at its PCS rating for a whole step: 1e-12 above the exact figure, far more than
+    # the roundings of the quotients it stands for
+    dis_room_mwh = pcs * dt_h / eta_dis * (1.0 + 1e-12)
+    ch_room_mwh = pcs * dt_h * eta_ch * (1.0 + 1e-12)
 
     # the state this chunk starts from
     e = st[ST_E_MWH]
@@ -1229,6 +1249,8 @@ def simulate_chunk(
     swing_worst = st[ST_SWING_WORST_MW]
     dp_need_worst = st[ST_DP_NEED_WORST_MW]
     s2_worst = st[ST_S2_NEED_WORST]
+    sw_need_worst = st[ST_SW_NEED_WORST_MW]
+    sub_worst = st[ST_SUB_WORST_MW]
     hr = int(st[ST_HOUR])
     next_hour = int(st[ST_NEXT_HOUR])
     h_n = st[ST_H + H_COUNT]
@@ -1326,8 +1348,7 @@ def simulate_chunk(
         snap = False
         wmin = 0.0
         wmax = 0.0
-        dis_e = max(0.0, e - floor_now) * eta_dis / dt_h
-        ch_e = max(0.0, top - e) / eta_ch / dt_h
+        dis_e, ch_e = _energy_power(e, floor_now, top, eta_dis, eta_ch, dt_h, dis_room_mwh, ch_room_mwh)
         if connected:
             if not started:
                 p0 = min(max(Nn, 0.0), lim_eff)
@@ -1371,9 +1392,11 @@ def simulate_chunk(
         if connected and not reconnecting:
             # (not while restoring after a loss of grid: load the battery cannot carry is held back
             # then, not forced on the POI)
-            dp_need = _ramp_need(m, Nn, dis_max, flex * L, ch_max, pv, g_total, p_prev, lim_eff, wmin, wmax)
+            dp_need, sw_need = _ramp_need(Nn, dis_max, flex * L, ch_max, pv, g_total, p_prev, lim_eff, wmin, wmax)
             if dp_need > dp_need_worst:
                 dp_need_worst = dp_need
+            if sw_need > sw_need_worst:
+                sw_need_worst = sw_need
         shed = shed_pre
         unserved = 0.0
         pv_used = pv
@@ -1414,6 +1437,8 @@ def simulate_chunk(
         sub_dn = L - L_min - b - p_avail
         if sub_dn > sub:
             sub = sub_dn
+        if sub > sub_worst:
+            sub_worst = sub
         _substep_metrics(m, outages, sub, tol, connected, out_i, t - out_start < rt_steps, dt_h)
         # apparent power: real power first, reactive power with what is left
         q_bess = q_need
@@ -1602,6 +1627,8 @@ def simulate_chunk(
     st[ST_SWING_WORST_MW] = swing_worst
     st[ST_DP_NEED_WORST_MW] = dp_need_worst
     st[ST_S2_NEED_WORST] = s2_worst
+    st[ST_SW_NEED_WORST_MW] = sw_need_worst
+    st[ST_SUB_WORST_MW] = sub_worst
     st[ST_HOUR] = hr
     st[ST_NEXT_HOUR] = next_hour
     st[ST_H + H_COUNT] = h_n
@@ -1660,3 +1687,5 @@ def finish(cp, st, m, tp, outages):
     # the worst of dp / dt and of sqrt(s2) are those of the worst dp and s2 (both monotonic)
     m[M_RAMP_NEED_WORST_MW_PER_S] = st[ST_DP_NEED_WORST_MW] / dt
     m[M_S_NEED_WORST_MVA] = math.sqrt(st[ST_S2_NEED_WORST])
+    m[M_RAMP_NEED_WORST_MW_PER_MIN] = st[ST_SW_NEED_WORST_MW]
+    m[M_SUBSTEP_SHORT_WORST_MW] = st[ST_SUB_WORST_MW]
