@@ -9,6 +9,8 @@ lost; negative when the island ran short.
 
 from __future__ import annotations
 
+import numpy as np
+
 from bess_size.site_spec.screen import redundancy_unit
 
 from .checks import Check
@@ -43,12 +45,15 @@ class Redundancy:
         self.site, self.bands = site, bands
         self.design = units_out(site, design)
         self.arrays = replay_arrays(site, self.design) if self.design is not None else None
+        # no unit to take out (the design has none of the largest kind): the stress replay is N+k's
+        self.same = self.design is not None and all(
+            np.array_equal(a, b) for a, b in zip(self.arrays, replay_arrays(site, design)))
 
     def replay(self, trace, stress) -> Replay | None:
         """The stress replay (rows ``stress``) with the units out, or None: no units out, or a trace
         that cannot lose the grid (no loss-of-grid event, no outage longer than a sag: the only ways
         an outage is classed a loss of grid), so there is no island to judge."""
-        if self.design is None:
+        if self.design is None or self.same:
             return None
         if not any(e.get("kind") == "loss_of_grid" for e in trace.events) and \
                 trace.longest_outage_steps() <= sag_steps(self.site):
@@ -57,8 +62,9 @@ class Redundancy:
         return Replay(cp, gp, pp, trace.steps, stress=stress)
 
     def row(self, run, trace, loss_of_grid: bool) -> dict:
-        """``run``: the replay's result (None when not replayed); ``loss_of_grid``: whether the stress
-        replay with every unit found one (else there is nothing to judge)."""
+        """``run``: the replay's result (the stress replay's where no unit could be taken out, None
+        when not replayed); ``loss_of_grid``: whether the stress replay with every unit found one
+        (else there is nothing to judge)."""
         if self.design is None:
             return {}
         if run is None or not loss_of_grid:

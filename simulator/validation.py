@@ -424,7 +424,8 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
         sresp = curtailment_response(crun.recorded[0][:na], site.grid.firm_import_mw, dt, float(cp[K.C_TOL_MW])) \
             if cev is not None else {"ok": None, "import_over_firm_mw": None, "unserved_mwh": None}
         row.update({f"stress_curtailment_response_{k}": v for k, v in sresp.items()})
-        row.update(redundancy.row(others[0] if others else None, trace, row["stress_loss_of_grid_events"] > 0))
+        row.update(redundancy.row(others[0] if others else srun if redundancy.same else None, trace,
+                                  row["stress_loss_of_grid_events"] > 0))
         row["scenario"] = i
         rows.append(row)
         parts.append(natural_rate_parts(row, trace, site, without))

@@ -227,3 +227,24 @@ def test_worst_windows_are_recorded_as_a_whole_replay_records_them(monkeypatch, 
         stress = None if state is False else stress_points(trace, bands, calls_only=state == "calls")
         want = run_kernel(trace, cp, gp, pp, record=[start], record_length=120, stress=stress).recorded[0]
         assert np.array_equal(rec, want), (start, state)
+
+
+def test_n_plus_1_without_a_unit_to_take_out_is_the_stress_replay(monkeypatch):
+    """A design with no engine (the site asks for N+1 on engines): taking the largest out changes
+    nothing, so the N+1 figures are the stress replay's, not replayed again."""
+    from bess_size.simulator import redundancy as R
+
+    site = make_site(reliability={"target_success_rate": 0.5, "islanding": {"required": True, "redundancy_units": 1}})
+    design = make_design(site, energy_mwh=40.0, pcs_mw=70.0, units=0)
+    n = 3600
+    grid = np.ones(n, np.int8)
+    grid[600:900] = 0
+    log = {"kind": "loss_of_grid", "start_s": 600.0, "duration_s": 300.0, "source": "contingency"}
+    replayed = []
+    real = R.Replay
+    monkeypatch.setattr(R, "Replay", lambda *a, **k: replayed.append(1) or real(*a, **k))
+    v = simulate(site, design, held_out=[make_trace(np.full(n, 50.0), grid=grid, events=[log])])
+    row = v.scenarios[0]
+    assert replayed == []
+    assert row["redundancy_islanding_margin_mwh"] == row["stress_islanding_margin_mwh"] is not None
+    assert row["redundancy_islanding_ok"] == row["stress_islanding_ok"]
