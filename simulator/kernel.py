@@ -388,7 +388,9 @@ def _tick_orders(gp, n_on, starting, orders, timer, m):
 
 
 @njit(cache=True, _nrt=False)
-def _add_order(k, units, steps, starting, orders, timer):
+def _add_order(k, units, steps, starting, orders, timer, ordered):
+    """Order ``units`` of type k to start in ``steps``; ``ordered[k]`` counts every unit ever ordered."""
+    ordered[k] += units
     n = orders.shape[1]
     for j in range(n):
         if orders[k, j] <= 0:
@@ -418,7 +420,7 @@ def _cancel_orders(k, units, starting, orders, timer):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _dispatch_units(gp, n_on, starting, orders, timer, g, want_mw, target_mw, keep_min, hold, dt, m):
+def _dispatch_units(gp, n_on, starting, orders, timer, ordered, g, want_mw, target_mw, keep_min, hold, dt, m):
     """Commit units in list order to cover ``want_mw`` of capacity and move output toward
     ``target_mw`` within the online units' ramps, min load and rating; return total output [MW].
 
@@ -448,7 +450,7 @@ def _dispatch_units(gp, n_on, starting, orders, timer, g, want_mw, target_mw, ke
             else:
                 # the start is counted (and costed) when the unit synchronises, or when an
                 # order that outlived a sag is cancelled (see the kernel's grid-return branch)
-                _add_order(k, need - have, gp[k, G_START_STEPS], starting, orders, timer)
+                _add_order(k, need - have, gp[k, G_START_STEPS], starting, orders, timer, ordered)
         elif need < have:
             _cancel_orders(k, min(starting[k], have - need), starting, orders, timer)
             if n_on[k] > need:
@@ -520,7 +522,8 @@ def _stress_state(gp, n_on, starting, orders, timer, g, need_mw):
 def workspace(cp, gp, poi_state) -> tuple:
     """The kernel's zeroed working arrays: a copy of the policy state, per generator type its units
     on, starting and (per start order) units and timers, its output, and the two POI-measurement
-    deques (a power of two at least the 60-s window + 2 long). Allocated here, not in the compiled
+    deques (a power of two at least the 60-s window + 2 long), and per type the units ever ordered
+    to start, now and when the present outage began. Allocated here, not in the compiled
     loop: compiled code that allocates also compiles numba's error-message machinery."""
     ng = gp.shape[0]
     max_orders = max([1] + [int(gp[k, G_UNITS]) + 1 for k in range(ng)])
@@ -528,7 +531,8 @@ def workspace(cp, gp, poi_state) -> tuple:
     while cap < int(cp[C_WINDOW_STEPS]) + 2:
         cap *= 2
     return (np.zeros_like(poi_state), np.zeros(ng), np.zeros(ng), np.zeros((ng, max_orders)),
-            np.zeros((ng, max_orders)), np.zeros(ng), np.zeros(cap), np.zeros(cap), np.zeros(cap), np.zeros(cap))
+            np.zeros((ng, max_orders)), np.zeros(ng), np.zeros(cap), np.zeros(cap), np.zeros(cap), np.zeros(cap),
+            np.zeros(ng), np.zeros(ng))
 
 
 @njit(cache=True, _nrt=False)
@@ -652,18 +656,24 @@ def _outage_opens(outages, m, out_i, t, e, floor_mwh):
 
 
 @njit(cache=True, _nrt=False)
-def _grid_returns(cp, gp, pp, poi_state, work, outages, out_i, n_out, started, N, g_total):
+def _grid_returns(cp, gp, pp, poi_state, work, outages, out_i, n_out, started, N, g_total, ph):
     """(1) The grid is back after ``n_out`` steps. After a sag the grid carries on: starts not yet
-    synchronised are cancelled; after a loss of grid they go on (import returns only at the
-    reconnection ramp, and the units take the load meanwhile; the hand-back stops what is not
-    needed), the policy and the measurement history restart at the outage's zero import.
+    synchronised are cancelled, but for a curtailment call announced or under way (``ph`` 1 or 2)
+    only those the sag ordered: the call still needs the units its notice ordered, at the time it
+    ordered them. After a loss of grid they go on (import returns only at the reconnection ramp,
+    and the units take the load meanwhile; the hand-back stops what is not needed), the policy and
+    the measurement history restart at the outage's zero import.
     Returns whether it was a loss of grid (a reconnection follows)."""
-    starting, orders, timer = work[2], work[3], work[4]
+    starting, orders, timer, ordered, ordered_at_outage = work[2], work[3], work[4], work[10], work[11]
     if out_i >= 0:
         outages[out_i, O_STEPS] = n_out
     if n_out <= cp[C_SAG_STEPS]:
         for k in range(gp.shape[0]):
-            _cancel_orders(k, starting[k], starting, orders, timer)
+            cancel = starting[k]
+            if ph == 1 or ph == 2:
+                # orders are synchronised oldest first and cancelled newest first: the sag's are the newest
+                cancel = min(starting[k], ordered[k] - ordered_at_outage[k])
+            _cancel_orders(k, cancel, starting, orders, timer)
         return False
     if started:
         poi_reset(poi_state, pp, N - g_total, 0.0)
@@ -1188,7 +1198,7 @@ def simulate_chunk(
     isl_shed_steps = cp[C_ISLAND_SHED_STEPS]
     rt_steps = cp[C_RT_STEPS]
     ng = gp.shape[0]
-    state_copy, n_on, starting, orders, timer, g, qmin_v, qmin_t, qmax_v, qmax_t = work
+    state_copy, n_on, starting, orders, timer, g, qmin_v, qmin_t, qmax_v, qmax_t, ordered, ordered_at_outage = work
     n_rec = rec_start.shape[0]
     rec_len = rec.shape[1]
     n_hours = hourly.shape[0]
@@ -1306,9 +1316,10 @@ def simulate_chunk(
                 out_start = t
                 units_active = True
                 out_i = _outage_opens(outages, m, out_i, t, e, floor_f)
+                _copy_into(ordered_at_outage, ordered)
         elif in_outage:
             in_outage = False
-            if _grid_returns(cp, gp, pp, poi_state, work, outages, out_i, t - out_start, started, N, g_total):
+            if _grid_returns(cp, gp, pp, poi_state, work, outages, out_i, t - out_start, started, N, g_total, ph):
                 reconnecting = True
                 rc_cap = 0.0
                 # the measurement history restarts at the outage's zero import
@@ -1333,7 +1344,8 @@ def simulate_chunk(
             want, target, keep_min, hold = _unit_goals(cp, gp, connected, reconnecting, ph, N, e, dev, g_total, rc_cap,
                                                        pk, pk_day, lim, lim_eff, econ_cap)
             starts_before = m[M_STARTS]
-            g_total = _dispatch_units(gp, n_on, starting, orders, timer, g, want, target, keep_min, hold, dt, m)
+            g_total = _dispatch_units(gp, n_on, starting, orders, timer, ordered, g, want, target, keep_min, hold, dt,
+                                      m)
             if out_i >= 0 and (in_outage or reconnecting):
                 outages[out_i, O_STARTS] += m[M_STARTS] - starts_before
             if g_total <= 0.0 and want <= 0.0:

@@ -596,3 +596,28 @@ def test_recovery_from_a_loss_of_grid_refills_the_bands_before_normal_running():
     assert 12.0 < stored.min() < 13.5
     assert stored[-1] >= 18.0 - 1e-6  # refilled to the operating band
     assert run.metric(K.M_BAND_LOW_MARGIN_MWH) >= 0.0
+
+
+def test_a_sag_in_a_notice_keeps_the_calls_unit_starts():
+    """A curtailment (limit 120 -> 60 MW at 100 MW load) announced 1800 s ahead: its notice orders
+    ceil((100 - 60) / 10) = 4 engines at once (t = 600 s), which synchronise after their 60 s start,
+    at t = 660 s. A sag at t = 620-621 s (the island orders every other engine too) must not cancel
+    the call's starts: they still synchronise at 660 s, as without the sag; only the sag's own
+    orders are cancelled, so 4 engines start in all, not 6."""
+    site = make_site()
+    design = make_design(site, energy_mwh=60.0, pcs_mw=50.0, cu=20.0, units=6)
+    n = 3000
+    phase = np.zeros(n, np.int8)
+    phase[600:2400] = 1
+    phase[2400:2700] = 2
+    limit = np.where(phase == 2, 60.0, 120.0)
+    grid = np.ones(n, np.int8)
+    grid[620:622] = 0
+    first = {}
+    for name, g in (("sag", grid), ("no sag", None)):
+        run, rec, cp = replay(site, design, make_trace(np.full(n, 100.0), limit_mw=limit, phase=phase, grid=g))
+        assert_invariants(site, design, run, rec, cp)
+        assert run.outages.shape[0] == (1 if g is not None else 0)
+        first[name] = int(np.flatnonzero(rec[:, K.R_GEN] > 0)[0])
+        assert run.metric(K.M_STARTS) == 4, name
+    assert first == {"sag": 660, "no sag": 660}
