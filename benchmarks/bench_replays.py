@@ -58,7 +58,7 @@ def main() -> None:
             return feed(self, chunk)  # a replay outside simulate's own (warm-up)
         c0 = time.process_time()
         out = feed(self, chunk)
-        s = stats[getattr(self, "bench_kind", "natural + forks")]
+        s = stats[getattr(self, "bench_kind", None) or recording[0] or "natural + forks"]
         s[1], s[2] = s[1] + chunk.steps, s[2] + time.process_time() - c0
         return out
 
@@ -68,6 +68,17 @@ def main() -> None:
         stats["  of which natural"][1] += trace.steps
         stats["  of which forks (without an event, stress)"][0] += len(vs)
         return variants(trace, cp, gp, pp, vs, *a, **k)
+
+    recording = [None]
+    record = V._record_scenario
+
+    def recorded_again(*a, **k):
+        recording[0] = "worst windows recorded again"
+        stats[recording[0]][0] += 1
+        try:
+            return record(*a, **k)
+        finally:
+            recording[0] = None
 
     def tagged(kind):
         def make(*a, **k):
@@ -95,7 +106,7 @@ def main() -> None:
     C.Replay.feed = timed_feed
     V.replay_variants = counted_variants
     R.Replay = tagged("N+1 (units out)")
-    V.Replay = tagged("worst windows recorded again")
+    V._record_scenario = recorded_again
     if args.trace_days:  # after optimizing: the optimizer's own scenarios keep the site's length
         site = site.model_copy(update={"scenarios": site.scenarios.model_copy(update={"trace_days": args.trace_days})})
     V.simulate(site.model_copy(update={"scenarios": site.scenarios.model_copy(update={"trace_days": 0.1})}),

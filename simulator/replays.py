@@ -22,17 +22,22 @@ from . import controller as C
 from .trace_source import HeldOutTrace, Variant
 
 
-def replay_variants(trace: HeldOutTrace, cp, gp, pp, variants: list[Variant], record=None, record_length: int = 0,
-                    others: list[C.Replay] = ()) -> tuple[C.KernelRun, list[C.KernelRun], list[C.KernelRun]]:
-    """The natural replay of ``trace`` and each variant's, all recording the windows ``record`` of
-    ``record_length`` steps (as ``run_kernel`` takes them); ``others``: replays of the natural trace
-    with their own arrays (N+1), fed the same chunks. Returns (natural, variants', others')."""
+def feed_variants(trace: HeldOutTrace, cp, gp, pp, variants: list[Variant], record=None, record_length: int = 0,
+                  others: list[C.Replay] = (), until: int | None = None):
+    """Feed the natural replay of ``trace`` and each variant's (forked at ``Variant.start``), all
+    recording the windows ``record`` of ``record_length`` steps (as ``run_kernel`` takes them), and
+    ``others`` (replays of the natural trace with their own arrays, N+1), the trace's chunks up to
+    step ``until`` (at least; default: the whole trace). Returns (natural, variants' replays, None
+    for a variant that is the natural replay up to there)."""
     T = trace.steps
+    until = T if until is None else min(until, T)
     natural = C.Replay(cp, gp, pp, T, record=record, record_length=record_length)
-    pending = sorted((v.start, k) for k, v in enumerate(variants) if v.start < T)  # the rest: the natural replay
+    pending = sorted((v.start, k) for k, v in enumerate(variants) if v.start < until)
     forks: list[tuple[Variant, C.Replay, int]] = []
-    runs: dict[int, C.Replay] = {}
+    replays: list[C.Replay | None] = [None] * len(variants)
     for i0, nat in trace.chunks():
+        if i0 >= until:
+            break
         i1 = i0 + nat.steps
         while pending and pending[0][0] < i1:
             s, k = pending.pop(0)
@@ -42,7 +47,7 @@ def replay_variants(trace: HeldOutTrace, cp, gp, pp, variants: list[Variant], re
             v = variants[k]
             fork.stress = np.zeros((0, 2)) if v.stress is None else np.ascontiguousarray(v.stress, dtype=np.float64)
             forks.append((v, fork, s))
-            runs[k] = fork
+            replays[k] = fork
         if natural.done < i1:
             natural.feed(nat.chunk(natural.done - i0, nat.steps))
         for v, fork, s in forks:
@@ -51,6 +56,12 @@ def replay_variants(trace: HeldOutTrace, cp, gp, pp, variants: list[Variant], re
                 fork.feed(v.chunk(nat.chunk(a - i0, nat.steps), a))
         for rp in others:
             rp.feed(nat)
+    return natural, replays
+
+
+def replay_variants(trace: HeldOutTrace, cp, gp, pp, variants: list[Variant], record=None, record_length: int = 0,
+                    others: list[C.Replay] = ()) -> tuple[C.KernelRun, list[C.KernelRun], list[C.KernelRun]]:
+    """The whole replays of :func:`feed_variants`: (natural, variants', others')."""
+    natural, replays = feed_variants(trace, cp, gp, pp, variants, record, record_length, others)
     run = natural.result()
-    return (run, [runs[k].result() if k in runs else run for k in range(len(variants))],
-            [rp.result() for rp in others])
+    return run, [run if rp is None else rp.result() for rp in replays], [rp.result() for rp in others]

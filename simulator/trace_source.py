@@ -198,7 +198,7 @@ def without_outage(trace: HeldOutTrace, site, event: dict) -> Variant:
     return Variant(start, grid=grid)
 
 
-def stressed(trace: HeldOutTrace, rows: np.ndarray) -> Variant:
+def stress_variant(trace: HeldOutTrace, rows: np.ndarray) -> Variant:
     """The trace in the stress state at ``rows`` (the natural inputs; it differs from the first row)."""
     start = int(math.ceil(float(rows[:, 0].min()))) if len(rows) else trace.steps
     return Variant(start, stress=rows)

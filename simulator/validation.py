@@ -23,12 +23,12 @@ import xarray as xr
 from ..io import atomic_path
 from . import kernel as K
 from .checks import Check, wilson_lower_bound
-from .controller import BandEnergies, Replay, replay_arrays, stress_points
+from .controller import BandEnergies, replay_arrays, stress_points
 from .redundancy import Redundancy, redundancy_check
 from .metrics import (active_steps, calendar_life_used_per_year, contingency_curtailment, curtailment_response,
                       curtailment_row, forced_events, natural_rate_parts, stress_row, summarize)
-from .replays import replay_variants
-from .trace_source import HeldOutTrace, stressed, without_call, without_outage
+from .replays import feed_variants, replay_variants
+from .trace_source import HeldOutTrace, stress_variant, without_call, without_outage
 
 Progress = Callable[[int, int], None]
 
@@ -402,14 +402,14 @@ def _replay_part(site, design, indices: list[int], traces=None, progress: Progre
         variants = [without_call(trace, site, ev) if ev["kind"] == "curtailment" else without_outage(trace, site, ev)
                     for ev in forced]
         spoints = stress_points(trace, bands)
-        variants.append(stressed(trace, spoints))
+        variants.append(stress_variant(trace, spoints))
         if cev is not None:
             # the call in its own stress state: an outage inside it is judged by srun, not stacked on it.
             # Only crun's recording of the call is read, and the two stress replays are the same up to
             # their first differing row: an outage after the call's active period leaves srun's recording
             cpoints = stress_points(trace, bands, calls_only=True)
             if first_difference_step(spoints, cpoints) < a0 + na:
-                variants.append(stressed(trace, cpoints))
+                variants.append(stress_variant(trace, cpoints))
         n_plus = redundancy.replay(trace, spoints)  # N+k: the island again with the largest units out
         run, vruns, others = replay_variants(trace, cp, gp, pp, variants, [a0] if cev is not None else None, na,
                                              [n_plus] if n_plus is not None else [])
@@ -505,27 +505,19 @@ def _record_scenario(site, design, i: int, starts: list[int], window_steps: int,
     dt = float(site.scenarios.transient_resolution_s)
     cp, gp, pp = replay_arrays(site, design)
     trace = HeldOutTrace.generated(site, "held_out", i) if ds is None else HeldOutTrace.from_dataset(ds, dt, index=i)
-    stressed = ["all" if st is True else st for st in (stressed or [False] * len(starts))]
-    replays = {}  # state -> (positions in starts, their starts, the replay), fed the trace's chunks together
-    for state in (False, "all", "calls"):
-        idx = [j for j, st in enumerate(stressed) if st == state]
-        if idx:
-            sts = [starts[j] for j in idx]
-            stress = stress_points(trace, BandEnergies.from_design(site, design), calls_only=state == "calls") \
-                if state else None
-            replays[state] = (idx, sts, Replay(cp, gp, pp, trace.steps, record=sts,
-                                               record_length=min(window_steps, trace.steps), stress=stress))
-    end = max(starts) + min(window_steps, trace.steps)  # the replays stop once the last window is recorded
-    for i0, chunk in trace.chunks():
-        if i0 >= end:
-            break
-        for _, _, rp in replays.values():
-            rp.feed(chunk)
-    out: list[np.ndarray] = [None] * len(starts)
-    for idx, sts, rp in replays.values():
-        for pos, k in enumerate(np.argsort(sts, kind="stable")):
-            out[idx[k]] = rp.recorded[pos]
-    return out
+    states = ["all" if st is True else st for st in (stressed or [False] * len(starts))]
+    bands = BandEnergies.from_design(site, design)
+    kinds = [st for st in ("all", "calls") if st in states]
+    # the stress replays fork from the natural one at their first row; every replay records every
+    # window (the union), each window is read from the replay of its state; all stop once the last
+    # window is recorded
+    union = sorted(set(starts))
+    length = min(window_steps, trace.steps)
+    natural, forks = feed_variants(trace, cp, gp, pp,
+                                   [stress_variant(trace, stress_points(trace, bands, calls_only=st == "calls"))
+                                    for st in kinds], union, length, until=union[-1] + length)
+    by_state = {False: natural, **{st: rp or natural for st, rp in zip(kinds, forks)}}
+    return [by_state[st].recorded[union.index(s0)] for s0, st in zip(starts, states)]
 
 
 # --------------------------------------------------------------------------- checks

@@ -137,7 +137,7 @@ def test_forked_replays_are_the_whole_replays_bit_for_bit(monkeypatch, chunk_s):
     forced = forced_events(site, head.events)
     variants = [TS.without_call(head, site, e) if e["kind"] == "curtailment" else TS.without_outage(head, site, e)
                 for e in forced]
-    variants += [TS.stressed(head, stress_points(head, bands)), TS.stressed(head, stress_points(head, bands, True))]
+    variants += [TS.stress_variant(head, stress_points(head, bands, calls_only=c)) for c in (False, True)]
     assert [v.start for v in variants] == [600, 700, 2900, 600, 600]
     natural = head.chunk(0, n)
     inputs = [v.chunk(natural, 0) for v in variants]
