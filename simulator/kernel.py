@@ -1133,6 +1133,19 @@ def _record_step(x, L, p, lim, b, g_total, pv_used, e_before, e, unserved, shed,
 
 
 @njit(cache=True, _nrt=False)
+def _input_sums(load_mw, pv_mw, limit_mw, price, i0, i1, count, load, limit, price_sum, grid_only):
+    """Add steps ``i0 .. i1 - 1`` of the chunk's inputs to the hour's count and sums of load, import
+    limit and price, and to the grid-only bill's sum (net load bought at the price)."""
+    for i in range(i0, i1):
+        count += 1.0
+        load += load_mw[i]
+        limit += limit_mw[i]
+        price_sum += price[i]
+        grid_only += max(load_mw[i] - pv_mw[i], 0.0) * price[i]
+    return count, load, limit, price_sum, grid_only
+
+
+@njit(cache=True, _nrt=False)
 def _hour_row(x, count, load, poi, bess, gen, pv, soc, soc_min, soc_max, ramp_max, unserved, limit, price):
     """An hour's aggregates (row ``x``, layout ``H_*``): sums over its steps, extremes."""
     x[H_COUNT] = count
@@ -1276,6 +1289,7 @@ def simulate_chunk(
     h_uns = st[ST_H + H_UNSERVED]
     h_lim = st[ST_H + H_LIMIT]
     h_price = st[ST_H + H_PRICE]
+    h_i0 = 0  # first step of the chunk whose inputs are not yet in the hour's sums
 
     for i in range(n):
         t = t0 + i
@@ -1540,10 +1554,9 @@ def simulate_chunk(
             if rc_cap >= lim and g_total <= econ_level + r_hb * dt + 1e-9 and (e >= rt_top - 1e-9 or E <= 0.0):
                 reconnecting = False
 
-        # hourly aggregates (flushed when the hour ends)
+        # hourly aggregates (flushed when the hour ends; the sums of the inputs alone are formed
+        # then, from the input arrays, in the same order)
         soc = e * inv_E
-        h_n += 1.0
-        h_load += L
         h_poi += p
         h_bess += b
         h_gen += g_total
@@ -1556,10 +1569,10 @@ def simulate_chunk(
         if adp > h_ramp:
             h_ramp = adp
         h_uns += unserved
-        h_lim += lim
-        h_price += pr
-        a_grid_only += max(N, 0.0) * pr
         if t + 1 == next_hour or t + 1 == T:
+            h_n, h_load, h_lim, h_price, a_grid_only = _input_sums(load_mw, pv_mw, limit_mw, price, h_i0, i + 1, h_n,
+                                                                   h_load, h_lim, h_price, a_grid_only)
+            h_i0 = i + 1
             if hr < n_hours:
                 _hour_row(hourly[hr], h_n, h_load, h_poi, h_bess, h_gen, h_pv, h_soc, h_soc_min, h_soc_max,
                           h_ramp / dt, h_uns, h_lim, h_price)
@@ -1590,6 +1603,9 @@ def simulate_chunk(
                                  q_short, cause, viol, ch, dis, loss, e_set, ga, p_avail, ph)
                 elif w == w_rec:
                     w_rec += 1
+
+    h_n, h_load, h_lim, h_price, a_grid_only = _input_sums(load_mw, pv_mw, limit_mw, price, h_i0, n, h_n, h_load,
+                                                           h_lim, h_price, a_grid_only)
 
     # the state the next chunk starts from
     st[ST_T] = t0 + n
