@@ -352,8 +352,9 @@ def _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, value, t_index):
 def _p_available(pcs_mw, s_mva, q_mvar):
     """Real power the battery may carry: ``min(P_pcs, sqrt(S^2 - Q^2))`` (0 when Q >= S)."""
     rest = s_mva * s_mva - q_mvar * q_mvar
-    if rest >= pcs_mw * pcs_mw:
-        # no root needed: sqrt(fl(P^2)) == P in binary floating point, and sqrt is monotonic
+    if rest >= pcs_mw * pcs_mw and pcs_mw > 1e-100:
+        # no root needed: sqrt(fl(P^2)) == P in binary floating point (P^2 not subnormal), and
+        # sqrt is monotonic
         return pcs_mw
     p_s = math.sqrt(rest) if rest > 0.0 else 0.0
     return p_s if p_s < pcs_mw else pcs_mw
@@ -1222,8 +1223,8 @@ def simulate_chunk(
     # stored energy above the floor (below the top) that certainly lets the battery discharge
     # (charge) at its PCS rating for a whole step: 1e-12 above the exact figure, far more than
     # the roundings of the quotients it stands for
-    dis_room_mwh = pcs * dt_h / eta_dis * (1.0 + 1e-12)
-    ch_room_mwh = pcs * dt_h * eta_ch * (1.0 + 1e-12)
+    dis_room_mwh = pcs * dt_h / eta_dis * (1.0 + 1e-12) if pcs > 1e-100 else np.inf  # (no underflow)
+    ch_room_mwh = pcs * dt_h * eta_ch * (1.0 + 1e-12) if pcs > 1e-100 else np.inf
 
     # the state this chunk starts from
     e = st[ST_E_MWH]

@@ -10,8 +10,12 @@ each of them.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bess_size.simulator import kernel as K
 from bess_size.simulator.controller import BandEnergies, Replay, TraceArrays, replay_arrays, run_kernel, stress_points
@@ -120,3 +124,40 @@ def test_a_replay_checks_its_chunks_cover_the_trace():
     assert rp.result().metrics[K.M_STEPS] == trace.steps
     with pytest.raises(ValueError, match="finished"):
         rp.feed(trace.chunk(0, 1))
+
+
+# ------------------------------------------------------------------ the small functions' shortcuts
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.floats(0.0, 500.0), st.floats(0.0, 600.0), st.floats(0.0, 600.0))
+def test_available_power_needs_no_root_only_where_the_root_would_exceed_the_rating(pcs, s, q):
+    """``_p_available`` skips the square root when ``S^2 - Q^2 >= P^2``; it must equal
+    ``min(P, sqrt(S^2 - Q^2))`` bit for bit everywhere, at the boundary above all."""
+    def exact(pcs, s, q):
+        rest = s * s - q * q
+        p_s = math.sqrt(rest) if rest > 0.0 else 0.0
+        return p_s if p_s < pcs else pcs
+
+    for s_ in (s, math.sqrt(pcs * pcs + q * q), math.nextafter(math.sqrt(pcs * pcs + q * q), 0.0)):
+        assert K._p_available(pcs, s_, q) == exact(pcs, s_, q)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.floats(0.0, 400.0), st.floats(0.0, 400.0), st.floats(0.5, 1.0), st.floats(0.5, 1.0),
+       st.sampled_from([0.1, 0.5, 1.0, 2.0, 5.0]), st.one_of(st.floats(0.0, 400.0), st.floats(0.0, 1e-150)))
+def test_energy_power_is_infinite_only_where_it_exceeds_the_rating(x_dis, x_ch, eta_dis, eta_ch, dt, pcs):
+    """Far from a band edge ``_energy_power`` returns +inf for the power the stored energy allows;
+    that stands in only where the exact quotient is at least the PCS rating (it is only ever
+    compared with powers within the rating), and near an edge it is the exact quotient."""
+    dt_h = dt / 3600.0
+    floor, top = 10.0, 10.0 + x_dis + x_ch
+    e = floor + x_dis
+    # as simulate_chunk forms them
+    dis_room = pcs * dt_h / eta_dis * (1.0 + 1e-12) if pcs > 1e-100 else math.inf
+    ch_room = pcs * dt_h * eta_ch * (1.0 + 1e-12) if pcs > 1e-100 else math.inf
+    dis_e, ch_e = K._energy_power(e, floor, top, eta_dis, eta_ch, dt_h, dis_room, ch_room)
+    exact_dis = max(0.0, e - floor) * eta_dis / dt_h
+    exact_ch = max(0.0, top - e) / eta_ch / dt_h
+    assert dis_e == exact_dis or (dis_e == math.inf and exact_dis >= pcs)
+    assert ch_e == exact_ch or (ch_e == math.inf and exact_ch >= pcs)
