@@ -28,7 +28,9 @@ while generation hands the load back at the POI's steady rate (never faster than
 cap lets import return; down to what economics keeps running), refilling the ride-through reserve
 first. Until then the site is *restoring*: load the battery cannot carry is held back (counted as
 unserved, attributed to the outage) instead of forcing the POI past its rules. A sag is invisible
-to the POI's ramp history: import resumes where it was.
+to the POI's ramp history: import resumes where it was; the unit starts it ordered are cancelled,
+and so are those ordered before it, except for a curtailment call announced or under way (the
+call still needs them, at the time its notice ordered them).
 
 Physical model per step (``dt`` in hours for energies)::
 
@@ -49,8 +51,9 @@ group (``_turning_point``, ``_import_metrics``, ``_ramp_violation``, ``_band_met
 reference counting (``_nrt=False``): nothing here allocates, and counting references to the arrays
 handed to each helper costs atomic instructions every step. Helpers LLVM would not inline on its
 own are inlined by numba (``inline="always"``): a call passing arrays costs more than the work.
-The arithmetic is that of the one-function kernel it replaced, operation for operation, so the
-results are the same bit for bit.
+The arithmetic is that of the one-function kernel it replaced, operation for operation (where a
+shortcut skips a root or a quotient, it is one that cannot change the result), so the results are
+the same bit for bit.
 """
 
 from __future__ import annotations
@@ -449,8 +452,7 @@ def _dispatch_units(gp, n_on, starting, orders, timer, ordered, g, want_mw, targ
                 m[M_STARTS] += need - have
                 m[M_START_COST_USD] += (need - have) * gp[k, G_START_USD]
             else:
-                # the start is counted (and costed) when the unit synchronises, or when an
-                # order that outlived a sag is cancelled (see the kernel's grid-return branch)
+                # the start is counted (and costed) when the unit synchronises
                 _add_order(k, need - have, gp[k, G_START_STEPS], starting, orders, timer, ordered)
         elif need < have:
             _cancel_orders(k, min(starting[k], have - need), starting, orders, timer)
