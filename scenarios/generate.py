@@ -12,8 +12,8 @@ from .dataset import ScenarioSet
 from .energy_layer import representative_periods
 from .grid_events import events_to_json, explicit_events
 from .rng import stream_id
-from .trace import scenario_trace, trace_start_day
-from .transient import full_fleet, screen_trace, select_windows, window_candidates, windows_dataset
+from .trace import trace_start_day
+from .transient import full_fleet, screen_scenario, select_windows, windows_dataset
 
 TRANSIENT_VARS = {
     "discharge_residual_mw": ("MW", "largest battery discharge under the POI policy (within-bin maximum load)"),
@@ -73,15 +73,13 @@ def generate_scenarios(site, stream: str = "optimizer", progress: Callable[[int,
 
 def _scenarios_part(site, stream: str, indices: list[int], fleet: list[int], progress=None) -> list[tuple]:
     """(transient row, fleet use, window candidates, energy periods) of each scenario in
-    ``indices``: one task of :func:`generate_scenarios`. Traces are screened and dropped one at a time."""
+    ``indices``: one task of :func:`generate_scenarios`. Each trace is generated and screened a chunk
+    (a day) at a time (``transient.screen_scenario``): a year at 1 s never needs its 1.8 GB at once."""
     out = []
     for j, i in enumerate(indices):
-        trace = scenario_trace(site, stream, i)
-        screened = screen_trace(site, trace, fleet)
-        out.append(([screened[k] for k in TRANSIENT_VARS], {k: screened[k] for k in FLEET_USE},
-                     window_candidates(site, i, trace, screened),
+        screened, cands = screen_scenario(site, stream, i, fleet)
+        out.append(([screened[k] for k in TRANSIENT_VARS], {k: screened[k] for k in FLEET_USE}, cands,
                      representative_periods(site, i, trace_start_day(site, stream, i), stream)))
-        del trace, screened
         if progress is not None:
             progress(j + 1, len(indices))
     return out
@@ -184,11 +182,11 @@ def rescreen(site, scenarios, fleet: list[int]):
         sources = [(validate_site(m["site"], "phase"), *m["scenarios"]) for m in json.loads(scenarios.attrs["phases_json"])]
     for src, lo, hi in sources:
         for i in range(hi - lo):
-            sc = screen_trace(src, scenario_trace(src, stream, i), fleet)
+            sc, _ = screen_scenario(src, stream, i, fleet, windows=False)
             use = merge_fleet_use(use, {k: sc[k] for k in FLEET_USE})
             rows.append([sc[k] for k in TRANSIENT_VARS])
     for i in json.loads(scenarios.attrs.get("refined_with_held_out", "[]")):
-        sc = screen_trace(site, scenario_trace(site, "held_out", int(i)), fleet)
+        sc, _ = screen_scenario(site, "held_out", int(i), fleet, windows=False)
         use = merge_fleet_use(use, {k: sc[k] for k in FLEET_USE})
         for row in rows:
             for j, k in enumerate(TRANSIENT_VARS):

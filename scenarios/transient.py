@@ -74,8 +74,9 @@ from numba import njit
 from .energy_layer import energy_step_s
 from .grid_events import PHASE_ACTIVE, PHASE_NOTICE, events_from_json
 from .poi_policy import (P_ALPHA, P_CH_MWH_PER_MW, P_DT_S, deviation_update, new_poi_state, notice_cap_mw,
-                         notice_left_s, poi_params, poi_step, preramp_mw_per_s, recovery_term_mw,
+                         poi_params, poi_step, preramp_mw_per_s, recovery_term_mw,
                          steady_ramp_mw_per_s)
+from .streaming import Cuts, PairwiseSum, TopPeaks
 
 KINDS = ("loss_of_grid", "voltage_sag", "ramp_up", "ramp_down", "curtailment")
 # [E] share of the window budget per kind: contingencies size the PCS and the ride-through
@@ -86,6 +87,10 @@ RAMP_CANDIDATES_PER_SCENARIO = 3
 
 # fleet array columns (one row per thermal type, in the spec's order)
 F_UNITS, F_UNIT_MW, F_RAMP_MW_PER_S, F_START_STEPS = 0, 1, 2, 3
+# the screening's state between chunks (``_screen``'s ``carry``): started, stored-energy deviation,
+# the policy's low-pass and causal peak of the net load, generation, the largest steady gap, a call
+# announced at the last step, a gap seen, the last step's import limit
+C_STARTED, C_D, C_FN, C_PK, C_G, C_GAP_MAX, C_ANNOUNCED, C_GAP_SEEN, C_PREV_LIMIT = range(9)
 
 
 def full_fleet(site) -> list[int]:
@@ -202,11 +207,13 @@ def _dispatch(fl, on, out_mw, target_mw, dt):
 
 @njit(cache=True)
 def _screen(net, step_mean, pv, limit, phase, left_s, firm_mw, preramp_mw_per_s, handback_mw_per_s, params, state, fl,
-            on, pending, orders, timers, out_mw, most, poi, gen, res, dev, share):
-    """The screening of the module doc from the fresh policy ``state``. Fills the POI, generation,
-    residual, deviation and energy-layer-share series, and ``most`` (per type the most units ever
-    committed, last: 1 if the fleet was ever too small); returns (1 if any step had a gap for
-    generation to carry, the largest steady gap max(m - limit) [MW])."""
+            on, pending, orders, timers, out_mw, most, carry, poi, gen, res, dev, share):
+    """The screening of the module doc over one chunk of a trace, from the policy ``state``, the
+    fleet's and ``carry`` (``C_*``; all zero: the trace's start, where the state is set up from the
+    chunk's first step). Fills the POI, generation, residual, deviation and energy-layer-share
+    series, and ``most`` (per type the most units ever committed, last: 1 if the fleet was ever too
+    small); ``carry`` holds, after the chunk, 1 if any step had a gap for generation to carry and
+    the largest steady gap max(m - limit) [MW]. Consecutive chunks give the bits of the whole."""
     dt = params[P_DT_S]
     alpha = params[P_ALPHA]
     ch_gain = params[P_CH_MWH_PER_MW]  # stored MWh per MW charged for one step
@@ -214,13 +221,24 @@ def _screen(net, step_mean, pv, limit, phase, left_s, firm_mw, preramp_mw_per_s,
     fleet_mw = 0.0
     for k in range(fl.shape[0]):
         fleet_mw += fl[k, F_UNITS] * fl[k, F_UNIT_MW]
-    d = 0.0
-    fn = net[0]
-    pk = net[0]
-    g = _cold_start(fl, on, pending, orders, timers, out_mw, net[0] - limit[0], most)  # steady start
-    gap_max = -np.inf
-    announced_before = False
-    gap_seen = 0
+    if carry[C_STARTED] == 0.0:
+        carry[C_STARTED] = 1.0
+        carry[C_D] = 0.0
+        carry[C_FN] = net[0]
+        carry[C_PK] = net[0]
+        carry[C_G] = _cold_start(fl, on, pending, orders, timers, out_mw, net[0] - limit[0], most)  # steady start
+        carry[C_GAP_MAX] = -np.inf
+        carry[C_ANNOUNCED] = 0.0
+        carry[C_GAP_SEEN] = 0.0
+        carry[C_PREV_LIMIT] = limit[0]
+    d = carry[C_D]
+    fn = carry[C_FN]
+    pk = carry[C_PK]
+    g = carry[C_G]
+    gap_max = carry[C_GAP_MAX]
+    announced_before = carry[C_ANNOUNCED] != 0.0
+    gap_seen = carry[C_GAP_SEEN]
+    prev_limit = carry[C_PREV_LIMIT]
     for t in range(net.shape[0]):
         n = net[t]
         fn += alpha * (n - fn)
@@ -231,11 +249,11 @@ def _screen(net, step_mean, pv, limit, phase, left_s, firm_mw, preramp_mw_per_s,
             cap = notice_cap_mw(limit[t], firm_mw, left_s[t], preramp_mw_per_s)
         if announced and not announced_before:
             # the limit before the call: a call without notice finds its units cold too
-            g = _cold_start(fl, on, pending, orders, timers, out_mw, n - limit[max(t - 1, 0)], most)
+            g = _cold_start(fl, on, pending, orders, timers, out_mw, n - prev_limit, most)
         announced_before = announced
         gap = fn + recovery_term_mw(params, d) - cap
         if gap > 1e-9:
-            gap_seen = 1
+            gap_seen = 1.0
         floor_mw = g - handback_mw_per_s * dt
         if announced:
             _commit(fl, on, pending, orders, timers, out_mw, max(pk - firm_mw, n - cap, 0.0), True, most)
@@ -256,7 +274,15 @@ def _screen(net, step_mean, pv, limit, phase, left_s, firm_mw, preramp_mw_per_s,
         res[t] = r
         dev[t] = d
         share[t] = u
-    return gap_seen, gap_max
+        prev_limit = limit[t]
+    carry[C_D] = d
+    carry[C_FN] = fn
+    carry[C_PK] = pk
+    carry[C_G] = g
+    carry[C_GAP_MAX] = gap_max
+    carry[C_ANNOUNCED] = 1.0 if announced_before else 0.0
+    carry[C_GAP_SEEN] = gap_seen
+    carry[C_PREV_LIMIT] = prev_limit
 
 
 def energy_step_mean(x: np.ndarray, step_s: float, dt_s: float) -> np.ndarray:
@@ -272,52 +298,120 @@ def energy_step_mean(x: np.ndarray, step_s: float, dt_s: float) -> np.ndarray:
     return out
 
 
+def notice_steps(phase: np.ndarray, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, seconds): :func:`poi_policy.notice_left_s` at the notice steps only (it is 0 elsewhere),
+    so a year's phase needs no year-long float series."""
+    notice = np.flatnonzero(phase == PHASE_NOTICE)
+    if notice.size == 0:
+        return notice, np.zeros(0)
+    active = (phase == PHASE_ACTIVE).astype(np.int8)
+    onsets = np.flatnonzero(np.diff(active, prepend=np.int8(0)) == 1)  # int8: no trace-long int64 temporaries
+    pos = np.searchsorted(onsets, notice)
+    has = pos < onsets.size
+    left = np.full(notice.size, 86400.0)
+    left[has] = (onsets[pos[has]] - notice[has]) * dt_s
+    return notice, left
+
+
+def chunk_steps(site, dt_s: float) -> int:
+    """Steps a long trace is screened at a time: a day, in whole energy-layer steps (whose means
+    the screening takes), so any chunking gives the bits of the whole."""
+    k = max(1, int(round(energy_step_s(site) / dt_s)))
+    return max(k, int(round(86400.0 / dt_s)) // k * k)
+
+
+class Screener:
+    """The screening of one trace of ``n`` steps fed in order, a chunk at a time (chunks start at
+    multiples of :func:`chunk_steps`; the last may be short): :meth:`feed` returns the chunk's series,
+    :meth:`figures` the requirements once every step was fed. ``phase``: the trace's whole
+    ``curtailment_phase`` (a notice's countdown looks ahead to its call's start)."""
+
+    SERIES = ("poi_mw", "gen_mw", "up_mw", "down_mw", "deviation_mwh", "energy_layer_mw")
+
+    def __init__(self, site, fleet: list[int] | None, dt_s: float, n: int, phase: np.ndarray):
+        self.site, self.dt, self.n = site, float(dt_s), int(n)
+        self.params = poi_params(site)
+        self.state = new_poi_state(self.params)
+        self.fl = fleet_array(site, full_fleet(site) if fleet is None else fleet, self.dt)
+        ng = self.fl.shape[0]
+        max_orders = int(max([1.0] + [u + 1.0 for u in self.fl[:, F_UNITS]]))
+        self.on, self.pending, self.out_mw = np.zeros(ng), np.zeros(ng), np.zeros(ng)
+        self.orders, self.timers = np.zeros((ng, max_orders)), np.zeros((ng, max_orders))
+        self.most = np.zeros(ng + 1)
+        self.carry = np.zeros(9)
+        self.notices = notice_steps(phase, self.dt)
+        self.step_s = energy_step_s(site)
+        self.up_max, self.down_max, self.dev_min, self.dev_max = -np.inf, -np.inf, np.inf, -np.inf
+        self.res_sum, self.sub_sum = PairwiseSum(self.n), PairwiseSum(self.n)
+        self.fed = 0
+
+    def _left_s(self, i0: int, i1: int) -> np.ndarray:
+        steps, left = self.notices
+        out = np.zeros(i1 - i0)
+        a, b = np.searchsorted(steps, [i0, i1])
+        out[steps[a:b] - i0] = left[a:b]
+        return out
+
+    def feed(self, i0: int, trace: dict) -> dict:
+        """Screen steps ``i0 ..`` (``trace``: the trace's variables over them); return ``SERIES``."""
+        if i0 != self.fed:
+            raise ValueError(f"Screener: chunk at step {i0}, expected {self.fed}")
+        load = trace["load_mw"]
+        pv = np.ascontiguousarray(trace["pv_mw"], dtype=np.float64)
+        lmin, lmax = trace["load_min_mw"], trace["load_max_mw"]
+        limit = np.ascontiguousarray(trace["import_limit_mw"], dtype=np.float64)
+        phase = np.ascontiguousarray(trace["curtailment_phase"], dtype=np.int8)
+        net = np.ascontiguousarray(load - pv, dtype=np.float64)
+        i1 = i0 + net.size
+        poi, gen, res, dev, share = (np.empty_like(net) for _ in range(5))
+        g = self.site.grid
+        _screen(net, energy_step_mean(net, self.step_s, self.dt), pv, limit, phase, self._left_s(i0, i1),
+                float(g.firm_import_mw), preramp_mw_per_s(g), steady_ramp_mw_per_s(g), self.params, self.state, self.fl,
+                self.on, self.pending, self.orders, self.timers, self.out_mw, self.most, self.carry,
+                poi, gen, res, dev, share)
+        up = lmax - pv - poi - gen - share  # discharge need with the within-bin maximum
+        down = np.maximum(-res, poi + gen + share - lmin)  # charge need with the within-bin minimum, PV curtailed
+        width = lmax - lmin
+        sub = np.divide((lmax - load) * (load - lmin), width, out=np.zeros_like(width), where=width > 1e-12)
+        if net.size:
+            self.up_max, self.down_max = np.maximum(self.up_max, up.max()), np.maximum(self.down_max, down.max())
+            self.dev_min, self.dev_max = np.minimum(self.dev_min, dev.min()), np.maximum(self.dev_max, dev.max())
+        self.res_sum.feed(np.maximum(res, 0.0))
+        self.sub_sum.feed(sub)
+        self.fed = i1
+        return dict(zip(self.SERIES, (poi, gen, up, down, dev, share)))
+
+    def figures(self) -> dict:
+        """The trace's requirements and fleet use (``screen_trace``'s keys but the series)."""
+        ng = self.fl.shape[0]
+        days = self.n * self.dt / 86400.0
+        throughput = (self.res_sum.total() + self.sub_sum.total()) * self.dt / 3600.0 / days
+        return {
+            "discharge_residual_mw": max(0.0, float(self.up_max)),
+            "charge_residual_mw": max(0.0, float(self.down_max)),
+            "deficit_mwh": max(0.0, float(-self.dev_min)),
+            "surplus_mwh": max(0.0, float(self.dev_max)),
+            "fast_throughput_mwh_per_day": float(throughput),
+            "fleet_sensitive": bool(self.carry[C_GAP_SEEN]),
+            # what another fleet must have for the same figures (generate.fleet_changes_figures)
+            "units_committed_max": [int(x) for x in self.most[:ng]],
+            "fleet_short": bool(self.most[ng]),
+            "steady_gap_max_mw": float(self.carry[C_GAP_MAX]),
+        }
+
+
 def screen_trace(site, trace: xr.Dataset, fleet: list[int] | None = None) -> dict:
-    """Run the screening over one trace with ``fleet`` (default :func:`full_fleet`); return its
-    requirements and the series windows need."""
-    params = poi_params(site)
-    load = trace["load_mw"].values
-    pv = np.ascontiguousarray(trace["pv_mw"].values, dtype=np.float64)
-    lmin = trace["load_min_mw"].values
-    lmax = trace["load_max_mw"].values
-    dt = float(trace.attrs["dt_s"])
-    limit = np.ascontiguousarray(trace["import_limit_mw"].values, dtype=np.float64)
-    phase = np.ascontiguousarray(trace["curtailment_phase"].values, dtype=np.int8)
-    fl = fleet_array(site, full_fleet(site) if fleet is None else fleet, dt)
-    ng = fl.shape[0]
-    max_orders = int(max([1.0] + [u + 1.0 for u in fl[:, F_UNITS]]))
-    net = np.ascontiguousarray(load - pv, dtype=np.float64)
-    poi, gen, res, dev, share = (np.empty_like(net) for _ in range(5))
-    g = site.grid
-    most = np.zeros(ng + 1)
-    gap, gap_max = _screen(net, energy_step_mean(net, energy_step_s(site), dt), pv, limit, phase, notice_left_s(phase, dt), float(g.firm_import_mw),
-                           preramp_mw_per_s(g), steady_ramp_mw_per_s(g), params, new_poi_state(params), fl,
-                           np.zeros(ng), np.zeros(ng), np.zeros((ng, max_orders)), np.zeros((ng, max_orders)), np.zeros(ng), most,
-                           poi, gen, res, dev, share)
-    up = lmax - pv - poi - gen - share  # discharge need with the within-bin maximum
-    down = np.maximum(-res, poi + gen + share - lmin)  # charge need with the within-bin minimum, PV curtailed
-    width = lmax - lmin
-    sub = np.divide((lmax - load) * (load - lmin), width, out=np.zeros_like(width), where=width > 1e-12)
-    days = load.size * dt / 86400.0
-    throughput = (np.maximum(res, 0.0).sum() + sub.sum()) * dt / 3600.0 / days
-    return {
-        "discharge_residual_mw": max(0.0, float(up.max())),
-        "charge_residual_mw": max(0.0, float(down.max())),
-        "deficit_mwh": max(0.0, float(-dev.min())),
-        "surplus_mwh": max(0.0, float(dev.max())),
-        "fast_throughput_mwh_per_day": float(throughput),
-        "fleet_sensitive": bool(gap),
-        # what another fleet must have for the same figures (generate.fleet_changes_figures)
-        "units_committed_max": [int(x) for x in most[:ng]],
-        "fleet_short": bool(most[ng]),
-        "steady_gap_max_mw": float(gap_max),
-        "poi_mw": poi,
-        "gen_mw": gen,
-        "up_mw": up,
-        "down_mw": down,
-        "deviation_mwh": dev,
-        "energy_layer_mw": share,
-    }
+    """Run the screening over one whole trace with ``fleet`` (default :func:`full_fleet`); return its
+    requirements and the series windows need (a long trace: :func:`screen_scenario`)."""
+    phase = trace["curtailment_phase"].values
+    s = Screener(site, fleet, float(trace.attrs["dt_s"]), phase.size, phase)
+    series = s.feed(0, {k: trace[k].values for k in TRACE_VARS})
+    return {**s.figures(), **series}
+
+
+TRACE_VARS = ("load_mw", "load_min_mw", "load_max_mw", "pv_mw", "import_limit_mw", "curtailment_phase", "grid_available")
+WINDOW_VARS = {"load_mw": np.float64, "load_max_mw": np.float64, "pv_mw": np.float64, "grid_available": np.int8,
+               "poi_mw": np.float64, "gen_mw": np.float64}
 
 
 def _top_peaks(x: np.ndarray, k: int, separation: int) -> list[int]:
@@ -333,57 +427,137 @@ def _top_peaks(x: np.ndarray, k: int, separation: int) -> list[int]:
     return out
 
 
+class WindowCandidates:
+    """Every window one scenario's trace offers (kind, start, severity, the event it holds, its
+    series), gathered as the trace's chunks pass with the screening's series (:meth:`feed`).
+
+    Events are known up front, so their windows and severities are cut as the chunks pass; the
+    worst ramp moments are known only at the end (:class:`streaming.TopPeaks`), and their windows
+    are cut from the last chunk when they fall in it, else from a second pass (:meth:`finish`)."""
+
+    def __init__(self, site, scenario: int, n: int, dt_s: float, events_json: str):
+        self.site, self.scenario, self.n, self.dt = site, int(scenario), int(n), float(dt_s)
+        self.length = length = int(round(site.scenarios.window_length_s / self.dt))
+        self.pre = int(round(PRE_EVENT_FRACTION * length))
+        self.events = []  # (candidate without data, ranges of load_max_mw it is ranked by)
+        ranges = []
+        for e in events_from_json(events_json):
+            i = int(np.floor(e.start_s / self.dt))
+            if i >= n:
+                continue
+            if e.kind == "loss_of_grid":
+                seg = [(i, min(n, i + max(1, int(np.ceil(min(e.duration_s, length * self.dt - self.pre * self.dt) / self.dt)))))]
+            elif e.kind == "voltage_sag":
+                seg = [(j, j + 1) for j in (int(np.floor(a / self.dt)) for a, _ in e.dips if a / self.dt < n)]
+            else:
+                seg = [(i, min(n, i + length - self.pre))]
+            c = {"kind": e.kind, "scenario": self.scenario, "start": self.start_at(i), "severity": 0.0,
+                 "event_start_s": e.start_s, "event_duration_s": e.duration_s, "explicit": e.source == "explicit"}
+            self.events.append((c, len(ranges), len(seg)))
+            ranges += seg
+        self.lmax = Cuts(ranges, {"load_max_mw": np.float64})
+        self.windows = Cuts([(c["start"], min(c["start"] + length, n)) for c, _, _ in self.events], WINDOW_VARS)
+        self.peaks = {key: TopPeaks(RAMP_CANDIDATES_PER_SCENARIO, length) for key in ("up_mw", "down_mw")}
+        self.last = None  # (i0, the last chunk's series)
+
+    def start_at(self, i_event: int) -> int:
+        return int(min(max(i_event - self.pre, 0), max(self.n - self.length, 0)))
+
+    def feed(self, i0: int, series: dict) -> None:
+        """A chunk: the trace's variables and the screening's series over steps ``i0 ..``."""
+        self.lmax.feed(i0, series)
+        self.windows.feed(i0, series)
+        for key, p in self.peaks.items():
+            p.feed(i0, series[key])
+        self.last = (i0, {k: series[k] for k in WINDOW_VARS})
+
+    def finish(self, second_pass=None) -> list[dict]:
+        """The candidates with their series. ``second_pass(end)``: the chunks (i0, series) again from
+        the trace's start until step ``end``, for ramp windows before the last chunk."""
+        out = []
+        for c, r0, m in self.events:
+            seg = [d["load_max_mw"] for d in self.lmax.data[r0: r0 + m]]
+            if c["kind"] == "loss_of_grid":
+                c["severity"] = float(seg[0].sum() * self.dt)  # MW s the battery carries in the window
+            elif c["kind"] == "voltage_sag":
+                c["severity"] = float(np.concatenate(seg).max()) if seg else 0.0
+            else:
+                x = seg[0] - self.site.grid.firm_import_mw
+                c["severity"] = float(max(x.max(), 0.0)) if x.size else 0.0
+            out.append(c)
+        data = list(self.windows.data)
+        ramps = []
+        for kind, key in (("ramp_up", "up_mw"), ("ramp_down", "down_mw")):
+            for i, v in self.peaks[key].picks():
+                ramps.append({"kind": kind, "scenario": self.scenario, "start": self.start_at(i), "severity": v,
+                              "event_start_s": i * self.dt, "event_duration_s": 0.0, "explicit": False})
+        cuts = Cuts([(c["start"], min(c["start"] + self.length, self.n)) for c in ramps], WINDOW_VARS)
+        if self.last is not None:
+            cuts.feed(*self.last)
+        if ramps and min(c["start"] for c in ramps) < (self.last[0] if self.last is not None else 0):
+            cuts = Cuts(cuts.ranges, WINDOW_VARS)  # a ramp window before the last chunk: cut all again
+            for i0, series in second_pass(cuts.end):
+                cuts.feed(i0, series)
+        out += ramps
+        data += cuts.data
+        for c, d in zip(out, data):
+            c["data"] = _window_series(d, self.length)
+        return out
+
+
 def window_candidates(site, scenario: int, trace: xr.Dataset, screened: dict) -> list[dict]:
-    """Every window one scenario offers: kind, start, severity, the event it holds."""
-    dt = float(trace.attrs["dt_s"])
-    n = trace.sizes["time"]
-    length = int(round(site.scenarios.window_length_s / dt))
-    pre = int(round(PRE_EVENT_FRACTION * length))
-    lmax = trace["load_max_mw"].values
-    out = []
-
-    def start_at(i_event: int) -> int:
-        return int(min(max(i_event - pre, 0), max(n - length, 0)))
-
-    for e in events_from_json(trace.attrs["events_json"]):
-        i = int(np.floor(e.start_s / dt))
-        if i >= n:
-            continue
-        s = start_at(i)
-        if e.kind == "loss_of_grid":
-            seg = lmax[i: min(n, i + max(1, int(np.ceil(min(e.duration_s, length * dt - pre * dt) / dt))))]
-            severity = float(seg.sum() * dt)  # MW s the battery carries in the window
-        elif e.kind == "voltage_sag":
-            idx = [int(np.floor(a / dt)) for a, _ in e.dips if a / dt < n]
-            severity = float(lmax[idx].max()) if idx else 0.0
-        else:
-            seg = lmax[i: min(n, i + length - pre)] - site.grid.firm_import_mw
-            severity = float(max(seg.max(), 0.0)) if seg.size else 0.0
-        out.append({"kind": e.kind, "scenario": scenario, "start": s, "severity": severity,
-                    "event_start_s": e.start_s, "event_duration_s": e.duration_s, "explicit": e.source == "explicit"})
-    for kind, key in (("ramp_up", "up_mw"), ("ramp_down", "down_mw")):
-        for i in _top_peaks(screened[key], RAMP_CANDIDATES_PER_SCENARIO, length):
-            out.append({"kind": kind, "scenario": scenario, "start": start_at(i), "severity": float(screened[key][i]),
-                        "event_start_s": i * dt, "event_duration_s": 0.0, "explicit": False})
-    series = {k: trace[k].values for k in ("load_mw", "load_max_mw", "pv_mw", "grid_available")}
-    for c in out:  # cut the series now, so whole traces need not be kept
-        c["data"] = _window_series(series, screened, c["start"], length)
-    return out
+    """Every window one whole trace offers: kind, start, severity, the event it holds, its series."""
+    w = WindowCandidates(site, scenario, trace.sizes["time"], float(trace.attrs["dt_s"]), trace.attrs["events_json"])
+    w.feed(0, {**{k: trace[k].values for k in TRACE_VARS}, **screened})
+    return w.finish()
 
 
-def _window_series(series: dict, screened: dict, start: int, length: int) -> dict:
-    sl = slice(start, start + length)
-    load = series["load_mw"][sl]
-    pv = series["pv_mw"][sl]
-    ga = series["grid_available"][sl]
-    poi = np.where(ga == 1, screened["poi_mw"][sl], 0.0)  # no import without grid
-    gen = np.where(ga == 1, screened["gen_mw"][sl], 0.0)
-    d = {"load_mw": load, "load_max_mw": series["load_max_mw"][sl], "pv_mw": pv, "poi_mw": poi,
+def _window_series(cut: dict, length: int) -> dict:
+    """A window's series from its cut of the trace (``WINDOW_VARS``; shorter than ``length`` at the
+    trace's end)."""
+    load, pv, ga = cut["load_mw"], cut["pv_mw"], cut["grid_available"]
+    poi = np.where(ga == 1, cut["poi_mw"], 0.0)  # no import without grid
+    gen = np.where(ga == 1, cut["gen_mw"], 0.0)
+    d = {"load_mw": load, "load_max_mw": cut["load_max_mw"], "pv_mw": pv, "poi_mw": poi,
          "residual_mw": load - pv - poi - gen, "grid_available": ga}
     m = load.size
     if m < length:  # a trace shorter than a window: hold the last values
         d = {k: np.concatenate([v, np.full(length - m, v[-1], dtype=v.dtype)]) for k, v in d.items()}
     return {k: v.copy() for k, v in d.items()}
+
+
+def screen_scenario(site, stream: str, index: int, fleet: list[int] | None = None,
+                    windows: bool = True) -> tuple[dict, list[dict]]:
+    """(figures, window candidates) of trace ``index`` of ``stream``, generated and screened a chunk
+    at a time (:func:`chunk_steps`): the bits of :func:`screen_trace` and :func:`window_candidates`
+    of the whole ``scenario_trace``, with a day's series in memory instead of the trace's."""
+    from .grid_events import render_grid
+    from .trace import TraceRenderer
+
+    r = TraceRenderer(site, stream, index)
+    step = chunk_steps(site, r.dt)
+    ranges = [(a, min(a + step, r.n)) for a in range(0, r.n, step)]
+    phase = np.concatenate([render_grid(site, r.events, r.dt, r.n, i0=a, i1=b)[1] for a, b in ranges] or
+                           [np.zeros(0, dtype=np.int8)])
+
+    def chunks(renderer, end):
+        s = Screener(site, fleet, r.dt, r.n, phase)
+        for a, b in ranges:
+            if a >= end:
+                return
+            bins = renderer.bins(a, b)
+            yield a, s, {**bins, **s.feed(a, bins)}
+
+    w = WindowCandidates(site, index, r.n, r.dt, r.attrs()["events_json"]) if windows else None
+    screener = None
+    for a, screener, series in chunks(r, r.n):
+        if w is not None:
+            w.feed(a, series)
+        del series
+    figures = screener.figures()
+    if w is None:
+        return figures, []
+    return figures, w.finish(lambda end: ((a, ser) for a, _, ser in chunks(TraceRenderer(site, stream, index), end)))
 
 
 def allocate(budget: int, available: dict[str, int]) -> dict[str, int]:

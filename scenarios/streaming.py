@@ -1,0 +1,137 @@
+"""Reductions of a long series fed a chunk at a time, with the bits of the whole series' numpy result.
+
+A year at 1 s is 31.5 M steps: the screening (``transient.py``) sees it a day at a time and keeps
+of each series only what these accumulate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: numpy's pairwise summation adds blocks of at most this many values with eight accumulators
+PAIRWISE_BLOCK = 128
+
+
+def _pairwise_leaves(n: int, out: list[int]) -> list[int]:
+    """Lengths of the blocks numpy's pairwise sum of ``n`` values splits into, in order (halves
+    rounded down to a multiple of 8 until at most ``PAIRWISE_BLOCK``)."""
+    if n <= PAIRWISE_BLOCK:
+        out.append(n)
+        return out
+    half = n // 2
+    half -= half % 8
+    _pairwise_leaves(half, out)
+    return _pairwise_leaves(n - half, out)
+
+
+class PairwiseSum:
+    """``x.sum()`` of a contiguous float64 series of ``n`` values fed in order in chunks of any size:
+    each of numpy's blocks is summed by numpy itself, and the block sums are added up in numpy's
+    tree, so the result is the whole series' sum bit for bit."""
+
+    def __init__(self, n: int):
+        self.n = int(n)
+        self.lengths = np.array(_pairwise_leaves(self.n, []), dtype=np.int64)
+        # the block after each block's run of blocks of its length
+        change = np.flatnonzero(np.diff(self.lengths)) + 1
+        ends = np.append(change, self.lengths.size)
+        self.run_end = np.repeat(ends, np.diff(np.concatenate([[0], ends])))
+        self.sums = np.zeros(self.lengths.size)
+        self.done = 0  # blocks summed
+        self.rest = np.zeros(0)  # values fed of the block not yet complete
+
+    def feed(self, x: np.ndarray) -> None:
+        x = np.concatenate([self.rest, np.asarray(x, dtype=np.float64)])
+        at = 0
+        while self.done < self.lengths.size:
+            m = int(self.lengths[self.done])
+            # the run of blocks of this length that x holds whole, summed row by row
+            rows = min(int(self.run_end[self.done]) - self.done, (x.size - at) // m)
+            if rows == 0:
+                break
+            self.sums[self.done: self.done + rows] = np.add.reduce(x[at: at + rows * m].reshape(rows, m), axis=1)
+            self.done += rows
+            at += rows * m
+        self.rest = x[at:].copy()
+
+    def total(self) -> float:
+        if self.done < self.lengths.size or self.rest.size:
+            raise ValueError(f"PairwiseSum: {self.n} values expected, fed {int(self.lengths[:self.done].sum()) + self.rest.size}")
+        if self.n == 0:
+            return float(np.zeros(0).sum())
+        it = iter(self.sums)
+
+        def tree(n: int) -> np.float64:
+            if n <= PAIRWISE_BLOCK:
+                return next(it)
+            half = n // 2
+            half -= half % 8
+            return tree(half) + tree(n - half)
+
+        return tree(self.n)
+
+
+class TopPeaks:
+    """Keeps, of a series fed in order, what ``transient._top_peaks(x, k, separation)`` needs.
+
+    The greedy takes the largest value, masks ``separation`` steps either side and repeats: after j
+    picks at most ``2 separation j`` values are masked, so the next pick ranks at most
+    ``2 separation j + 1``. The ``2 separation (k - 1) + 1`` largest values (ties: the earlier step,
+    as ``argmax``; NaN first, as ``argmax``) hold every pick."""
+
+    def __init__(self, k: int, separation: int):
+        self.k, self.sep = int(k), int(separation)
+        self.keep = 2 * self.sep * max(self.k - 1, 0) + 1
+        self.idx = np.zeros(0, dtype=np.int64)
+        self.val = np.zeros(0)
+
+    def feed(self, i0: int, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=float)
+        key = np.where(np.isnan(x), np.inf, x)
+        if x.size > self.keep:
+            v = np.partition(key, x.size - self.keep)[x.size - self.keep]
+            sel = np.flatnonzero(key >= v)
+        else:
+            sel = np.arange(x.size)
+        idx = np.concatenate([self.idx, sel + i0])
+        val = np.concatenate([self.val, x[sel]])
+        key = np.where(np.isnan(val), np.inf, val)
+        order = np.lexsort((idx, -key, ~np.isnan(val)))[: self.keep]
+        self.idx, self.val = idx[order], val[order]
+
+    def picks(self) -> list[tuple[int, float]]:
+        """(step, value) of each pick, as ``_top_peaks`` finds them."""
+        out = []
+        alive = np.ones(self.idx.size, dtype=bool)
+        for _ in range(self.k):
+            live = np.flatnonzero(alive)
+            if live.size == 0:
+                break
+            j = live[0]  # candidates are in rank order
+            i, v = int(self.idx[j]), float(self.val[j])
+            if not np.isfinite(v) or v <= 0:
+                break
+            out.append((i, v))
+            alive &= ~((self.idx >= max(0, i - self.sep)) & (self.idx < i + self.sep))
+        return out
+
+
+class Cuts:
+    """Ranges ``[a, b)`` of named series, copied out of a trace's chunks as they pass."""
+
+    def __init__(self, ranges: list[tuple[int, int]], dtypes: dict):
+        self.ranges = [(int(a), int(b)) for a, b in ranges]
+        self.data = [{k: np.empty(max(b - a, 0), dtype=t) for k, t in dtypes.items()} for a, b in self.ranges]
+
+    def feed(self, i0: int, series: dict) -> None:
+        i1 = i0 + len(next(iter(series.values())))
+        for (a, b), out in zip(self.ranges, self.data):
+            lo, hi = max(a, i0), min(b, i1)
+            if lo < hi:
+                for k, v in out.items():
+                    v[lo - a: hi - a] = series[k][lo - i0: hi - i0]
+
+    @property
+    def end(self) -> int:
+        """The step after the last range's end (0: none)."""
+        return max((b for _, b in self.ranges), default=0)
