@@ -75,9 +75,8 @@ def _stage(progress: Progress | None, stage: str):
 
 def refine_scenarios(site, scenarios, validation, progress: Progress | None = None):
     """A new ScenarioSet: the optimizer's, plus what the failing held-out scenarios demand."""
-    from .scenarios import scenario_trace
     from .scenarios.generate import FLEET_USE, fleet_use_of, merge_fleet_use, screened_fleet, set_fleet_use
-    from .scenarios.transient import screen_trace, window_candidates, windows_dataset
+    from .scenarios.transient import screen_scenario, windows_dataset
 
     failing = sorted({i for c in validation.failed_checks for i in c.failed_scenarios})
     if not failing:
@@ -86,13 +85,12 @@ def refine_scenarios(site, scenarios, validation, progress: Progress | None = No
     fleet = screened_fleet(transient, site)
     chosen = []
     for n, i in enumerate(failing):
-        trace = scenario_trace(site, "held_out", i)
-        screened = screen_trace(site, trace, fleet)
+        screened, cands = screen_scenario(site, "held_out", i, fleet)  # generated and screened a day at a time
         for k in TRANSIENT_FIGURES:
             transient[k] = transient[k].copy(data=np.maximum(transient[k].values, screened[k]))
         if fleet_use_of(transient) is not None:  # (a set written before it was recorded stays without)
             set_fleet_use(transient, merge_fleet_use(fleet_use_of(transient), {k: screened[k] for k in FLEET_USE}))
-        cands = [c for c in window_candidates(site, i, trace, screened) if c["kind"] in REFINE_WINDOW_KINDS]
+        cands = [c for c in cands if c["kind"] in REFINE_WINDOW_KINDS]
         by_kind: dict[str, dict] = {}
         for c in sorted(cands, key=lambda c: -c["severity"]):
             by_kind.setdefault(c["kind"], c)
