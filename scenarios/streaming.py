@@ -27,38 +27,42 @@ def _pairwise_leaves(n: int, out: list[int]) -> list[int]:
 class PairwiseSum:
     """``x.sum()`` of a contiguous float64 series of ``n`` values fed in order in chunks of any size:
     each of numpy's blocks is summed by numpy itself, and the block sums are added up in numpy's
-    tree, so the result is the whole series' sum bit for bit."""
+    tree, so the result is the whole series' sum bit for bit (a series fed whole is simply summed)."""
 
     def __init__(self, n: int):
         self.n = int(n)
-        self.lengths = np.array(_pairwise_leaves(self.n, []), dtype=np.int64)
-        # the block after each block's run of blocks of its length
-        change = np.flatnonzero(np.diff(self.lengths)) + 1
-        ends = np.append(change, self.lengths.size)
-        self.run_end = np.repeat(ends, np.diff(np.concatenate([[0], ends])))
-        self.sums = np.zeros(self.lengths.size)
-        self.done = 0  # blocks summed
+        self.whole = None  # the sum of a series fed in one piece
+        self.lengths = None  # numpy's blocks, once a series comes in pieces
+        self.fed = 0
         self.rest = np.zeros(0)  # values fed of the block not yet complete
 
     def feed(self, x: np.ndarray) -> None:
-        x = np.concatenate([self.rest, np.asarray(x, dtype=np.float64)])
-        at = 0
-        while self.done < self.lengths.size:
-            m = int(self.lengths[self.done])
-            # the run of blocks of this length that x holds whole, summed row by row
-            rows = min(int(self.run_end[self.done]) - self.done, (x.size - at) // m)
-            if rows == 0:
-                break
-            self.sums[self.done: self.done + rows] = np.add.reduce(x[at: at + rows * m].reshape(rows, m), axis=1)
-            self.done += rows
-            at += rows * m
-        self.rest = x[at:].copy()
+        x = np.asarray(x, dtype=np.float64)
+        if self.fed == 0 and x.size == self.n:
+            self.whole, self.fed = x.sum(), self.n
+            return
+        if self.lengths is None:
+            self.lengths = np.array(_pairwise_leaves(self.n, []), dtype=np.int64)
+            self.ends = np.cumsum(self.lengths)
+            self.sums = np.zeros(self.lengths.size)
+        pos = self.fed - self.rest.size  # where the buffer starts
+        buf = np.concatenate([self.rest, x])
+        self.fed += x.size
+        a = int(np.searchsorted(self.ends, pos, side="right"))  # first block not summed
+        b = int(np.searchsorted(self.ends, self.fed, side="right"))  # blocks ending by fed
+        starts = self.ends[a:b] - self.lengths[a:b] - pos
+        for m in np.unique(self.lengths[a:b]):  # a few lengths: one reduction, row by row, for each
+            sel = np.flatnonzero(self.lengths[a:b] == m)
+            rows = buf[starts[sel, None] + np.arange(m)]
+            self.sums[a + sel] = np.add.reduce(rows, axis=1)
+        done = int(self.ends[b - 1]) if b > 0 else 0
+        self.rest = buf[done - pos:].copy()
 
     def total(self) -> float:
-        if self.done < self.lengths.size or self.rest.size:
-            raise ValueError(f"PairwiseSum: {self.n} values expected, fed {int(self.lengths[:self.done].sum()) + self.rest.size}")
-        if self.n == 0:
-            return float(np.zeros(0).sum())
+        if self.fed != self.n:
+            raise ValueError(f"PairwiseSum: {self.n} values expected, fed {self.fed}")
+        if self.whole is not None or self.n == 0:
+            return self.whole if self.n else np.zeros(0).sum()
         it = iter(self.sums)
 
         def tree(n: int) -> np.float64:

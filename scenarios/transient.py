@@ -537,23 +537,28 @@ def screen_scenario(site, stream: str, index: int, fleet: list[int] | None = Non
     r = TraceRenderer(site, stream, index)
     step = chunk_steps(site, r.dt)
     ranges = [(a, min(a + step, r.n)) for a in range(0, r.n, step)]
-    phase = np.concatenate([render_grid(site, r.events, r.dt, r.n, i0=a, i1=b)[1] for a, b in ranges] or
-                           [np.zeros(0, dtype=np.int8)])
+    first = r.bins(*ranges[0]) if ranges else None
+    if len(ranges) == 1:
+        phase = first["curtailment_phase"]
+    else:  # the notices look ahead: the whole phase first (int8, 32 MB a year at 1 s)
+        phase = np.concatenate([render_grid(site, r.events, r.dt, r.n, i0=a, i1=b)[1] for a, b in ranges] or
+                               [np.zeros(0, dtype=np.int8)])
 
-    def chunks(renderer, end):
+    def chunks(renderer, end, first=None):
         s = Screener(site, fleet, r.dt, r.n, phase)
         for a, b in ranges:
             if a >= end:
                 return
-            bins = renderer.bins(a, b)
+            bins, first = (first, None) if first is not None else (renderer.bins(a, b), None)
             yield a, s, {**bins, **s.feed(a, bins)}
 
     w = WindowCandidates(site, index, r.n, r.dt, r.attrs()["events_json"]) if windows else None
     screener = None
-    for a, screener, series in chunks(r, r.n):
+    for a, screener, series in chunks(r, r.n, first):
         if w is not None:
             w.feed(a, series)
         del series
+    del first
     figures = screener.figures()
     if w is None:
         return figures, []
