@@ -6,6 +6,9 @@ of each series only what these accumulate.
 
 from __future__ import annotations
 
+import io
+import pickle
+
 import numpy as np
 
 #: numpy's pairwise summation adds blocks of at most this many values with eight accumulators
@@ -139,3 +142,31 @@ class Cuts:
     def end(self) -> int:
         """The step after the last range's end (0: none)."""
         return max((b for _, b in self.ranges), default=0)
+
+
+class Checkpoints:
+    """Copies of an object's state (a trace renderer's: its noise generators and filter states) at
+    chunk starts, a few kB each: numpy arrays are kept by reference, not copied, so an object
+    checkpointed must rebind its arrays, never write into them."""
+
+    def __init__(self):
+        self.arrays: dict[int, np.ndarray] = {}  # kept alive, so their ids stay theirs
+        self.saved: dict[int, bytes] = {}
+
+    def save(self, key: int, obj) -> None:
+        f = io.BytesIO()
+        p = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
+        p.persistent_id = self._array_id
+        p.dump(obj)
+        self.saved[key] = f.getvalue()
+
+    def load(self, key: int):
+        u = pickle.Unpickler(io.BytesIO(self.saved[key]))
+        u.persistent_load = self.arrays.__getitem__
+        return u.load()
+
+    def _array_id(self, obj):
+        if isinstance(obj, np.ndarray):
+            self.arrays[id(obj)] = obj
+            return id(obj)
+        return None

@@ -64,6 +64,7 @@ explicit events are always kept (they are hard requirements).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -76,7 +77,7 @@ from .grid_events import PHASE_ACTIVE, PHASE_NOTICE, events_from_json
 from .poi_policy import (P_ALPHA, P_CH_MWH_PER_MW, P_DT_S, deviation_update, new_poi_state, notice_cap_mw,
                          poi_params, poi_step, preramp_mw_per_s, recovery_term_mw,
                          steady_ramp_mw_per_s)
-from .streaming import Cuts, PairwiseSum, TopPeaks
+from .streaming import Checkpoints, Cuts, PairwiseSum, TopPeaks
 
 KINDS = ("loss_of_grid", "voltage_sag", "ramp_up", "ramp_down", "curtailment")
 # [E] share of the window budget per kind: contingencies size the PCS and the ride-through
@@ -376,10 +377,26 @@ class Screener:
         if net.size:
             self.up_max, self.down_max = np.maximum(self.up_max, up.max()), np.maximum(self.down_max, down.max())
             self.dev_min, self.dev_max = np.minimum(self.dev_min, dev.min()), np.maximum(self.dev_max, dev.max())
-        self.res_sum.feed(np.maximum(res, 0.0))
-        self.sub_sum.feed(sub)
+        if self.res_sum is not None:
+            self.res_sum.feed(np.maximum(res, 0.0))
+            self.sub_sum.feed(sub)
         self.fed = i1
         return dict(zip(self.SERIES, (poi, gen, up, down, dev, share)))
+
+    STATE = ("state", "on", "pending", "orders", "timers", "out_mw", "most", "carry")
+
+    def checkpoint(self) -> tuple:
+        """The state before the next chunk (a few hundred bytes)."""
+        return self.fed, [getattr(self, k).copy() for k in self.STATE]
+
+    def resumed(self, checkpoint: tuple) -> "Screener":
+        """A screener that goes on from ``checkpoint`` for the series only (no figures)."""
+        out = copy.copy(self)
+        out.fed, arrays = checkpoint
+        for k, a in zip(self.STATE, arrays):
+            setattr(out, k, a.copy())
+        out.res_sum = out.sub_sum = None
+        return out
 
     def figures(self) -> dict:
         """The trace's requirements and fleet use (``screen_trace``'s keys but the series)."""
@@ -433,7 +450,8 @@ class WindowCandidates:
 
     Events are known up front, so their windows and severities are cut as the chunks pass; the
     worst ramp moments are known only at the end (:class:`streaming.TopPeaks`), and their windows
-    are cut from the last chunk when they fall in it, else from a second pass (:meth:`finish`)."""
+    are cut from the last chunk when they fall in it, else from their chunks generated and screened
+    again from checkpoints (:meth:`finish`)."""
 
     def __init__(self, site, scenario: int, n: int, dt_s: float, events_json: str):
         self.site, self.scenario, self.n, self.dt = site, int(scenario), int(n), float(dt_s)
@@ -472,8 +490,8 @@ class WindowCandidates:
         self.last = (i0, {k: series[k] for k in WINDOW_VARS})
 
     def finish(self, second_pass=None) -> list[dict]:
-        """The candidates with their series. ``second_pass(end)``: the chunks (i0, series) again from
-        the trace's start until step ``end``, for ramp windows before the last chunk."""
+        """The candidates with their series. ``second_pass(ranges)``: the chunks (i0, series) that
+        hold the step ranges ``[a, b)`` again, in order, for ramp windows before the last chunk."""
         out = []
         for c, r0, m in self.events:
             seg = [d["load_max_mw"] for d in self.lmax.data[r0: r0 + m]]
@@ -496,7 +514,7 @@ class WindowCandidates:
             cuts.feed(*self.last)
         if ramps and min(c["start"] for c in ramps) < (self.last[0] if self.last is not None else 0):
             cuts = Cuts(cuts.ranges, WINDOW_VARS)  # a ramp window before the last chunk: cut all again
-            for i0, series in second_pass(cuts.end):
+            for i0, series in second_pass(cuts.ranges):
                 cuts.feed(i0, series)
         out += ramps
         data += cuts.data
@@ -537,32 +555,45 @@ def screen_scenario(site, stream: str, index: int, fleet: list[int] | None = Non
     r = TraceRenderer(site, stream, index)
     step = chunk_steps(site, r.dt)
     ranges = [(a, min(a + step, r.n)) for a in range(0, r.n, step)]
+    saved = Checkpoints() if windows and len(ranges) > 1 else None  # the renderer at each chunk's start
+    if saved is not None:
+        saved.save(0, r)
     first = r.bins(*ranges[0]) if ranges else None
     if len(ranges) == 1:
         phase = first["curtailment_phase"]
     else:  # the notices look ahead: the whole phase first (int8, 32 MB a year at 1 s)
-        phase = np.concatenate([render_grid(site, r.events, r.dt, r.n, i0=a, i1=b)[1] for a, b in ranges] or
-                               [np.zeros(0, dtype=np.int8)])
-
-    def chunks(renderer, end, first=None):
-        s = Screener(site, fleet, r.dt, r.n, phase)
-        for a, b in ranges:
-            if a >= end:
-                return
-            bins, first = (first, None) if first is not None else (renderer.bins(a, b), None)
-            yield a, s, {**bins, **s.feed(a, bins)}
-
+        phase = np.concatenate([render_grid(site, r.events, r.dt, r.n, i0=a, i1=b)[1] for a, b in ranges])
+    s = Screener(site, fleet, r.dt, r.n, phase)
     w = WindowCandidates(site, index, r.n, r.dt, r.attrs()["events_json"]) if windows else None
-    screener = None
-    for a, screener, series in chunks(r, r.n, first):
+    states = {}  # the screener at each chunk's start
+    for c, (a, b) in enumerate(ranges):
+        if saved is not None:
+            states[c] = s.checkpoint()
+            if c:
+                saved.save(c, r)
+        bins, first = (first, None) if first is not None else (r.bins(a, b), None)
+        series = {**bins, **s.feed(a, bins)}
+        del bins
         if w is not None:
             w.feed(a, series)
         del series
-    del first
-    figures = screener.figures()
+    figures = s.figures()
     if w is None:
         return figures, []
-    return figures, w.finish(lambda end: ((a, ser) for a, _, ser in chunks(TraceRenderer(site, stream, index), end)))
+
+    def again(cut_ranges):
+        """The chunks holding ``cut_ranges``, each run of consecutive ones from its checkpoints."""
+        need = sorted({c for a, b in cut_ranges for c in range(a // step, (max(b, a + 1) - 1) // step + 1)})
+        prev = None
+        for c in need:
+            if prev is None or c != prev + 1:
+                renderer, screener = saved.load(c), s.resumed(states[c])
+            a, b = ranges[c]
+            bins = renderer.bins(a, b)
+            yield a, {**bins, **screener.feed(a, bins)}
+            prev = c
+
+    return figures, w.finish(again)
 
 
 def allocate(budget: int, available: dict[str, int]) -> dict[str, int]:
