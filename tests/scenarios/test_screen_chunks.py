@@ -19,19 +19,20 @@ ENGINE = {"kind": "gas_engine", "unit_mw": 10, "existing_units": 1, "max_new_uni
 
 
 def chunked_site(dt_s: float, notice_min: float = 30):
-    """Grid (80 MW firm) below the load (about 120 MW) with engines; unequal efficiencies; a call whose
-    notice ends and whose active half hour starts at 04:00, a loss of grid from 02:59:30 for 60 s (its
-    window 02:59:00-03:04:00), 6 hours at ``dt_s``."""
+    """Grid (80 MW firm) below the load (about 120 MW) with engines and cloudy PV (its noise carried
+    from chunk to chunk); unequal efficiencies; a call whose notice ends and whose active half hour
+    starts at 04:00, a loss of grid from 02:59:30 for 60 s (its window 02:59:00-03:04:00), 18 hours
+    at ``dt_s``."""
     return make_site(**{"grid.curtailment.notice_min": notice_min,
-        "generation": [ENGINE],
+        "generation": [ENGINE, {"kind": "pv", "capacity_mw": 30, "cloud_variability": 0.5}],
         "bess.charge_efficiency": 0.96, "bess.discharge_efficiency": 0.92,
         "grid.events": [{"kind": "curtailment", "start_s": 14400, "duration_s": 1800},
                         {"kind": "loss_of_grid", "start_s": 10770, "duration_s": 60}],
-        "scenarios.trace_days": 0.25, "scenarios.transient_resolution_s": dt_s, "scenarios.count": 3})
+        "scenarios.trace_days": 0.75, "scenarios.transient_resolution_s": dt_s, "scenarios.count": 3})
 
 
 def hourly_chunks(site, dt_s):
-    """A chunk an hour (in whole energy-layer steps): six boundaries in the test's six hours."""
+    """A chunk an hour, in whole energy-layer steps (17 boundaries in the test's 18 hours)."""
     k = max(1, int(round(energy_step_s(site) / dt_s)))
     return max(k, int(round(3600 / dt_s)) // k * k)
 
@@ -50,7 +51,7 @@ def assert_same_candidates(a: list[dict], b: list[dict]):
 def test_chunked_screening_is_the_whole_traces_bit_for_bit(dt_s, notice_min, monkeypatch):
     """A chunk an hour: the notice (or a call without one: its units go cold for the load above the
     limit of the step before, in the chunk before) and the call, the loss of grid and its window, and
-    ramp windows (cut in a second pass) cross boundaries; the figures and windows are those of the
+    ramp windows (cut again from their chunks' checkpoints) cross boundaries; the figures and windows are those of the
     whole trace, bit for bit."""
     site = chunked_site(dt_s, notice_min)
     monkeypatch.setattr(transient, "chunk_steps", hourly_chunks)
@@ -70,11 +71,14 @@ def test_chunked_screening_is_the_whole_traces_bit_for_bit(dt_s, notice_min, mon
         b = int(10800 / dt_s)
         assert b % step == 0 and trace.grid_available.values[b - 1] == 0 == trace.grid_available.values[b]
         assert whole["fleet_sensitive"] and max(whole["units_committed_max"]) > 0  # generation has state to carry
+        assert trace.pv_mw.values.max() > 0
         length = int(site.scenarios.window_length_s / dt_s)
         starts = [c["start"] for c in whole_windows]
         straddled |= any(s // step != (s + length - 1) // step for s in starts)
         last_chunk = (trace.sizes["time"] - 1) // step * step
-        seen_second_pass |= any(c["kind"].startswith("ramp") and c["start"] < last_chunk for c in whole_windows)
+        # ramp windows are cut again from their chunks' checkpoints: the PV's cloud noise among them
+        seen_second_pass |= any(c["kind"].startswith("ramp") and c["start"] < last_chunk and c["data"]["pv_mw"].max() > 0
+                                for c in whole_windows)
 
         assert figures == {k: whole[k] for k in figures}
         assert_same_candidates(cands, whole_windows)
