@@ -20,16 +20,22 @@ def plot_scenarios(site, sset, path, trace=None, max_windows: int = 6) -> None:
     import matplotlib.pyplot as plt
 
     from .poi_policy import poi_params, poi_policy
-    from .trace import scenario_trace
+    from .trace import TraceRenderer
 
-    if trace is None:
-        trace = scenario_trace(site, sset.attrs.get("stream", "optimizer"), 0)
-    dt = float(trace.attrs["dt_s"])
-    n_day = min(trace.sizes["time"], int(round(86400 / dt)))
-    t_h = trace.time_s.values[:n_day] / 3600.0
-    load = trace.load_mw.values[:n_day]
-    pv = trace.pv_mw.values[:n_day]
-    poi, _, _ = poi_policy(load - pv, trace.import_limit_mw.values[:n_day], poi_params(site))
+    if trace is None:  # the first day only: a year-long trace is never rendered whole
+        r = TraceRenderer(site, sset.attrs.get("stream", "optimizer"), 0)
+        dt, attrs = r.dt, r.attrs()
+        n_day = min(r.n, int(round(86400 / dt)))
+        day = r.bins(0, n_day)
+    else:
+        dt, attrs = float(trace.attrs["dt_s"]), trace.attrs
+        n_day = min(trace.sizes["time"], int(round(86400 / dt)))
+        day = {k: trace[k].values[:n_day] for k in ("load_mw", "load_min_mw", "load_max_mw", "pv_mw",
+                                                        "import_limit_mw", "grid_available")}
+    t_h = dt * np.arange(n_day) / 3600.0
+    load = day["load_mw"]
+    pv = day["pv_mw"]
+    poi, _, _ = poi_policy(load - pv, day["import_limit_mw"], poi_params(site))
 
     win = sset.windows
     kinds = [str(k) for k in win["kind"].values] if "kind" in win.coords else []
@@ -47,8 +53,8 @@ def plot_scenarios(site, sset, path, trace=None, max_windows: int = 6) -> None:
     ax = fig.add_subplot(gs[0, :])
     # the band of within-bin extremes, drawn on a coarse grid so the figure stays light
     step = max(1, n_day // 3000)
-    lo = trace.load_min_mw.values[:n_day].reshape(-1, step).min(axis=1) if n_day % step == 0 else trace.load_min_mw.values[:n_day:step]
-    hi = trace.load_max_mw.values[:n_day].reshape(-1, step).max(axis=1) if n_day % step == 0 else trace.load_max_mw.values[:n_day:step]
+    lo = day["load_min_mw"].reshape(-1, step).min(axis=1) if n_day % step == 0 else day["load_min_mw"][::step]
+    hi = day["load_max_mw"].reshape(-1, step).max(axis=1) if n_day % step == 0 else day["load_max_mw"][::step]
     ax.fill_between(t_h[::step][: lo.size], lo, hi, color="0.8", label="load, within-bin min-max")
     k = max(1, int(round(30.0 / dt)))  # the load's 30-s mean reads better than every swing
     m = (n_day // k) * k
@@ -56,11 +62,11 @@ def plot_scenarios(site, sset, path, trace=None, max_windows: int = 6) -> None:
     ax.plot(t_h, poi, lw=1.2, color="tab:blue", label="POI (shared policy)")
     if pv.any():
         ax.plot(t_h, pv, lw=1.0, color="tab:orange", label="PV")
-    ax.plot(t_h, trace.import_limit_mw.values[:n_day], lw=1.0, ls="--", color="tab:red", label="import limit")
-    off = np.flatnonzero(trace.grid_available.values[:n_day] == 0)
+    ax.plot(t_h, day["import_limit_mw"], lw=1.0, ls="--", color="tab:red", label="import limit")
+    off = np.flatnonzero(day["grid_available"] == 0)
     if off.size:
         ax.plot(t_h[off], np.full(off.size, load.min() * 0.95), "|", color="k", ms=8, label="grid unavailable")
-    src = trace.attrs.get("index", 0)
+    src = attrs.get("index", 0)
     if "source_scenario" in win.coords:
         for i in range(len(kinds)):
             if int(win.source_scenario.values[i]) == src:
@@ -69,7 +75,7 @@ def plot_scenarios(site, sset, path, trace=None, max_windows: int = 6) -> None:
                     ax.axvspan(a, a + float(win.tau.values[-1]) / 3600.0, color="tab:green", alpha=0.15)
     ax.set_xlabel("time from trace start [h]")
     ax.set_ylabel("power [MW]")
-    ax.set_title(f"{site.name}: scenario {src} ({trace.attrs.get('stream', '')}), first day; shaded: selected windows")
+    ax.set_title(f"{site.name}: scenario {src} ({attrs.get('stream', '')}), first day; shaded: selected windows")
     ax.legend(loc="lower left", fontsize=8, ncol=3)
     for j, i in enumerate(order):
         a2 = fig.add_subplot(gs[1 + j // ncols, j % ncols])
