@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
 from bess_size.scenarios import generate_scenarios, scenario_trace
-from bess_size.scenarios import transient
+from bess_size.scenarios import generate, transient
 from bess_size.scenarios.energy_layer import energy_step_s
 from bess_size.scenarios.streaming import PairwiseSum, TopPeaks
 from bess_size.scenarios.transient import full_fleet, screen_scenario, screen_trace, window_candidates
+from bess_size.site_spec import validate_site
 
-from .conftest import make_site
+from .conftest import BASE, make_site
 
 ENGINE = {"kind": "gas_engine", "unit_mw": 10, "existing_units": 1, "max_new_units": 5, "capex_usd_per_mw": 1_200_000,
           "fuel_usd_per_mwh": 49, "start_cost_usd": 500, "min_load_fraction": 0.35, "ramp_mw_per_s": 0.2,
@@ -118,3 +121,26 @@ def test_pairwise_sum_and_top_peaks_match_numpy_in_any_chunks():
     assert p.picks() == [(0, 9.0), (2, 7.0)]
     with pytest.raises(ValueError, match="expected"):
         PairwiseSum(5).total()
+
+
+@pytest.mark.parametrize("mode", ["bootstrap", "as_given"])
+def test_chunked_screening_of_a_measured_trace(mode, tmp_path, monkeypatch):
+    """A measured load (10-s samples, 3 hours with a step up at 01:30 and a dip at 02:00:30) resampled
+    or bootstrapped to 1 s over 9 hours, screened an hour at a time: the whole trace's figures and
+    windows."""
+    t = np.arange(0, 3 * 3600, 10.0)
+    v = 90.0 + 10.0 * np.sin(t / 700.0) + np.where(t >= 5400, 25.0, 0.0) - np.where((t >= 7230) & (t < 7300), 40.0, 0.0)
+    path = tmp_path / "load.csv"
+    np.savetxt(path, np.column_stack([t, v]), delimiter=",", header="time_s,load_mw", comments="")
+    data = copy.deepcopy(BASE)
+    data["load"].update({"trace": str(path), "trace_mode": mode})
+    data["scenarios"].update({"trace_days": 0.375, "count": 2})
+    data["grid"]["events"] = [{"kind": "loss_of_grid", "start_s": 7190, "duration_s": 30}]
+    site = validate_site(data, "<test>", tmp_path)
+    monkeypatch.setattr(transient, "chunk_steps", hourly_chunks)
+    for i in range(generate.scenario_count(site, "optimizer")):
+        trace = scenario_trace(site, "optimizer", i)
+        whole = screen_trace(site, trace, full_fleet(site))
+        figures, cands = screen_scenario(site, "optimizer", i, full_fleet(site))
+        assert figures == {k: whole[k] for k in figures}
+        assert_same_candidates(cands, window_candidates(site, i, trace, whole))
