@@ -424,19 +424,12 @@ def _cancel_orders(k, units, starting, orders, timer):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _dispatch_units(gp, n_on, starting, orders, timer, ordered, g, want_mw, target_mw, keep_min, hold, dt, m):
-    """Commit units in list order to cover ``want_mw`` of capacity and move output toward
-    ``target_mw`` within the online units' ramps, min load and rating; return total output [MW].
-
-    A unit ordered to start joins after its start time. With ``hold`` (a curtailment or an
-    outage in progress) the commitment only grows, so load swings cannot start and stop units
-    every few seconds; otherwise units leave in reverse order as the want falls (the hand-back
-    lowers it steadily).
-    """
-    ng = gp.shape[0]
+def _commit_units(gp, n_on, starting, orders, timer, ordered, g, want_mw, hold, m):
+    """The commitment of :func:`_dispatch_units`: start orders synchronise, then units in list order
+    cover ``want_mw``; with ``hold`` none leave."""
     _tick_orders(gp, n_on, starting, orders, timer, m)
     remaining = want_mw
-    for k in range(ng):
+    for k in range(gp.shape[0]):
         unit = gp[k, G_UNIT_MW]
         avail = gp[k, G_UNITS]
         need = 0.0
@@ -460,6 +453,35 @@ def _dispatch_units(gp, n_on, starting, orders, timer, ordered, g, want_mw, targ
                 # stop surplus units; their output drops to what the rest can carry
                 n_on[k] = need
                 g[k] = min(g[k], need * unit)
+
+
+@njit(cache=True, _nrt=False)
+def _any_starting(starting):
+    """Whether a start order of any type is pending."""
+    for k in range(starting.shape[0]):
+        if starting[k] > 0:
+            return True
+    return False
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _dispatch_units(gp, n_on, starting, orders, timer, ordered, g, want_mw, target_mw, keep_min, hold, dt, m,
+                    steady):
+    """Commit units in list order to cover ``want_mw`` of capacity and move output toward
+    ``target_mw`` within the online units' ramps, min load and rating; return total output [MW].
+
+    A unit ordered to start joins after its start time. With ``hold`` (a curtailment or an
+    outage in progress) the commitment only grows, so load swings cannot start and stop units
+    every few seconds; otherwise units leave in reverse order as the want falls (the hand-back
+    lowers it steadily).
+
+    ``steady``: the last call had the same want and hold, nothing is starting and nothing else
+    changed the commitment since. The commitment is then already where they put it (a commitment
+    with nothing left starting is a fixed point of the same want and hold), so only the output moves.
+    """
+    ng = gp.shape[0]
+    if not steady:
+        _commit_units(gp, n_on, starting, orders, timer, ordered, g, want_mw, hold, m)
     # output: split the target over types in list order, each within ramp, min load and rating
     total = 0.0
     rest = target_mw
@@ -1293,6 +1315,9 @@ def simulate_chunk(
     h_lim = st[ST_H + H_LIMIT]
     h_price = st[ST_H + H_PRICE]
     h_i0 = 0  # first step of the chunk whose inputs are not yet in the hour's sums
+    # the want and hold of the last commitment (nan: none known; see _dispatch_units's ``steady``)
+    commit_want = np.nan
+    commit_hold = False
 
     for i in range(n):
         t = t0 + i
@@ -1317,6 +1342,7 @@ def simulate_chunk(
                     e = stress[s_i, 1]
                     e_before = e
                 g_total = _stress_state(gp, n_on, starting, orders, timer, g, max(N - lim, 0.0))
+                commit_want = np.nan  # the commitment changed outside the dispatch
                 units_active = True
                 if not in_outage and not reconnecting:
                     p0 = min(max(N - g_total, 0.0), lim)
@@ -1336,6 +1362,7 @@ def simulate_chunk(
                 _copy_into(ordered_at_outage, ordered)
         elif in_outage:
             in_outage = False
+            commit_want = np.nan  # its cancelled starts change the commitment outside the dispatch
             if _grid_returns(cp, gp, pp, poi_state, work, outages, out_i, t - out_start, started, N, g_total, ph):
                 reconnecting = True
                 rc_cap = 0.0
@@ -1361,8 +1388,11 @@ def simulate_chunk(
             want, target, keep_min, hold = _unit_goals(cp, gp, connected, reconnecting, ph, N, e, dev, g_total, rc_cap,
                                                        pk, pk_day, lim, lim_eff, econ_cap)
             starts_before = m[M_STARTS]
+            steady = want == commit_want and hold == commit_hold and not _any_starting(starting)
             g_total = _dispatch_units(gp, n_on, starting, orders, timer, ordered, g, want, target, keep_min, hold, dt,
-                                      m)
+                                      m, steady)
+            commit_want = want
+            commit_hold = hold
             if out_i >= 0 and (in_outage or reconnecting):
                 outages[out_i, O_STARTS] += m[M_STARTS] - starts_before
             if g_total <= 0.0 and want <= 0.0:
