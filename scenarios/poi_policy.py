@@ -338,7 +338,9 @@ def poi_step(state, params, load_mw, import_limit_mw, deviation_mwh):
     s = state
     if s[S_STARTED] == 0.0:
         _start(s, load_mw)
-    mask = int(s[S_MASK])
+    # (the mask is below 2**32: saying so lets the compiler see every ring index is >= 0 and drop
+    # the negative-index wraparound from each access)
+    mask = int(s[S_MASK]) & 0xFFFFFFFF
     cap = mask + 1
     t = s[S_STEP]
     f = s[S_F_PREV] + params[P_ALPHA] * (load_mw - s[S_F_PREV])
@@ -354,14 +356,10 @@ def poi_step(state, params, load_mw, import_limit_mw, deviation_mwh):
     wmin = s[S_HEADER + (mnf & mask)] if mnf < mnb else np.inf
     wmax = s[S_HEADER + 2 * cap + (mxf & mask)] if mxf < mxb else -np.inf
     lo, hi = _limits(params, import_limit_mw, s[S_P_PREV], wmin, wmax)
-    if lo > hi:
-        p = hi  # the import limit (or, after a forced drop, the up-ramp rule) wins
-    elif x > hi:
-        p = hi
-    elif x < lo:
-        p = lo
-    else:
-        p = x
+    # clip x to [lo, hi]; when lo > hi, hi wins (the import limit, or after a forced drop the up-ramp
+    # rule). Written as selects, not branches: which bound binds changes from step to step.
+    p = lo if x < lo else x
+    p = hi if (x > hi or lo > hi) else p
     # push p: the min-deque stays increasing, the max-deque decreasing
     while mnb > mnf and s[S_HEADER + ((mnb - 1) & mask)] >= p:
         mnb -= 1
