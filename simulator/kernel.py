@@ -824,7 +824,7 @@ def _floor(cp, connected, reconnecting, recovering, e, ph):
 def _window(v_min, t_min, v_max, t_max, f_min, b_min, f_max, b_max, oldest, p_prev):
     """The POI's lowest and highest value in the 60 s window (its true history, measured apart from
     the policy's own): evict entries older than ``oldest``; returns (min, max, min front, max front)."""
-    mask = v_min.shape[0] - 1
+    mask = (v_min.shape[0] - 1) & 0xFFFFFFFF  # (known >= 0: no negative-index wraparound per access)
     while f_min < b_min and t_min[f_min & mask] < oldest:
         f_min += 1
     while f_max < b_max and t_max[f_max & mask] < oldest:
@@ -837,7 +837,7 @@ def _window(v_min, t_min, v_max, t_max, f_min, b_min, f_max, b_max, oldest, p_pr
 @njit(cache=True, _nrt=False)
 def _window_push(v_min, t_min, v_max, t_max, f_min, b_min, f_max, b_max, p, t):
     """Append the POI ``p`` of step t to the measurement deques; returns (min back, max back)."""
-    mask = v_min.shape[0] - 1
+    mask = (v_min.shape[0] - 1) & 0xFFFFFFFF  # (known >= 0: no negative-index wraparound per access)
     while b_min > f_min and v_min[(b_min - 1) & mask] >= p:
         b_min -= 1
     v_min[b_min & mask] = p
