@@ -1227,7 +1227,6 @@ def simulate_chunk(
     pcs = cp[C_PCS_MW]
     s_mva = cp[C_S_MVA]
     tan_load = cp[C_TAN_LOAD]
-    tan_poi = cp[C_TAN_POI]
     eta_ch = cp[C_ETA_CH]
     eta_dis = cp[C_ETA_DIS]
     flex = cp[C_FLEX_FRACTION]
