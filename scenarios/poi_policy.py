@@ -326,7 +326,7 @@ def recovery_term_mw(params, deviation_mwh):
     return max(-deviation_mwh * params[P_SURPLUS_GAIN], -params[P_RECOVERY_DISCHARGE_MAX_MW])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def poi_step(state, params, load_mw, import_limit_mw, deviation_mwh):
     """One step of the policy: the POI [MW] for net load ``load_mw`` [MW] at this step.
 
