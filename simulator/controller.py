@@ -54,9 +54,10 @@ class BandEnergies:
 
 
 def stress_points(trace: "TraceArrays", bands: BandEnergies, calls_only: bool = False) -> np.ndarray:
-    """Rows ``(step, stored_mwh)`` where the stress replay puts the battery in the state the
-    contingency's requirement is defined in (generation cold but for the firm need, see
-    ``kernel._stress_state``):
+    """Rows ``(step, stored_mwh, limit_mw)`` where the stress replay puts the battery in the state the
+    contingency's requirement is defined in (generation cold but for the firm need, the net load
+    above ``limit_mw``, see ``kernel._stress_state``; for a call the import limit before it, so a
+    call without notice starts its units cold at its first step, as the screening does):
 
     * a loss of grid or the first dip of a sag sequence: ``F + X_rt``, the lowest level the bands
       allow while grid-connected (a call may just have drawn the curtailment reserve and a
@@ -82,13 +83,20 @@ def stress_points(trace: "TraceArrays", bands: BandEnergies, calls_only: bool = 
         inside = [a for a, b in spans if a - dt < t_s <= b + dt]
         if any(np.any((onsets < t) & (onsets * dt >= a - dt)) for a in inside):
             continue
-        rows.append((float(t), bands.rt_top_mwh))
+        rows.append((float(t), bands.rt_top_mwh, _limit_at(trace, t)))
     ph = trace.curtailment_phase
     prev = np.concatenate((np.zeros(1, ph.dtype), ph[:-1]))
     for t in np.flatnonzero(((ph == 1) | (ph == 2)) & ((prev == 0) | (prev == 3))):
-        rows.append((float(t), bands.call_floor_mwh))
+        # the step before is outside the call (a trace that opens in a call: the call's own limit)
+        rows.append((float(t), bands.call_floor_mwh, _limit_at(trace, max(int(t) - 1, 0))))
     rows.sort()
-    return np.array(rows, dtype=np.float64).reshape(-1, 2)
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def _limit_at(trace, t: int) -> float:
+    """The trace's import limit at step t (a trace read a chunk at a time renders that step)."""
+    limit = getattr(trace, "import_limit_mw", None)
+    return float(limit[t] if limit is not None else trace.floats(t, t + 1)["import_limit_mw"][0])
 
 
 def sag_steps(site) -> int:
@@ -258,7 +266,7 @@ class Replay:
 
     ``steps`` is the whole trace's length (it sizes the hourly and turning-point arrays, and its
     last step closes the last hour). ``record`` (window start steps), ``record_length`` and
-    ``stress`` (rows ``(step, stored_mwh)``, see :func:`stress_points`) count steps from the
+    ``stress`` (rows ``(step, stored_mwh, limit_mw)``, see :func:`stress_points`) count steps from the
     trace's start, as :func:`run_kernel` takes them. A chunk's ``notice_left_s`` must be the
     whole trace's (a notice announces its start even when that lies in a later chunk): slice it
     from :func:`notice_left_s` of the whole phase array, or compute it from the announced events.
@@ -321,7 +329,7 @@ def run_kernel(trace: TraceArrays, cp: np.ndarray, gp: np.ndarray, pp: np.ndarra
                record: list[tuple[int, int]] | None = None, record_length: int = 0,
                stress: np.ndarray | None = None) -> KernelRun:
     """Replay one trace; ``record`` lists (start step) windows of ``record_length`` steps to keep;
-    ``stress`` (rows ``(step, stored_mwh)``, see :func:`stress_points`) replays it in the stress state.
+    ``stress`` (rows ``(step, stored_mwh, limit_mw)``, see :func:`stress_points`) replays it in the stress state.
     The whole trace as one chunk of :class:`Replay`."""
     if trace.steps == 0:
         raise ValueError("an empty trace cannot be replayed")

@@ -1203,7 +1203,7 @@ def simulate_chunk(
     after the other give the whole trace's replay bit for bit.
 
     The input arrays are the chunk's steps; ``rec_start`` (first step of each recorded window,
-    length ``rec.shape[1]``, sorted) and ``stress`` (rows ``(step, stored_mwh)``, sorted by step:
+    length ``rec.shape[1]``, sorted) and ``stress`` (rows ``(step, stored_mwh[, limit_mw])``, sorted by step:
     the stress state at those steps, see ``_stress_state``) count steps from the trace's start;
     pass empty arrays for none. ``work``: the working arrays from :func:`workspace`, carried
     from chunk to chunk like ``st`` and ``poi_state``; call :func:`finish` after the last chunk.
@@ -1343,7 +1343,10 @@ def simulate_chunk(
                 if e > stress[s_i, 1]:
                     e = stress[s_i, 1]
                     e_before = e
-                g_total = _stress_state(gp, n_on, starting, orders, timer, g, max(N - lim, 0.0))
+                # the firm need against the import limit before a call (the row's third column): a
+                # call without notice starts its units cold, as the screening does
+                lim_s = stress[s_i, 2] if stress.shape[1] > 2 else lim
+                g_total = _stress_state(gp, n_on, starting, orders, timer, g, max(N - lim_s, 0.0))
                 commit_want = np.nan  # the commitment changed outside the dispatch
                 units_active = True
                 if not in_outage and not reconnecting:
