@@ -15,7 +15,8 @@ Priorities, checked in this order at every step:
 3. **Curtailment**: from the notice on, the import cap falls to ``firm + time_left * r`` (the grid
    pre-ramps down within its ramp limits so it reaches the firm import at the event start), units
    are committed to cover the expected deficit, and the battery draws its curtailment reserve
-   (its floor in the notice, event and recovery phases is the top of the ride-through reserve).
+   (its floor in the notice, event and recovery phases is the top of the ride-through reserve);
+   in the recovery, generation refills what the import cap leaves no room for.
 4. **SoC recovery**: the policy's recovery term steers the deviation back to zero.
 5. **Economics**: the setpoint moves inside the operating band with the price relative to its
    causal daily mean (cheap: up, dear: down); units whose fuel costs less than the present price
@@ -774,6 +775,11 @@ def _unit_goals(cp, gp, connected, reconnecting, ph, N, e, dev, g_total, rc_cap,
         hold = True
     else:
         target = max(g_total - r_hb * dt, N - lim_eff)
+        if ph == 3 and e < cp[C_OP_LO_MWH]:
+            # after a call: the refill of the reserves it drew (back to the operating band, at the
+            # policy's recovery rate) that the import cap leaves no room for, from generation
+            refill = (cp[C_OP_LO_MWH] - e) / cp[C_ETA_CH] * 3600.0 / cp[C_RECOVERY_S]
+            target = max(target, N - lim_eff + refill)
         want = max(target, pk - lim, 0.0)
         if want <= 1e-9:
             want = 0.0

@@ -47,3 +47,42 @@ def test_a_call_without_notice_starts_its_units_cold_in_the_stress_state():
     drawn = rec[300, K.R_STORED_BEFORE] - rec[300:800, K.R_STORED].min()
     assert rec[300, K.R_STORED_BEFORE] == pytest.approx(bands.call_floor_mwh)
     assert drawn == pytest.approx(30.0 * 120 / 3600 / 0.92, abs=1e-6)
+
+
+def test_after_a_call_generation_refills_what_the_import_cap_cannot():
+    """Flat 90 MW on 60 MW firm + 30 MW non-firm: the import limit equals the load, so after a
+    call import has no room to refill the battery. Engines of 10 MW with a 1,800 s start: the
+    three the call orders at its start (gap 90 - 60 = 30 MW) would join only after the 1,200 s call
+    (300..1500 s, no notice) is over; the battery carries it all: 30 x 1200 / 3600 / 0.92 =
+    10.870 MWh from the middle of the operating band.
+
+    E = 40 MWh: F = 2, span U = 0.8 x 0.9 x 40 = 28.8, X_rt = 5, X_up = 1, X_cu = 11, X_dn = 3:
+    operating band [19, 27.8], middle 23.4, so the call leaves 23.4 - 10.870 = 12.530 MWh, below
+    the floor outside calls F + X_rt + X_cu = 18. In the recovery (2 h from 1500 s) generation
+    must refill it: the refill back to the band's low edge at the policy's rate,
+    (19 - 12.530) / 0.96 x 3600 / 900 = 26.96 MW, needs ceil(2.696) = 3 engines: the orders
+    stand, the engines join at 300 + 1800 = 2100 s (3 starts, 3 x 500 USD), and the battery is
+    back at the band's low edge before the recovery ends (8700 s); in the normal running after
+    it the soc_bands figure (wanted stored energy above the floor of its mode) stays >= 0.
+    Without the refill the orders are cancelled when the call ends, nothing starts, and the
+    battery stays 5.5 MWh under that floor."""
+    site = make_site(grid={"nonfirm_import_mw": 30}, generation=[{**ENGINE, "start_time_s": 1800}])
+    design = make_design(site, energy_mwh=40.0, pcs_mw=30.0, units=3, rt=5.0, up=1.0, cu=11.0, dn=3.0)
+    n = 9600
+    phase = np.zeros(n, np.int8)
+    phase[300:1500] = 2
+    phase[1500:8700] = 3
+    limit = np.where(phase == 2, 60.0, 90.0)
+    trace = TraceArrays.from_dataset(make_trace(np.full(n, 90.0), limit_mw=limit, phase=phase), 1.0)
+    cp, gp, pp = replay_arrays(site, design)
+    run = run_kernel(trace, cp, gp, pp, record=[0], record_length=n)
+    rec = run.recorded[0]
+    stored = rec[:, K.R_STORED]
+    assert stored[1499] == pytest.approx(23.4 - 30.0 * 1200 / 3600 / 0.92, abs=1e-6)
+    assert np.all(rec[:2100, K.R_GEN] == 0.0) and rec[2100, K.R_GEN] > 20.0
+    assert run.metric(K.M_STARTS) == 3
+    assert run.metric(K.M_START_COST_USD) == pytest.approx(3 * 500.0)
+    assert stored[8699] >= 19.0 - 1e-6  # back at the operating band before the recovery ends
+    assert np.all(rec[:, K.R_POI] <= limit + 1e-9)
+    assert run.metric(K.M_BAND_LOW_MARGIN_MWH) >= -1e-6
+    assert run.metric(K.M_BAND_EXCURSION_S) == 0.0
