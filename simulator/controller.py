@@ -96,7 +96,7 @@ def stress_points(trace: "TraceArrays", bands: BandEnergies, calls_only: bool = 
 def _limit_at(trace, t: int) -> float:
     """The trace's import limit at step t (a trace read a chunk at a time renders that step)."""
     limit = getattr(trace, "import_limit_mw", None)
-    return float(limit[t] if limit is not None else trace.floats(t, t + 1)["import_limit_mw"][0])
+    return float(limit[t]) if limit is not None else trace.limit_at(t)
 
 
 def sag_steps(site) -> int:

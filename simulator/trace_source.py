@@ -67,6 +67,7 @@ class HeldOutTrace:
     events: list
     index: int
     floats: Callable[[int, int], dict]
+    limit_at: Callable[[int], float] = None  # the import limit at one step, in any order (stress rows)
     notices: Notices = field(init=False)
 
     def __post_init__(self):
@@ -81,7 +82,8 @@ class HeldOutTrace:
         """A given trace (docs/interfaces.md): already in memory, cut into views."""
         whole = TraceArrays.from_dataset(ds, dt_s, index)
         return cls(whole.curtailment_phase, whole.grid_available, dt_s, whole.events, whole.index,
-                   lambda i0, i1: {k: getattr(whole, k)[i0:i1] for k in FLOATS})
+                   lambda i0, i1: {k: getattr(whole, k)[i0:i1] for k in FLOATS},
+                   lambda t: float(whole.import_limit_mw[t]))
 
     @classmethod
     def generated(cls, site, stream: str, index: int) -> "HeldOutTrace":
@@ -95,7 +97,8 @@ class HeldOutTrace:
             i1 = min(i0 + step, r.n)
             _, phase[i0:i1], grid[i0:i1] = render_grid(site, r.events, r.dt, r.n, i0=i0, i1=i1)
         return cls(phase, grid, r.dt, json.loads(events_to_json(r.events)), int(index),
-                   lambda i0, i1: {k: v for k, v in r.bins(i0, i1).items() if k in FLOATS})
+                   lambda i0, i1: {k: v for k, v in r.bins(i0, i1).items() if k in FLOATS},
+                   lambda t: float(render_grid(site, r.events, r.dt, r.n, i0=t, i1=t + 1)[0][0]))
 
     def chunk(self, i0: int, i1: int) -> TraceArrays:
         """Steps ``[i0, i1)`` as the kernel reads them."""
