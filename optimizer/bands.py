@@ -59,10 +59,12 @@ def add_soc_band_constraints(m, d: ModelData) -> None:
 
 
 def add_curtailment_draw_constraints(m, d: ModelData) -> None:
-    """e(i) >= e(n) - X_cu for every step i of an active curtailment, n the notice start.
+    """e(i) >= e(s) - X_cu for every step i of an active curtailment, s the step whose end is the
+    call's start: the call's draw is at most X_cu.
 
-    No foresight beyond the notice: measured from the event's start, the draw is at most X_cu plus
-    what the battery charged during the notice, e(start) - e(i) <= X_cu + (e(start) - e(n)).
+    Charging in the notice is not credited (measured from the notice's start the draw could be X_cu
+    plus that charge): the replay's controller does not charge for a call in its notice, so the
+    stress replay, which announces the call with the battery at X_cu's top, gets no more.
     X_cu owns the energy gap the energy layer's dispatch leaves to the battery during the call (its
     generation carries its share from the call's first step). The bridge while the units the call
     starts cold start and ramp is the transient screening's (``scenarios/transient.py``): it is in

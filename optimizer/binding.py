@@ -121,7 +121,7 @@ def _describe(d: ModelData, family: str, index, need: float, sol: dict) -> tuple
             f"largest stored-energy surplus under the POI ramp limits (scenario {index}): {need:.2f} MWh")
     if family == "curtailment_draw":
         return "curtailment", "grid.curtailment", (
-            f"draw during a curtailment call beyond what its notice lets the battery charge, "
+            f"stored energy a curtailment call draws from its start (the gap generation does not carry), "
             f"{_where(d, index)}: {need:.1f} MWh")
     if family == "islanding_capacity":
         share = d.site.reliability.islanding.shed_fraction(d.site.load)

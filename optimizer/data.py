@@ -98,7 +98,7 @@ class ModelData:
     period_of: list[int]
     prev: list[int]
     explicit_event: list[bool]  # step belongs to a period that carries an explicit (hard) event
-    event_ref: dict[int, int]  # step in an active curtailment -> step whose end is the notice start
+    event_ref: dict[int, int]  # step in an active curtailment -> step whose end is the call's start
     scenario_probability: list[float]
     transient: dict[str, list[float]]
     windows: list[Window]
@@ -135,26 +135,27 @@ def _cube(ds, name, default=None):
 
 
 def _event_refs(phase: np.ndarray) -> dict[int, int]:
-    """For every active-event step of one day, the step whose end marks the notice start (cyclic).
+    """For every active-event step of one day, the step whose end marks the call's start (cyclic).
 
-    The notice starts at the first step with phase 1 or 2 after a step with phase 0 or 3; the
-    stored energy at that moment is the end of the step before it.
+    A call starts at the first step with phase 2 after a step with another phase; the stored energy
+    at that moment is the end of the step before it. The draw is measured from there, not from the
+    notice's start: the replay's controller does not charge for a call in its notice (its import
+    cap pre-ramps down and its setpoint stays in the operating band), so what the energy layer
+    could charge in the notice is not credited against X_cu.
     """
     T = len(phase)
     out: dict[int, int] = {}
-    announced = (phase == 1) | (phase == 2)
-    if not announced.any():
+    active = phase == 2
+    if not active.any():
         return out
-    if announced.all():
-        ref = T - 1  # the whole day is notice/event: measure from the day's start
-        return {t: ref for t in range(T) if phase[t] == 2}
-    starts = [t for t in range(T) if announced[t] and not announced[t - 1]]
-    for s in starts:
+    if active.all():
+        ref = T - 1  # the whole stretch is the call: measure from its start (cyclic)
+        return {t: ref for t in range(T)}
+    for s in [t for t in range(T) if active[t] and not active[t - 1]]:
         ref = (s - 1) % T
         t = s
-        while announced[t]:
-            if phase[t] == 2:
-                out[t] = ref
+        while active[t]:
+            out[t] = ref
             t = (t + 1) % T
             if t == s:
                 break
