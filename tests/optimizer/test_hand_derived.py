@@ -255,15 +255,14 @@ def test_strict_dispatch_gives_the_same_design(make_trace_site):
     assert b.inverters == default.inverters
 
 
-def test_notice_lets_the_battery_charge_before_the_event(make_trace_site):
+def test_notice_charging_is_not_credited_against_the_curtailment_reserve(make_trace_site):
     """The curtailment event announced 60 min ahead (phase 1 during hour 9).
 
-    No foresight beyond the notice: from the event's start the battery may draw X_cu plus what it
-    charged during the notice, so the stored energy at the notice start must hold X_cu below which
-    it may not go. The event still needs 106.38 MWh stored, so U (hence E = 147.75 MWh) is
-    unchanged, but up to 0.94 x P x 1 h = 47 MWh of it may be charged during the notice: with
-    P = 50 MW (the event's depth) the reserve kept at all other times shrinks to
-    X_cu = 106.38 - 47 = 59.38 MWh (the reserves' tie-break keeps it no larger).
+    The replay's controller does not charge for a call in its notice, so the energy layer credits
+    no charging in it: the call's draw is measured from its start, and the event still needs
+    X_cu = 106.38 MWh stored, E = 106.38 / 0.72 = 147.75 MWh, P = 50 MW (the event's depth), as
+    without notice. Crediting the notice (up to 0.94 x P x 1 h = 47 MWh charged in it) would have
+    promised X_cu = 59.38 MWh, which a battery announced the call at that reserve's top cannot serve.
     """
     site = curtailment_site(make_trace_site, {"grid": {"curtailment": {"events_per_year": 0, "notice_min": 60,
                                                                        "recovery_h": 6}}})
@@ -272,7 +271,7 @@ def test_notice_lets_the_battery_charge_before_the_event(make_trace_site):
     b = optimize(site, sc).design.bess
     assert close(b.pcs_power_mw, 50.0)
     assert close(b.energy_mwh, 100 / ETA / UF)
-    assert close(b.bands_mwh.curtailment_reserve, 100 / ETA - 0.94 * 50)
+    assert close(b.bands_mwh.curtailment_reserve, 100 / ETA)
 
 
 def test_infeasible_curtailment_names_the_energy_limit(make_trace_site):
