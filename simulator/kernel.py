@@ -16,7 +16,8 @@ Priorities, checked in this order at every step:
    pre-ramps down within its ramp limits so it reaches the firm import at the event start), units
    are committed to cover the expected deficit, and the battery draws its curtailment reserve
    (its floor in the notice, event and recovery phases is the top of the ride-through reserve);
-   in the recovery, generation refills what the import cap leaves no room for.
+   in the recovery (and in the recovery from a loss of grid), generation refills the reserves back to
+   the operating band where the import cap leaves no room for it.
 4. **SoC recovery**: the policy's recovery term steers the deviation back to zero.
 5. **Economics**: the setpoint moves inside the operating band with the price relative to its
    causal daily mean (cheap: up, dear: down); units whose fuel costs less than the present price
@@ -737,7 +738,8 @@ def _econ_capacity(gp, price):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _unit_goals(cp, gp, connected, reconnecting, ph, N, e, dev, g_total, rc_cap, pk, pk_day, lim, lim_eff, econ_cap):
+def _unit_goals(cp, gp, connected, reconnecting, recovering, ph, N, e, dev, g_total, rc_cap, pk, pk_day, lim, lim_eff,
+                econ_cap):
     """(1)(3)(5) What generation is asked for: (want [MW] of committed capacity, target [MW] of
     output, keep units at their minimum load, hold the commitment)."""
     dt = cp[C_DT_S]
@@ -775,9 +777,9 @@ def _unit_goals(cp, gp, connected, reconnecting, ph, N, e, dev, g_total, rc_cap,
         hold = True
     else:
         target = max(g_total - r_hb * dt, N - lim_eff)
-        if ph == 3 and e < cp[C_OP_LO_MWH]:
-            # after a call: the refill of the reserves it drew (back to the operating band, at the
-            # policy's recovery rate) that the import cap leaves no room for, from generation
+        if (ph == 3 or recovering) and e < cp[C_OP_LO_MWH]:
+            # after a call or a loss of grid: the refill of the reserves it drew (back to the operating
+            # band, at the policy's recovery rate) that the import cap leaves no room for, from generation
             refill = (cp[C_OP_LO_MWH] - e) / cp[C_ETA_CH] * 3600.0 / cp[C_RECOVERY_S]
             target = max(target, N - lim_eff + refill)
         want = max(target, pk - lim, 0.0)
@@ -1388,7 +1390,7 @@ def simulate_chunk(
         connected = ga == 1
         if connected:
             lim_eff, rc_cap = _import_cap(cp, lim, ph, notice_left_s[i], reconnecting, rc_cap)
-            if ph == 1 or ph == 2 or N > lim_eff or pk > lim:
+            if ph == 1 or ph == 2 or N > lim_eff or pk > lim or ((ph == 3 or recovering) and e < cp[C_OP_LO_MWH]):
                 units_active = True
         econ_cap = 0.0
         if ng > 0 and connected:
@@ -1396,8 +1398,8 @@ def simulate_chunk(
             if econ_cap > 0.0:
                 units_active = True
         if ng > 0 and units_active:
-            want, target, keep_min, hold = _unit_goals(cp, gp, connected, reconnecting, ph, N, e, dev, g_total, rc_cap,
-                                                       pk, pk_day, lim, lim_eff, econ_cap)
+            want, target, keep_min, hold = _unit_goals(cp, gp, connected, reconnecting, recovering, ph, N, e, dev,
+                                                       g_total, rc_cap, pk, pk_day, lim, lim_eff, econ_cap)
             starts_before = m[M_STARTS]
             steady = want == commit_want and hold == commit_hold and not _any_starting(starting)
             g_total = _dispatch_units(gp, n_on, starting, orders, timer, ordered, g, want, target, keep_min, hold, dt,

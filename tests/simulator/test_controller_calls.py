@@ -86,3 +86,34 @@ def test_after_a_call_generation_refills_what_the_import_cap_cannot():
     assert np.all(rec[:, K.R_POI] <= limit + 1e-9)
     assert run.metric(K.M_BAND_LOW_MARGIN_MWH) >= -1e-6
     assert run.metric(K.M_BAND_EXCURSION_S) == 0.0
+
+
+def test_after_a_loss_of_grid_generation_refills_what_the_import_cap_cannot():
+    """Flat 90 MW on 60 + 30 MW import (the limit equals the load), engines of 10 MW with a 300 s
+    start: the grid is lost for 600 s at 300 s. E = 40 MWh (C-rate 4: 95 MW of PCS usable), X_rt = 0.5,
+    X_up = 1, X_cu = 11,
+    X_dn = 3: operating band [14.5, 27.8], the replay starts mid-band at 21.15 MWh. The engines
+    ordered at the outage's first step join 300 s later and take the load within the step
+    (10 MW/s each); the battery bridges 90 MW x 300 s / 3600 / 0.92 = 8.152 MWh, leaving about
+    13.0 MWh, below the band. After reconnection import has no room to refill it, so generation
+    must (the reconnection itself refills only the ride-through reserve): by the end of the trace
+    (6 h) it is back at the band's low edge, the recovery ends and normal running judges it
+    (soc_bands figure >= 0). Without the refill it would stay below, the recovery never ending."""
+    site = make_site(grid={"nonfirm_import_mw": 30}, generation=[{**ENGINE, "start_time_s": 300}],
+                     bess={"max_c_rate": 4.0})
+    design = make_design(site, energy_mwh=40.0, pcs_mw=95.0, units=10, rt=0.5, up=1.0, cu=11.0, dn=3.0)
+    n = 6 * 3600
+    grid = np.ones(n, np.int8)
+    grid[300:900] = 0
+    trace = TraceArrays.from_dataset(make_trace(np.full(n, 90.0), limit_mw=90.0, grid=grid), 1.0)
+    cp, gp, pp = replay_arrays(site, design)
+    run = run_kernel(trace, cp, gp, pp, record=[0], record_length=n)
+    rec = run.recorded[0]
+    stored = rec[:, K.R_STORED]
+    op_lo = 2.0 + 0.5 + 1.0 + 11.0
+    assert stored[899] == pytest.approx(0.5 * (op_lo + 27.8) - 90.0 * 300 / 3600 / 0.92, abs=1e-6)
+    assert stored[-1] >= op_lo - 1e-6
+    assert np.all(rec[900:, K.R_POI] <= 90.0 + 1e-9)
+    assert run.metric(K.M_BAND_LOW_MARGIN_MWH) >= -1e-6
+    assert run.metric(K.M_UNSERVED_MWH) == 0.0
+    assert run.metric(K.M_STARTS) == 11  # the island's 10 and the refill's 1 (ceil((14.5 - 13.0) / 0.96 x 4 / 10))
