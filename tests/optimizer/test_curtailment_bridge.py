@@ -119,10 +119,9 @@ def test_notice_longer_than_start_and_ramp_needs_no_bridge(make_trace_site):
 
 # --- the fleet is too small: X_cu carries the rest ------------------------------------------------
 # 50 MW non-firm; fast POI (100 MW/s: the limit's steps are followed within a second). Two 15 MW gas
-# turbines at 0.2 MW/s each, start 600 s. The call comes without notice (a notice would let the
-# energy layer charge from the turbines first, which moves MWh between X_cu and that charge without
-# changing E): the turbines are cold at the call's start, ordered then, join 600 s later and ramp at
-# 0.4 MW/s for 75 s.
+# turbines at 0.2 MW/s each, start 600 s. The call comes without notice (with one, charging in the
+# notice is not credited against X_cu: tests/optimizer/test_curtailment_notice.py): the turbines are
+# cold at the call's start, ordered then, join 600 s later and ramp at 0.4 MW/s for 75 s.
 G_SMALL = 30.0
 B_SMALL = G_SMALL * 600 + ramp_sum(G_SMALL, 2 * 0.2, 75)  # 19,110 MW s
 X_CU_SMALL = (50 - G_SMALL) * 1.0 / ETA_DIS  # the 20 MW no unit carries, for the 1 h call [MWh stored]
