@@ -311,37 +311,38 @@ def _tp_compact(tp, n, h):
     if n < 3:
         return n
     out = 1
-    first = tp[0]
-    # until the first move of ``h``: no direction yet
-    i = 1
-    s = 0.0
+    direction = 0
     cand = tp[1]
-    while i < n:
+    first = tp[0]
+    for i in range(1, n):
         x = tp[i]
-        i += 1
-        if x - first >= h:
-            s = 1.0
-            cand = x
-            break
-        if first - x >= h:
-            s = -1.0
-            cand = x
-            break
-    if s == 0.0:
-        return out
-    # then the same rule for either direction s (its sign flips a difference exactly), written as
-    # selects: the points alternate, so a branch per point would be mispredicted half the time
-    while i < n:
-        x = tp[i]
-        i += 1
-        up = s * (x - cand)
-        turn = -up >= h
-        tp[out] = cand  # (kept only where it turns)
-        out += 1 if turn else 0
-        s = -s if turn else s
-        cand = x if (up > 0.0 or turn) else cand
-    tp[out] = cand
-    return out + 1
+        if direction == 0:
+            if x - first >= h:
+                direction = 1
+                cand = x
+            elif first - x >= h:
+                direction = -1
+                cand = x
+        elif direction > 0:
+            if x > cand:
+                cand = x
+            elif cand - x >= h:
+                tp[out] = cand
+                out += 1
+                direction = -1
+                cand = x
+        else:
+            if x < cand:
+                cand = x
+            elif x - cand >= h:
+                tp[out] = cand
+                out += 1
+                direction = 1
+                cand = x
+    if direction != 0:
+        tp[out] = cand
+        out += 1
+    return out
 
 
 @njit(cache=True, _nrt=False)
