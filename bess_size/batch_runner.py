@@ -144,14 +144,34 @@ def _name_from_file(path: Path) -> str:
 
 
 def expand_site_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Spec files as given; a folder stands for its ``*.yaml``, ``*.yml`` and ``*.json`` files, sorted."""
+    """Spec files as given; a folder stands for its ``*.yaml``, ``*.yml`` and ``*.json`` site specs, sorted.
+
+    In a folder, a file that parses to a mapping sharing no key with a site spec (a tariff JSON a
+    site reads, say) is a data file, not a site, and is left out; a file that does not parse stays
+    in, so its row names the syntax error. A file named on its own is always taken as a site.
+    """
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(q for q in p.iterdir() if q.suffix.lower() in (".yaml", ".yml", ".json") and q.is_file())
+            out += sorted(q for q in p.iterdir()
+                          if q.suffix.lower() in (".yaml", ".yml", ".json") and q.is_file() and _may_be_site(q))
         else:
             out.append(p)
     return out
+
+
+def _may_be_site(path: Path) -> bool:
+    """False only for a file that parses to a mapping with none of a site spec's top-level keys."""
+    import yaml
+
+    from .site_spec import Site
+
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except Exception:
+        return True
+    return not isinstance(data, Mapping) or bool(set(map(str, data)) & set(Site.model_fields))
 
 
 def plan_jobs(sites: Iterable) -> list[SiteJob]:

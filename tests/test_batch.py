@@ -141,6 +141,27 @@ def test_summary_dtypes_survive_parquet_with_all_missing_columns(tmp_path):
     assert str(df["inverters"].dtype) == "Int64" and str(df["validation_passed"].dtype) == "boolean"
 
 
+def test_a_folder_leaves_out_data_files_but_keeps_broken_specs(tmp_path):
+    """A folder stands for its site specs: the bundled examples folder's URDB tariff JSON (a mapping
+    with no site key) is a data file, not a site; a spec that does not parse, a spec missing its
+    required sections and a file named on its own are kept, so each gets its bad_input row."""
+    import shutil
+
+    from bess_size.batch_runner import expand_site_paths
+    from bess_size.examples import path as example_path
+
+    folder = tmp_path / "sites"
+    shutil.copytree(example_path("campus-300mw.yaml").parent, folder, ignore=shutil.ignore_patterns("*.py", "__*"))
+    (folder / "broken.yaml").write_text("name: x\ngrid:\n  firm_import_mw: [1\n")
+    (folder / "no-grid.json").write_text('{"name": "x"}')
+    (folder / "notes.txt").write_text("not a spec")
+    names = [p.name for p in expand_site_paths([folder])]
+    assert "example-tou-tariff.json" not in names and "notes.txt" not in names
+    assert names == sorted(names) and {"broken.yaml", "no-grid.json", "campus-300mw.yaml", "campus-1gw.yaml",
+                                       "campus-300mw-phased.yaml", "inference-100mw-pv.yaml"} == set(names)
+    assert expand_site_paths([folder / "example-tou-tariff.json"]) == [folder / "example-tou-tariff.json"]
+
+
 # --------------------------------------------------------------------------- a worker dies
 
 

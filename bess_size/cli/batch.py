@@ -80,11 +80,12 @@ def _finish(df, out_dir: str, as_json: bool, extra_cols=(), use_cols=()) -> int:
 def batch(sites, out_dir, workers, scheduler, timeout_s, retries, as_json):
     """Run the whole pipeline (scenarios -> optimize -> replay) for every site in SITES, one Dask task each.
 
-    SITES are spec files; a folder stands for its *.yaml, *.yml and *.json files. Each site's
-    outputs go to OUT_DIR/<site name>/, written atomically (OUT_DIR/<site>/summary.json last); the
-    summary table, one row per site, to OUT_DIR/summary.csv and summary.parquet. A site with bad
-    input, an infeasible site, a timeout or a crashed worker is a row with its error; the others go
-    on. Running the same command again skips sites whose outputs are complete and redoes the rest.
+    SITES are spec files; a folder stands for its *.yaml, *.yml and *.json site specs (a data file such
+    as a tariff JSON is left out). Each site's outputs go to OUT_DIR/<site name>/, written atomically
+    (OUT_DIR/<site>/summary.json last); the summary table, one row per site, to OUT_DIR/summary.csv and
+    summary.parquet. A site with bad input, an infeasible site, a timeout or a crashed worker is a row
+    with its error; the others go on. Running the same command again skips sites whose outputs are
+    complete and redoes the rest.
 
     By default a local cluster of --workers processes (one thread each, loopback only) is started;
     with --scheduler the same tasks go to a running Dask cluster, whose workers must have bess-size
