@@ -273,35 +273,34 @@ ST_TP_CAND_MWH = 22  # the present swing's extreme
 ST_TP_HYST_MWH = 23  # turning-point hysteresis in use
 ST_W_REC = 24  # first recorded window not finished
 ST_STRESS_I = 25  # next row of the stress points
-ST_QMIN_F = 26  # front and back of the POI-measurement min and max deques
-ST_QMIN_B = 27
-ST_QMAX_F = 28
-ST_QMAX_B = 29
-ST_A_UNSERVED = 30  # sums over steps [MW]; times dt_h at the end
-ST_A_SHED = 31
-ST_A_GEN = 32
-ST_A_FUEL = 33
-ST_A_IMPORT = 34
-ST_A_EXPORT = 35
-ST_A_COST = 36
-ST_A_CH = 37
-ST_A_DIS = 38
-ST_A_LOSS = 39
-ST_A_GRID_ONLY = 40
-ST_E_MIN_MWH = 41
-ST_E_MAX_MWH = 42
-ST_P_PEAK_MW = 43
-ST_P_EXPORT_MW = 44
-ST_DP_WORST_MW = 45  # largest one-step |dPOI|
-ST_T_DP_WORST = 46
-ST_SWING_WORST_MW = 47  # largest POI change within the 60 s window
-ST_DP_NEED_WORST_MW = 48  # largest one-step POI change the battery's limits forced
-ST_S2_NEED_WORST = 49  # largest square of the apparent power asked of the battery [MVA^2]
-ST_SW_NEED_WORST_MW = 50  # ... within the 60 s window
-ST_SUB_WORST_MW = 51  # largest within-step swing the PCS could not follow (starts at -1e300)
-ST_HOUR = 52  # the hour being aggregated
-ST_NEXT_HOUR = 53  # its end (first step of the next hour)
-ST_H = 54  # the hour's running aggregates, in the hourly layout H_* (H_RAMP_MAX in MW per step)
+ST_WIN_POS = 26  # the POI-measurement window (see _window): the next step's slot in its block,
+ST_WIN_LO_MW = 27  # and the lowest and highest POI of the block so far
+ST_WIN_HI_MW = 28
+ST_A_UNSERVED = 29  # sums over steps [MW]; times dt_h at the end
+ST_A_SHED = 30
+ST_A_GEN = 31
+ST_A_FUEL = 32
+ST_A_IMPORT = 33
+ST_A_EXPORT = 34
+ST_A_COST = 35
+ST_A_CH = 36
+ST_A_DIS = 37
+ST_A_LOSS = 38
+ST_A_GRID_ONLY = 39
+ST_E_MIN_MWH = 40
+ST_E_MAX_MWH = 41
+ST_P_PEAK_MW = 42
+ST_P_EXPORT_MW = 43
+ST_DP_WORST_MW = 44  # largest one-step |dPOI|
+ST_T_DP_WORST = 45
+ST_SWING_WORST_MW = 46  # largest POI change within the 60 s window
+ST_DP_NEED_WORST_MW = 47  # largest one-step POI change the battery's limits forced
+ST_S2_NEED_WORST = 48  # largest square of the apparent power asked of the battery [MVA^2]
+ST_SW_NEED_WORST_MW = 49  # ... within the 60 s window
+ST_SUB_WORST_MW = 50  # largest within-step swing the PCS could not follow (starts at -1e300)
+ST_HOUR = 51  # the hour being aggregated
+ST_NEXT_HOUR = 52  # its end (first step of the next hour)
+ST_H = 53  # the hour's running aggregates, in the hourly layout H_* (H_RAMP_MAX in MW per step)
 N_ST = ST_H + N_H
 
 
@@ -346,14 +345,16 @@ def _tp_compact(tp, n, h):
 
 
 @njit(cache=True, _nrt=False)
-def _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, value, t_index):
-    """Restart the measurement deques with one entry: the POI steady at ``value`` up to ``t_index``.
-    Returns the new (min front, min back, max front, max back)."""
-    qmin_v[0] = value
-    qmin_t[0] = t_index
-    qmax_v[0] = value
-    qmax_t[0] = t_index
-    return 0, 1, 0, 1
+def _steady_history(win, value, t_index):
+    """Restart the POI's measured history with one value: the POI steady at ``value`` at step
+    ``t_index``, every earlier step empty. Returns the window's (slot, low, high); see :func:`_window`."""
+    W = win.shape[1]
+    for j in range(W):
+        win[0, j] = np.inf
+        win[1, j] = -np.inf
+        win[2, j] = np.inf
+        win[3, j] = -np.inf
+    return _window_push(win, t_index % W, np.inf, -np.inf, value, value)
 
 
 @njit(cache=True, _nrt=False)
@@ -551,18 +552,18 @@ def _stress_state(gp, n_on, starting, orders, timer, g, need_mw):
 
 def workspace(cp, gp, poi_state) -> tuple:
     """The kernel's zeroed working arrays: a copy of the policy state, per generator type its units
-    on, starting and (per start order) units and timers, its output, and the two POI-measurement
-    deques (a power of two at least the 60-s window + 2 long), and per type the units ever ordered
-    to start, now and when the present outage began. Allocated here, not in the compiled
+    on, starting and (per start order) units and timers, its output, the POI-measurement window's
+    blocks (see :func:`_window`; empty), and per type the units ever ordered to start, now and
+    when the present outage began. Allocated here, not in the compiled
     loop: compiled code that allocates also compiles numba's error-message machinery."""
     ng = gp.shape[0]
     max_orders = max([1] + [int(gp[k, G_UNITS]) + 1 for k in range(ng)])
-    cap = 1
-    while cap < int(cp[C_WINDOW_STEPS]) + 2:
-        cap *= 2
+    W = max(1, int(cp[C_WINDOW_STEPS]))
+    win = np.empty((4, W))
+    win[0::2] = np.inf
+    win[1::2] = -np.inf
     return (np.zeros_like(poi_state), np.zeros(ng), np.zeros(ng), np.zeros((ng, max_orders)),
-            np.zeros((ng, max_orders)), np.zeros(ng), np.zeros(cap), np.zeros(cap), np.zeros(cap), np.zeros(cap),
-            np.zeros(ng), np.zeros(ng))
+            np.zeros((ng, max_orders)), np.zeros(ng), win, np.zeros(ng), np.zeros(ng))
 
 
 @njit(cache=True, _nrt=False)
@@ -617,6 +618,8 @@ def _init_state(L0, pv0, lim0, price0, cp, gp, st, work, m, tp):
     st[ST_G_TOTAL_MW] = g_total
     st[ST_UNITS_ACTIVE] = 1.0 if g_total > 0.0 else 0.0
     st[ST_N_TP] = 1.0
+    st[ST_WIN_LO_MW] = np.inf
+    st[ST_WIN_HI_MW] = -np.inf
     tp[0] = mid
     st[ST_TP_CAND_MWH] = mid
     st[ST_TP_HYST_MWH] = cp[C_TP_HYST_MWH]
@@ -694,7 +697,7 @@ def _grid_returns(cp, gp, pp, poi_state, work, outages, out_i, n_out, started, N
     and the units take the load meanwhile; the hand-back stops what is not needed), the policy and
     the measurement history restart at the outage's zero import.
     Returns whether it was a loss of grid (a reconnection follows)."""
-    starting, orders, timer, ordered, ordered_at_outage = work[2], work[3], work[4], work[10], work[11]
+    starting, orders, timer, ordered, ordered_at_outage = work[2], work[3], work[4], work[7], work[8]
     if out_i >= 0:
         outages[out_i, O_STEPS] = n_out
     if n_out <= cp[C_SAG_STEPS]:
@@ -828,35 +831,48 @@ def _floor(cp, connected, reconnecting, recovering, e, ph):
     return floor_now, recovering
 
 
-@njit(cache=True, _nrt=False)
-def _window(v_min, t_min, v_max, t_max, f_min, b_min, f_max, b_max, oldest, p_prev):
-    """The POI's lowest and highest value in the 60 s window (its true history, measured apart from
-    the policy's own): evict entries older than ``oldest``; returns (min, max, min front, max front)."""
-    mask = (v_min.shape[0] - 1) & 0xFFFFFFFF  # (known >= 0: no negative-index wraparound per access)
-    while f_min < b_min and t_min[f_min & mask] < oldest:
-        f_min += 1
-    while f_max < b_max and t_max[f_max & mask] < oldest:
-        f_max += 1
-    wmin = v_min[f_min & mask] if f_min < b_min else p_prev
-    wmax = v_max[f_max & mask] if f_max < b_max else p_prev
-    return wmin, wmax, f_min, f_max
+@njit(cache=True, inline="always", _nrt=False)
+def _window(win, pos, run_lo, run_hi, p_prev):
+    """The POI's lowest and highest value in the 60 s window, steps ``t - W .. t - 1`` (its true
+    history, measured apart from the policy's own; ``p_prev`` when the window is empty).
+
+    Van Herk and Gil-Werman's blocks, so no step has a data-dependent branch (a monotone deque's
+    evictions and pops cost a mispredicted branch a step): steps are cut into blocks of W, the
+    window is the tail of the last whole block (``win`` rows 0, 1: its suffix lows and highs,
+    read at the slot ``pos = t mod W``) and the head of the present one (``run_lo``, ``run_hi``:
+    its lows and highs so far). Empty steps (not connected, before a restart) hold +inf / -inf.
+    The same values as the deque, so the same min and max, bit for bit."""
+    lo = min(win[0, pos], run_lo)
+    hi = max(win[1, pos], run_hi)
+    return (lo if lo < np.inf else p_prev), (hi if hi > -np.inf else p_prev)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _window_push(win, pos, run_lo, run_hi, v_lo, v_hi):
+    """Add step t's POI to the window (``v_lo = v_hi = p``; +inf, -inf for a step not connected):
+    rows 2, 3 keep the present block's values; when it is whole its suffix lows and highs replace
+    rows 0, 1. Returns the next step's (slot, low, high)."""
+    win[2, pos] = v_lo
+    win[3, pos] = v_hi
+    run_lo = min(run_lo, v_lo)
+    run_hi = max(run_hi, v_hi)
+    pos += 1
+    if pos == win.shape[1]:
+        _block_suffix(win)
+        return 0, np.inf, -np.inf
+    return pos, run_lo, run_hi
 
 
 @njit(cache=True, _nrt=False)
-def _window_push(v_min, t_min, v_max, t_max, f_min, b_min, f_max, b_max, p, t):
-    """Append the POI ``p`` of step t to the measurement deques; returns (min back, max back)."""
-    mask = (v_min.shape[0] - 1) & 0xFFFFFFFF  # (known >= 0: no negative-index wraparound per access)
-    while b_min > f_min and v_min[(b_min - 1) & mask] >= p:
-        b_min -= 1
-    v_min[b_min & mask] = p
-    t_min[b_min & mask] = t
-    b_min += 1
-    while b_max > f_max and v_max[(b_max - 1) & mask] <= p:
-        b_max -= 1
-    v_max[b_max & mask] = p
-    t_max[b_max & mask] = t
-    b_max += 1
-    return b_min, b_max
+def _block_suffix(win):
+    """A whole block's suffix lows and highs (rows 0, 1) from its values (rows 2, 3)."""
+    lo = np.inf
+    hi = -np.inf
+    for j in range(win.shape[1] - 1, -1, -1):
+        lo = min(lo, win[2, j])
+        hi = max(hi, win[3, j])
+        win[0, j] = lo
+        win[1, j] = hi
 
 
 @njit(cache=True, _nrt=False)
@@ -1246,7 +1262,7 @@ def simulate_chunk(
     isl_shed_steps = cp[C_ISLAND_SHED_STEPS]
     rt_steps = cp[C_RT_STEPS]
     ng = gp.shape[0]
-    state_copy, n_on, starting, orders, timer, g, qmin_v, qmin_t, qmax_v, qmax_t, ordered, ordered_at_outage = work
+    state_copy, n_on, starting, orders, timer, g, win, ordered, ordered_at_outage = work
     n_rec = rec_start.shape[0]
     rec_len = rec.shape[1]
     n_hours = hourly.shape[0]
@@ -1283,10 +1299,9 @@ def simulate_chunk(
     h_tp = st[ST_TP_HYST_MWH]
     w_rec = int(st[ST_W_REC])
     s_i = int(st[ST_STRESS_I])
-    qmin_f = int(st[ST_QMIN_F])
-    qmin_b = int(st[ST_QMIN_B])
-    qmax_f = int(st[ST_QMAX_F])
-    qmax_b = int(st[ST_QMAX_B])
+    w_pos = int(st[ST_WIN_POS])
+    w_lo = st[ST_WIN_LO_MW]
+    w_hi = st[ST_WIN_HI_MW]
     a_unserved = st[ST_A_UNSERVED]
     a_shed = st[ST_A_SHED]
     a_gen = st[ST_A_GEN]
@@ -1362,7 +1377,7 @@ def simulate_chunk(
                     poi_reset(poi_state, pp, N - g_total, p0)
                     started = True
                     p_prev = p0
-                    qmin_f, qmin_b, qmax_f, qmax_b = _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, p0, t - 1)
+                    w_pos, w_lo, w_hi = _steady_history(win, p0, t - 1)
                 s_i += 1
 
         # (1) grid state: an outage begins or ends
@@ -1380,7 +1395,7 @@ def simulate_chunk(
                 reconnecting = True
                 rc_cap = 0.0
                 # the measurement history restarts at the outage's zero import
-                qmin_f, qmin_b, qmax_f, qmax_b = _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, 0.0, t - 1)
+                w_pos, w_lo, w_hi = _steady_history(win, 0.0, t - 1)
                 p_prev = 0.0
             recovering = True
 
@@ -1427,10 +1442,9 @@ def simulate_chunk(
                 poi_reset(poi_state, pp, Nn, p0)
                 started = True
                 p_prev = p0
-                qmin_f, qmin_b, qmax_f, qmax_b = _steady_history(qmin_v, qmin_t, qmax_v, qmax_t, p0, t - 1)
+                w_pos, w_lo, w_hi = _steady_history(win, p0, t - 1)
             # the ramp envelope of the true history: the rules the POI is measured against
-            wmin, wmax, qmin_f, qmax_f = _window(qmin_v, qmin_t, qmax_v, qmax_t, qmin_f, qmin_b, qmax_f, qmax_b,
-                                                 t - W, p_prev)
+            wmin, wmax = _window(win, w_pos, w_lo, w_hi, p_prev)
             lo_r = max(p_prev - r_step, wmax - r_m)
             hi_r = min(p_prev + r_step, wmin + r_m)
             if lim_eff < lo_r - tol:
@@ -1572,12 +1586,14 @@ def simulate_chunk(
                                           forced_import, t - last_forced <= W, t)
             if forced_import:
                 last_forced = t
-            qmin_b, qmax_b = _window_push(qmin_v, qmin_t, qmax_v, qmax_t, qmin_f, qmin_b, qmax_f, qmax_b, p, t)
+            w_pos, w_lo, w_hi = _window_push(win, w_pos, w_lo, w_hi, p, p)
             p_prev = p
             b_idx = int(adp / (dt * bin_w))
             if b_idx >= RAMP_BINS - 1:
                 b_idx = RAMP_BINS - 1
             ramp_hist[b_idx] += dt
+        else:
+            w_pos, w_lo, w_hi = _window_push(win, w_pos, w_lo, w_hi, np.inf, -np.inf)  # not measured
 
         # band margins in normal running, excursions below the floor of the present mode
         normal = connected and not reconnecting and not recovering
@@ -1677,10 +1693,9 @@ def simulate_chunk(
     st[ST_TP_HYST_MWH] = h_tp
     st[ST_W_REC] = w_rec
     st[ST_STRESS_I] = s_i
-    st[ST_QMIN_F] = qmin_f
-    st[ST_QMIN_B] = qmin_b
-    st[ST_QMAX_F] = qmax_f
-    st[ST_QMAX_B] = qmax_b
+    st[ST_WIN_POS] = w_pos
+    st[ST_WIN_LO_MW] = w_lo
+    st[ST_WIN_HI_MW] = w_hi
     st[ST_A_UNSERVED] = a_unserved
     st[ST_A_SHED] = a_shed
     st[ST_A_GEN] = a_gen
