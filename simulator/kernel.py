@@ -990,18 +990,21 @@ def _turning_point(tp, n_tp, tp_dir, tp_cand, h_tp, e, m):
     """Turning points of stored energy (hysteresis ``h_tp``) for the rainflow count; when the buffer
     fills, the hysteresis doubles and the points are filtered again. Returns the new
     (count, direction, candidate, hysteresis)."""
+    # (the swing's extreme follows e as a select: e turns every few steps, so a branch on it would
+    # be mispredicted often; the turn itself, by the hysteresis or more, is rare. When e passes the
+    # extreme, the turn's test is false whatever h_tp > 0, as the branch had it.)
     if tp_dir > 0:
-        if e > tp_cand:
-            tp_cand = e
-        elif tp_cand - e >= h_tp:
+        turned = tp_cand - e >= h_tp
+        tp_cand = e if e > tp_cand else tp_cand
+        if turned:
             tp[n_tp] = tp_cand
             n_tp += 1
             tp_dir = -1
             tp_cand = e
     elif tp_dir < 0:
-        if e < tp_cand:
-            tp_cand = e
-        elif e - tp_cand >= h_tp:
+        turned = e - tp_cand >= h_tp
+        tp_cand = e if e < tp_cand else tp_cand
+        if turned:
             tp[n_tp] = tp_cand
             n_tp += 1
             tp_dir = 1
