@@ -30,13 +30,13 @@ Window convention: the rolling window holds the ``W = floor(60/dt)`` previous va
 Before the first step the history is taken as constant at the first net load (the site was in
 steady state): ``p_{-1} = f_{-1} = L_0``.
 
-The rolling minimum and maximum are monotonic deques kept in ring buffers inside the state
-array, so a step costs amortised O(1) whatever ``W`` is.
+The rolling minimum and maximum are van Herk and Gil-Werman's blocks (:func:`window_read`)
+inside the state array: O(1) a step whatever ``W`` is, with no data-dependent branch.
 
 Arrays (float64, so the simulator's njit kernel can hold them):
 
 * ``params`` from :func:`poi_params` / :func:`make_poi_params`, indexed by the ``P_*`` constants.
-* ``state`` from :func:`new_poi_state`: p_prev, f_prev, step counter, and the two deques.
+* ``state`` from :func:`new_poi_state`: p_prev, f_prev, step counter, and the window's blocks.
 
 Functions callable from other njit code: :func:`poi_step`, :func:`poi_bounds`,
 :func:`poi_commit`, :func:`poi_reset`, :func:`deviation_update`, :func:`notice_cap_mw`.
@@ -83,14 +83,11 @@ S_P_PREV = 0  # p_{t-1} [MW]
 S_F_PREV = 1  # f_{t-1} [MW]
 S_STEP = 2  # index t of the next step
 S_STARTED = 3  # 0 until the first step set p and f from the first net load
-S_MIN_FRONT = 4  # absolute positions (front inclusive, back exclusive) of the min-deque
-S_MIN_BACK = 5
-S_MAX_FRONT = 6
-S_MAX_BACK = 7
-S_MASK = 8  # ring capacity - 1 (capacity a power of two >= W + 2, so a position wraps by `&`)
-S_HEADER = 9
-# After the header: four rings of `capacity` floats: min values, min step indices, max values,
-# max step indices.
+S_WIN_POS = 4  # the window's slot of the next step in its block (window_read)
+S_WIN_LO = 5  # the present block's lowest and highest POI so far
+S_WIN_HI = 6
+S_HEADER = 7
+# After the header: the window's blocks, 4 x W floats (window_read).
 
 WINDOW_S = 60.0
 
@@ -194,75 +191,94 @@ def new_poi_state(params):
 
     Plain numpy, called before the compiled loops: compiled code that allocates also compiles
     numba's error-message machinery (seconds of a fresh install's first run)."""
-    need = int(params[P_WINDOW_STEPS]) + 2
-    cap = 1
-    while cap < need:
-        cap *= 2
-    s = np.zeros(S_HEADER + 4 * cap)
-    s[S_MASK] = cap - 1
+    W = int(params[P_WINDOW_STEPS])
+    s = np.zeros(S_HEADER + 4 * W)
+    s[S_WIN_POS], s[S_WIN_LO], s[S_WIN_HI] = window_restart(s, S_HEADER, W, 0.0, -1)
     return s
 
 
-@njit(cache=True)
-def _deques_restart(s, p, t_index):
-    """Empty both deques and hold one value ``p`` at step ``t_index`` (steady history)."""
-    cap = int(s[S_MASK]) + 1
-    s[S_MIN_FRONT] = 0.0
-    s[S_MIN_BACK] = 1.0
-    s[S_MAX_FRONT] = 0.0
-    s[S_MAX_BACK] = 1.0
-    s[S_HEADER] = p
-    s[S_HEADER + cap] = t_index
-    s[S_HEADER + 2 * cap] = p
-    s[S_HEADER + 3 * cap] = t_index
+# --- the 60 s window's lowest and highest value -------------------------------------------------
+# A window of the W steps before step t, kept as van Herk and Gil-Werman's blocks: steps are cut
+# into blocks of W (block k: steps kW .. kW + W - 1), so the window is the tail of the last whole
+# block and the head of the present one. ``a[base : base + 4W]`` holds the last whole block's
+# suffix lows and highs, then the present block's values (lows, highs); ``pos = t mod W``, and
+# ``run_lo``, ``run_hi`` are the present block's lows and highs so far. A step is O(1) with no
+# data-dependent branch (a monotone deque's evictions and pops cost a mispredicted branch a step);
+# an empty step (the replay's steps not connected, history before a restart) holds +inf / -inf.
+# The policy keeps one in its state; the replay's controller one of the POI as measured.
+
+
+@njit(cache=True, inline="always")
+def window_read(a, base, W, pos, run_lo, run_hi):
+    """``(min, max)`` of the window: +inf, -inf when it is empty."""
+    return min(a[base + pos], run_lo), max(a[base + W + pos], run_hi)
+
+
+@njit(cache=True, inline="always")
+def window_push(a, base, W, pos, run_lo, run_hi, v_lo, v_hi):
+    """Add step t's value (``v_lo = v_hi``; +inf, -inf for an empty step). Returns the next
+    step's ``(pos, run_lo, run_hi)``; a whole block's suffixes replace the last."""
+    a[base + 2 * W + pos] = v_lo
+    a[base + 3 * W + pos] = v_hi
+    pos += 1
+    if pos == W:
+        _block_suffixes(a, base, W)
+        return 0, np.inf, -np.inf
+    return pos, min(run_lo, v_lo), max(run_hi, v_hi)
 
 
 @njit(cache=True)
-def _start(s, load_mw):
+def _block_suffixes(a, base, W):
+    """The present block, whole, becomes the last: its suffix lows and highs."""
+    lo = np.inf
+    hi = -np.inf
+    for j in range(W - 1, -1, -1):
+        lo = min(lo, a[base + 2 * W + j])
+        hi = max(hi, a[base + 3 * W + j])
+        a[base + j] = lo
+        a[base + W + j] = hi
+
+
+@njit(cache=True)
+def window_restart(a, base, W, value, t_index):
+    """A steady history: ``value`` at step ``t_index``, every step before it empty. Returns the
+    next step's ``(pos, run_lo, run_hi)``."""
+    for j in range(W):
+        a[base + j] = np.inf
+        a[base + W + j] = -np.inf
+        a[base + 2 * W + j] = np.inf
+        a[base + 3 * W + j] = -np.inf
+    return window_push(a, base, W, t_index % W, np.inf, -np.inf, value, value)
+
+
+@njit(cache=True)
+def _window_restart(s, p, t_index, W):
+    s[S_WIN_POS], s[S_WIN_LO], s[S_WIN_HI] = window_restart(s, S_HEADER, W, p, int(t_index))
+
+
+@njit(cache=True)
+def _start(s, load_mw, W):
     s[S_P_PREV] = load_mw
     s[S_F_PREV] = load_mw
     s[S_STARTED] = 1.0
-    # The steady history p = L_0 over the past window is one deque entry at index -1: it leaves
-    # the window exactly when the last of those W equal values would.
-    _deques_restart(s, load_mw, s[S_STEP] - 1.0)
+    # The steady history p = L_0 over the past window is one value at step -1: it leaves the
+    # window exactly when the last of those W equal values would.
+    _window_restart(s, load_mw, s[S_STEP] - 1.0, W)
 
 
-@njit(cache=True)
-def _window_min_max(s, t, window_steps):
-    """Evict entries older than the window [t - W, t - 1]; return (min, max) of what is left."""
-    mask = int(s[S_MASK])
-    cap = mask + 1
-    oldest = t - window_steps
-    front, back = int(s[S_MIN_FRONT]), int(s[S_MIN_BACK])
-    while front < back and s[S_HEADER + cap + (front & mask)] < oldest:
-        front += 1
-    s[S_MIN_FRONT] = front
-    wmin = s[S_HEADER + (front & mask)] if front < back else np.inf
-    front, back = int(s[S_MAX_FRONT]), int(s[S_MAX_BACK])
-    while front < back and s[S_HEADER + 3 * cap + (front & mask)] < oldest:
-        front += 1
-    s[S_MAX_FRONT] = front
-    wmax = s[S_HEADER + 2 * cap + (front & mask)] if front < back else -np.inf
-    return wmin, wmax
+@njit(cache=True, inline="always")
+def _window_min_max(s, W):
+    """(min, max) of the window [t - W, t - 1] of the next step t (+inf, -inf when empty)."""
+    return window_read(s, S_HEADER, W, int(s[S_WIN_POS]), s[S_WIN_LO], s[S_WIN_HI])
 
 
-@njit(cache=True)
-def _push(s, p, t):
-    """Append p at step t, keeping the min-deque increasing and the max-deque decreasing."""
-    mask = int(s[S_MASK])
-    cap = mask + 1
-    front, back = int(s[S_MIN_FRONT]), int(s[S_MIN_BACK])
-    while back > front and s[S_HEADER + ((back - 1) & mask)] >= p:
-        back -= 1
-    s[S_HEADER + (back & mask)] = p
-    s[S_HEADER + cap + (back & mask)] = t
-    s[S_MIN_BACK] = back + 1
-    front, back = int(s[S_MAX_FRONT]), int(s[S_MAX_BACK])
-    while back > front and s[S_HEADER + 2 * cap + ((back - 1) & mask)] <= p:
-        back -= 1
-    s[S_HEADER + 2 * cap + (back & mask)] = p
-    s[S_HEADER + 3 * cap + (back & mask)] = t
-    s[S_MAX_BACK] = back + 1
+@njit(cache=True, inline="always")
+def _push(s, p, W):
+    """Append p as the next step's value."""
+    pos, lo, hi = window_push(s, S_HEADER, W, int(s[S_WIN_POS]), s[S_WIN_LO], s[S_WIN_HI], p, p)
+    s[S_WIN_POS] = pos
+    s[S_WIN_LO] = lo
+    s[S_WIN_HI] = hi
 
 
 @njit(cache=True, inline="always")
@@ -288,7 +304,7 @@ def poi_bounds(state, params, import_limit_mw):
     :func:`poi_commit`.
     """
     s = state
-    wmin, wmax = _window_min_max(s, s[S_STEP], params[P_WINDOW_STEPS])
+    wmin, wmax = _window_min_max(s, int(params[P_WINDOW_STEPS]))
     return _limits(params, import_limit_mw, s[S_P_PREV], wmin, wmax)
 
 
@@ -296,14 +312,13 @@ def poi_bounds(state, params, import_limit_mw):
 def poi_commit(state, params, load_mw, poi_mw):
     """Record ``poi_mw`` as this step's POI and advance the filter with net load ``load_mw``."""
     s = state
+    W = int(params[P_WINDOW_STEPS])
     if s[S_STARTED] == 0.0:
-        _start(s, load_mw)
+        _start(s, load_mw, W)
     s[S_F_PREV] = s[S_F_PREV] + params[P_ALPHA] * (load_mw - s[S_F_PREV])
-    t = s[S_STEP]
-    _window_min_max(s, t, params[P_WINDOW_STEPS])
-    _push(s, poi_mw, t)
+    _push(s, poi_mw, W)
     s[S_P_PREV] = poi_mw
-    s[S_STEP] = t + 1.0
+    s[S_STEP] += 1.0
 
 
 @njit(cache=True)
@@ -314,7 +329,7 @@ def poi_reset(state, params, load_mw, poi_mw):
     s[S_STARTED] = 1.0
     s[S_P_PREV] = poi_mw
     s[S_F_PREV] = load_mw
-    _deques_restart(s, poi_mw, s[S_STEP] - 1.0)
+    _window_restart(s, poi_mw, s[S_STEP] - 1.0, int(params[P_WINDOW_STEPS]))
 
 
 @njit(cache=True)
@@ -331,53 +346,24 @@ def poi_step(state, params, load_mw, import_limit_mw, deviation_mwh):
     """One step of the policy: the POI [MW] for net load ``load_mw`` [MW] at this step.
 
     ``deviation_mwh`` is the stored-energy deviation from setpoint before this step.
-    Updates ``state`` in place. Written as one flat function (the same window and push
-    arithmetic as :func:`poi_bounds` + :func:`_push`, the same :func:`_limits`) because the simulator calls it 31.5 million times a
-    simulated year: locals instead of state round-trips halve its cost.
+    Updates ``state`` in place.
     """
     s = state
+    W = int(params[P_WINDOW_STEPS])
     if s[S_STARTED] == 0.0:
-        _start(s, load_mw)
-    # (the mask is below 2**32: saying so lets the compiler see every ring index is >= 0 and drop
-    # the negative-index wraparound from each access)
-    mask = int(s[S_MASK]) & 0xFFFFFFFF
-    cap = mask + 1
-    t = s[S_STEP]
+        _start(s, load_mw, W)
     f = s[S_F_PREV] + params[P_ALPHA] * (load_mw - s[S_F_PREV])
     x = f + recovery_term_mw(params, deviation_mwh)
-    # rolling window [t - W, t - 1]: evict the too old, read the extremes at the fronts
-    oldest = t - params[P_WINDOW_STEPS]
-    mnf, mnb = int(s[S_MIN_FRONT]), int(s[S_MIN_BACK])
-    mxf, mxb = int(s[S_MAX_FRONT]), int(s[S_MAX_BACK])
-    while mnf < mnb and s[S_HEADER + cap + (mnf & mask)] < oldest:
-        mnf += 1
-    while mxf < mxb and s[S_HEADER + 3 * cap + (mxf & mask)] < oldest:
-        mxf += 1
-    wmin = s[S_HEADER + (mnf & mask)] if mnf < mnb else np.inf
-    wmax = s[S_HEADER + 2 * cap + (mxf & mask)] if mxf < mxb else -np.inf
+    wmin, wmax = _window_min_max(s, W)
     lo, hi = _limits(params, import_limit_mw, s[S_P_PREV], wmin, wmax)
     # clip x to [lo, hi]; when lo > hi, hi wins (the import limit, or after a forced drop the up-ramp
     # rule). Written as selects, not branches: which bound binds changes from step to step.
     p = lo if x < lo else x
     p = hi if (x > hi or lo > hi) else p
-    # push p: the min-deque stays increasing, the max-deque decreasing
-    while mnb > mnf and s[S_HEADER + ((mnb - 1) & mask)] >= p:
-        mnb -= 1
-    s[S_HEADER + (mnb & mask)] = p
-    s[S_HEADER + cap + (mnb & mask)] = t
-    mnb += 1
-    while mxb > mxf and s[S_HEADER + 2 * cap + ((mxb - 1) & mask)] <= p:
-        mxb -= 1
-    s[S_HEADER + 2 * cap + (mxb & mask)] = p
-    s[S_HEADER + 3 * cap + (mxb & mask)] = t
-    mxb += 1
-    s[S_MIN_FRONT] = mnf
-    s[S_MIN_BACK] = mnb
-    s[S_MAX_FRONT] = mxf
-    s[S_MAX_BACK] = mxb
+    _push(s, p, W)
     s[S_P_PREV] = p
     s[S_F_PREV] = f
-    s[S_STEP] = t + 1.0
+    s[S_STEP] += 1.0
     return p
 
 

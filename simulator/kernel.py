@@ -67,8 +67,8 @@ from numba import njit
 
 # The compiled loop holds its own copy of the policy's machine code, and numba's cache knows it by
 # this file's content (a hash), not by poi_policy.py's: after editing the policy, change this file
-# too (this line will do), or cached replays keep the old policy code. Policy revision: 3.
-from ..scenarios.poi_policy import poi_commit, poi_reset, poi_step
+# too (this line will do), or cached replays keep the old policy code. Policy revision: 4.
+from ..scenarios.poi_policy import poi_commit, poi_reset, poi_step, window_push, window_read, window_restart
 
 # --- controller parameters (float64 array `cp`) --------------------------------------------
 C_DT_S = 0
@@ -273,7 +273,7 @@ ST_TP_CAND_MWH = 22  # the present swing's extreme
 ST_TP_HYST_MWH = 23  # turning-point hysteresis in use
 ST_W_REC = 24  # first recorded window not finished
 ST_STRESS_I = 25  # next row of the stress points
-ST_WIN_POS = 26  # the POI-measurement window (see _window): the next step's slot in its block,
+ST_WIN_POS = 26  # the measured POI's window (poi_policy.window_read): the next step's slot,
 ST_WIN_LO_MW = 27  # and the lowest and highest POI of the block so far
 ST_WIN_HI_MW = 28
 ST_A_UNSERVED = 29  # sums over steps [MW]; times dt_h at the end
@@ -342,19 +342,6 @@ def _tp_compact(tp, n, h):
         tp[out] = cand
         out += 1
     return out
-
-
-@njit(cache=True, _nrt=False)
-def _steady_history(win, value, t_index):
-    """Restart the POI's measured history with one value: the POI steady at ``value`` at step
-    ``t_index``, every earlier step empty. Returns the window's (slot, low, high); see :func:`_window`."""
-    W = win.shape[1]
-    for j in range(W):
-        win[0, j] = np.inf
-        win[1, j] = -np.inf
-        win[2, j] = np.inf
-        win[3, j] = -np.inf
-    return _window_push(win, t_index % W, np.inf, -np.inf, value, value)
 
 
 @njit(cache=True, _nrt=False)
@@ -552,16 +539,14 @@ def _stress_state(gp, n_on, starting, orders, timer, g, need_mw):
 
 def workspace(cp, gp, poi_state) -> tuple:
     """The kernel's zeroed working arrays: a copy of the policy state, per generator type its units
-    on, starting and (per start order) units and timers, its output, the POI-measurement window's
-    blocks (see :func:`_window`; empty), and per type the units ever ordered to start, now and
+    on, starting and (per start order) units and timers, its output, the blocks of the window of
+    the POI as measured (``poi_policy.window_read``; empty), and per type the units ever ordered to start, now and
     when the present outage began. Allocated here, not in the compiled
     loop: compiled code that allocates also compiles numba's error-message machinery."""
     ng = gp.shape[0]
     max_orders = max([1] + [int(gp[k, G_UNITS]) + 1 for k in range(ng)])
     W = max(1, int(cp[C_WINDOW_STEPS]))
-    win = np.empty((4, W))
-    win[0::2] = np.inf
-    win[1::2] = -np.inf
+    win = np.repeat([np.inf, -np.inf, np.inf, -np.inf], W)  # empty
     return (np.zeros_like(poi_state), np.zeros(ng), np.zeros(ng), np.zeros((ng, max_orders)),
             np.zeros((ng, max_orders)), np.zeros(ng), win, np.zeros(ng), np.zeros(ng))
 
@@ -829,50 +814,6 @@ def _floor(cp, connected, reconnecting, recovering, e, ph):
         if e >= (cp[C_OP_LO_MWH] if ph == 0 else rt_top):
             recovering = False
     return floor_now, recovering
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _window(win, pos, run_lo, run_hi, p_prev):
-    """The POI's lowest and highest value in the 60 s window, steps ``t - W .. t - 1`` (its true
-    history, measured apart from the policy's own; ``p_prev`` when the window is empty).
-
-    Van Herk and Gil-Werman's blocks, so no step has a data-dependent branch (a monotone deque's
-    evictions and pops cost a mispredicted branch a step): steps are cut into blocks of W, the
-    window is the tail of the last whole block (``win`` rows 0, 1: its suffix lows and highs,
-    read at the slot ``pos = t mod W``) and the head of the present one (``run_lo``, ``run_hi``:
-    its lows and highs so far). Empty steps (not connected, before a restart) hold +inf / -inf.
-    The same values as the deque, so the same min and max, bit for bit."""
-    lo = min(win[0, pos], run_lo)
-    hi = max(win[1, pos], run_hi)
-    return (lo if lo < np.inf else p_prev), (hi if hi > -np.inf else p_prev)
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _window_push(win, pos, run_lo, run_hi, v_lo, v_hi):
-    """Add step t's POI to the window (``v_lo = v_hi = p``; +inf, -inf for a step not connected):
-    rows 2, 3 keep the present block's values; when it is whole its suffix lows and highs replace
-    rows 0, 1. Returns the next step's (slot, low, high)."""
-    win[2, pos] = v_lo
-    win[3, pos] = v_hi
-    run_lo = min(run_lo, v_lo)
-    run_hi = max(run_hi, v_hi)
-    pos += 1
-    if pos == win.shape[1]:
-        _block_suffix(win)
-        return 0, np.inf, -np.inf
-    return pos, run_lo, run_hi
-
-
-@njit(cache=True, _nrt=False)
-def _block_suffix(win):
-    """A whole block's suffix lows and highs (rows 0, 1) from its values (rows 2, 3)."""
-    lo = np.inf
-    hi = -np.inf
-    for j in range(win.shape[1] - 1, -1, -1):
-        lo = min(lo, win[2, j])
-        hi = max(hi, win[3, j])
-        win[0, j] = lo
-        win[1, j] = hi
 
 
 @njit(cache=True, _nrt=False)
@@ -1266,6 +1207,7 @@ def simulate_chunk(
     rt_steps = cp[C_RT_STEPS]
     ng = gp.shape[0]
     state_copy, n_on, starting, orders, timer, g, win, ordered, ordered_at_outage = work
+    Wn = win.shape[0] // 4  # the window's block: W steps (1 when W is 0, which gives the same values)
     n_rec = rec_start.shape[0]
     rec_len = rec.shape[1]
     n_hours = hourly.shape[0]
@@ -1380,7 +1322,7 @@ def simulate_chunk(
                     poi_reset(poi_state, pp, N - g_total, p0)
                     started = True
                     p_prev = p0
-                    w_pos, w_lo, w_hi = _steady_history(win, p0, t - 1)
+                    w_pos, w_lo, w_hi = window_restart(win, 0, Wn, p0, t - 1)
                 s_i += 1
 
         # (1) grid state: an outage begins or ends
@@ -1398,7 +1340,7 @@ def simulate_chunk(
                 reconnecting = True
                 rc_cap = 0.0
                 # the measurement history restarts at the outage's zero import
-                w_pos, w_lo, w_hi = _steady_history(win, 0.0, t - 1)
+                w_pos, w_lo, w_hi = window_restart(win, 0, Wn, 0.0, t - 1)
                 p_prev = 0.0
             recovering = True
 
@@ -1445,9 +1387,12 @@ def simulate_chunk(
                 poi_reset(poi_state, pp, Nn, p0)
                 started = True
                 p_prev = p0
-                w_pos, w_lo, w_hi = _steady_history(win, p0, t - 1)
+                w_pos, w_lo, w_hi = window_restart(win, 0, Wn, p0, t - 1)
             # the ramp envelope of the true history: the rules the POI is measured against
-            wmin, wmax = _window(win, w_pos, w_lo, w_hi, p_prev)
+            # (empty: the last value, as the window's steady history stands for)
+            wmin, wmax = window_read(win, 0, Wn, w_pos, w_lo, w_hi)
+            wmin = wmin if wmin < np.inf else p_prev
+            wmax = wmax if wmax > -np.inf else p_prev
             lo_r = max(p_prev - r_step, wmax - r_m)
             hi_r = min(p_prev + r_step, wmin + r_m)
             if lim_eff < lo_r - tol:
@@ -1589,14 +1534,14 @@ def simulate_chunk(
                                           forced_import, t - last_forced <= W, t)
             if forced_import:
                 last_forced = t
-            w_pos, w_lo, w_hi = _window_push(win, w_pos, w_lo, w_hi, p, p)
+            w_pos, w_lo, w_hi = window_push(win, 0, Wn, w_pos, w_lo, w_hi, p, p)
             p_prev = p
             b_idx = int(adp / (dt * bin_w))
             if b_idx >= RAMP_BINS - 1:
                 b_idx = RAMP_BINS - 1
             ramp_hist[b_idx] += dt
         else:
-            w_pos, w_lo, w_hi = _window_push(win, w_pos, w_lo, w_hi, np.inf, -np.inf)  # not measured
+            w_pos, w_lo, w_hi = window_push(win, 0, Wn, w_pos, w_lo, w_hi, np.inf, -np.inf)  # not measured
 
         # band margins in normal running, excursions below the floor of the present mode
         normal = connected and not reconnecting and not recovering
