@@ -74,6 +74,9 @@ from numba import njit
 
 from .energy_layer import energy_step_s
 from .grid_events import PHASE_ACTIVE, PHASE_NOTICE, events_from_json
+# The compiled screening holds its own copy of the policy's machine code, and numba's cache knows it
+# by this file's content, not by poi_policy.py's: after editing the policy, change this file too
+# (this line will do). Policy revision: 4.
 from .poi_policy import (P_ALPHA, P_CH_MWH_PER_MW, P_DT_S, deviation_update, new_poi_state, notice_cap_mw,
                          poi_params, poi_step, preramp_mw_per_s, recovery_term_mw,
                          steady_ramp_mw_per_s)

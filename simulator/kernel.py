@@ -67,7 +67,8 @@ from numba import njit
 
 # The compiled loop holds its own copy of the policy's machine code, and numba's cache knows it by
 # this file's content (a hash), not by poi_policy.py's: after editing the policy, change this file
-# too (this line will do), or cached replays keep the old policy code. Policy revision: 4.
+# too (this line will do), or cached replays keep the old policy code (scenarios/transient.py has
+# the same line). Policy revision: 4.
 from ..scenarios.poi_policy import poi_commit, poi_reset, poi_step, window_push, window_read, window_restart
 
 # --- controller parameters (float64 array `cp`) --------------------------------------------

@@ -14,6 +14,9 @@ from bess_size.scenarios.poi_policy import (
     poi_reset,
     poi_step,
     recovery_term_mw,
+    window_push,
+    window_read,
+    window_restart,
 )
 
 NO_RECOVERY = 1e12  # soc_recovery_time_s so long that c_t is negligible: isolates the ramp rules
@@ -27,7 +30,7 @@ def run_steps(load, limit, params, deviation=0.0):
 
 
 def reference_policy(load, limit, params_kw):
-    """Brute-force DESIGN 4 (explicit 60 s scan, no deques), tau = 0, no recovery term."""
+    """Brute-force DESIGN 4 (explicit 60 s scan), tau = 0, no recovery term."""
     dt = params_kw["dt_s"]
     w = int(np.floor(60 / dt + 1e-9))
     r_s, r_m = params_kw["ramp_mw_per_s"], params_kw["ramp_mw_per_min"]
@@ -163,7 +166,7 @@ def test_deficit_is_recovered_after_a_step():
 
 @pytest.mark.parametrize("dt_s", [1.0, 2.0, 7.0])
 def test_matches_a_brute_force_reference_and_ramp_rules_hold(dt_s):
-    """Random staircase loads: the deque implementation equals an explicit-scan reference, and
+    """Random staircase loads: the block-window implementation equals an explicit-scan reference, and
     every one-step change is <= r_s*dt, every pair <= 60 s apart differs by <= r_m."""
     rng = np.random.default_rng(7)
     n = 3000
@@ -261,3 +264,36 @@ def test_datasheet_case_u2_iteration_square_wave():
     assert np.abs(res).max() == pytest.approx(75, abs=0.2)
     # one iteration moves the stored energy by 75 MW x 1 s (the filter's slow drift aside)
     assert np.abs(np.diff(dev[-100:])).max() == pytest.approx(75 / 3600, rel=0.01)
+
+
+@pytest.mark.parametrize("W", [1, 2, 7, 60])
+def test_block_window_is_the_min_and_max_of_the_last_w_steps(W):
+    """The window of step t holds steps t - W .. t - 1: after every push, ``window_read`` equals
+    the min and max over exactly those steps, brute force, bit for bit (a min is exact), with
+    empty steps (+inf / -inf, a replay's steps off the grid) and restarts (one value at t - 1,
+    every step before it empty) at random, also at block edges (an off-by-one in the eviction,
+    the slot or the suffixes makes it fail). Offset into a larger array, as in the policy state."""
+    rng = np.random.default_rng(W)
+    base = 5
+    a = np.full(base + 4 * W + 3, np.nan)  # NaN around the window: a stray read shows
+    pos, lo, hi = window_restart(a, base, W, 0.0, -1)
+    hist = {-1: 0.0}  # step -> value (missing: empty)
+    for t in range(40 * W + 50):
+        wl, wh = window_read(a, base, W, pos, lo, hi)
+        vals = [hist[k] for k in range(t - W, t) if k in hist]
+        assert (wl, wh) == ((min(vals), max(vals)) if vals else (np.inf, -np.inf)), t
+        u = rng.uniform()
+        if u < 0.03:  # a restart: the steady history of one value at t - 1
+            v = float(rng.integers(-50, 50))
+            pos, lo, hi = window_restart(a, base, W, v, t - 1)
+            hist = {t - 1: v}
+            wl, wh = window_read(a, base, W, pos, lo, hi)
+            assert (wl, wh) == ((v, v) if W >= 1 else (np.inf, -np.inf))
+        if u > 0.85:  # an empty step
+            pos, lo, hi = window_push(a, base, W, pos, lo, hi, np.inf, -np.inf)
+        else:
+            v = float(rng.normal(0.0, 10.0))
+            pos, lo, hi = window_push(a, base, W, pos, lo, hi, v, v)
+            hist[t] = v
+        assert pos == (t + 1) % W
+    assert np.isnan(a[:base]).all() and np.isnan(a[base + 4 * W:]).all()
