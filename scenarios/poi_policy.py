@@ -193,7 +193,9 @@ def new_poi_state(params):
     numba's error-message machinery (seconds of a fresh install's first run)."""
     W = int(params[P_WINDOW_STEPS])
     s = np.zeros(S_HEADER + 4 * W)
-    s[S_WIN_POS], s[S_WIN_LO], s[S_WIN_HI] = window_restart(s, S_HEADER, W, 0.0, -1)
+    # an empty window (see window_read): +inf in the rows of lows, -inf in those of highs
+    s[S_HEADER:].reshape(4, W)[:] = np.array([[np.inf], [-np.inf], [np.inf], [-np.inf]])
+    s[S_WIN_LO], s[S_WIN_HI] = np.inf, -np.inf
     return s
 
 
