@@ -558,6 +558,22 @@ def test_readme_worked_example_matches_what_check_prints(tmp_path, monkeypatch):
         "with a default shows up in its defaults list unless examples/campus-300mw.yaml sets it)")
 
 
+def test_readme_typo_example_matches_what_check_prints(tmp_path, monkeypatch):
+    """The README's `typo.yaml` (shown in full) gives the four problems it shows, exit 2, line for line
+    (the one line the README shortens with "..." compared up to it)."""
+    readme = (EXAMPLES.parents[1] / "README.md").read_text()
+    spec = readme.split("`typo.yaml`:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    shown = readme.split("$ bess-size check typo.yaml\n", 1)[1].split("```", 1)[0].rstrip("\n").splitlines()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "typo.yaml").write_text(spec)
+    r = run("check", "typo.yaml")
+    assert r.code == 2
+    printed = r.stderr.rstrip("\n").splitlines()
+    assert len(printed) == len(shown), "README's typo.yaml block is stale: paste what check prints now"
+    for got, want in zip(printed, shown):
+        assert got.startswith(want[:-3]) if want.endswith("...") else got == want, (got, want)
+
+
 @pytest.mark.parametrize("days, text", [(1.0, "100 scenarios of 1 day;"), (0.25, "100 scenarios of 0.25 days;")])
 def test_the_held_out_header_says_day_or_days(days, text, capsys):
     from types import SimpleNamespace
