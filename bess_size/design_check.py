@@ -124,7 +124,10 @@ def replay_cost(site, design: Design, validation) -> Cost:
     recovery factor x installed cost of its sizes), expected operating cost from the held-out
     replay's annual results (energy, fuel, starts, throughput, flexible load, unserved load at VOLL,
     fixed O&M), and the reference bill of the same net load from the grid alone (energy only:
-    the replay does not price demand charges)."""
+    the replay does not price demand charges). Whether the grid alone could serve the site (and by
+    how much it falls short) is the site's, from its optimizer scenarios: taken from the design's
+    own cost when it names this site, so a replayed design still says its reference bill is a
+    yardstick where it is one."""
     b, eco, th = site.bess, site.economics, site.thermal
     crf = eco.capital_recovery_factor
     d = design.bess
@@ -153,6 +156,9 @@ def replay_cost(site, design: Design, validation) -> Cost:
     grid_only = r["grid_only_energy_cost_usd_per_year"]
     breakdown = {k: round(float(v), 2) for k, v in {**capex, **opex}.items()}
     breakdown["grid_only_bill_usd"] = round(float(grid_only), 2)
+    prior = design.cost if design.cost is not None and design.site == site.name else None
     return Cost(annualized_capex_usd=round(capex_total, 2), expected_annual_opex_usd=round(opex_total, 2),
                 grid_only_bill_usd=round(float(grid_only), 2), total_annualized_usd=round(capex_total + opex_total, 2),
-                breakdown=breakdown)
+                breakdown=breakdown, grid_energy_reference_usd=round(float(grid_only), 2),
+                grid_only_feasible=prior.grid_only_feasible if prior else None,
+                grid_only_shortfall_mw=prior.grid_only_shortfall_mw if prior else None)

@@ -81,6 +81,14 @@ def test_cost_is_recomputed_for_the_design_given(small):
     assert cost.annualized_capex_usd - base.annualized_capex_usd == pytest.approx(extra, rel=1e-6)
     assert cost.grid_only_bill_usd == pytest.approx(base.grid_only_bill_usd, rel=1e-9)  # the load's bill, not the design's
     assert cost.expected_annual_opex_usd == pytest.approx(sum(v for k, v in cost.breakdown.items() if k.startswith("opex_")), rel=1e-6)
+    # the reference bill is named as such; whether the grid alone could serve the site comes from the
+    # design's own cost (the site's optimizer scenarios), also for a design of another size
+    assert cost.grid_energy_reference_usd == cost.grid_only_bill_usd
+    assert design.cost is not None and design.cost.grid_only_feasible is not None
+    assert (cost.grid_only_feasible, cost.grid_only_shortfall_mw) == (design.cost.grid_only_feasible,
+                                                                      design.cost.grid_only_shortfall_mw)
+    other = Design.model_validate({**d, "site": "another site"})
+    assert replay_cost(site, other, v).grid_only_feasible is None  # not this site's: not claimed
 
 
 def test_cli_simulate_accepts_a_minimal_design(small, tmp_path):

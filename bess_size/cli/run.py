@@ -248,7 +248,8 @@ def simulate(design_path, site_path, out_dir, held_out, as_json):
     design.cost = replay_cost(site, design, validation)
     validation.design = design
     validation.notes.append("cost recomputed from the site's prices for this design's sizes and from this replay's "
-                            "annual results (the design file's own cost is not used)")
+                            "annual results (the design file's own cost is used only for whether the grid alone "
+                            "could serve the site)")
     files = write_outputs(Path(out_dir), site, design, validation)
     _print_design(design)
     _print_checks(validation)
