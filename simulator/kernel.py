@@ -299,9 +299,10 @@ ST_DP_NEED_WORST_MW = 47  # largest one-step POI change the battery's limits for
 ST_S2_NEED_WORST = 48  # largest square of the apparent power asked of the battery [MVA^2]
 ST_SW_NEED_WORST_MW = 49  # ... within the 60 s window
 ST_SUB_WORST_MW = 50  # largest within-step swing the PCS could not follow (starts at -1e300)
-ST_HOUR = 51  # the hour being aggregated
-ST_NEXT_HOUR = 52  # its end (first step of the next hour)
-ST_H = 53  # the hour's running aggregates, in the hourly layout H_* (H_RAMP_MAX in MW per step)
+ST_UNNEEDED_SINCE = 51  # the step since which running units are not needed (-1: needed), see _unit_goals
+ST_HOUR = 52  # the hour being aggregated
+ST_NEXT_HOUR = 53  # its end (first step of the next hour)
+ST_H = 54  # the hour's running aggregates, in the hourly layout H_* (H_RAMP_MAX in MW per step)
 N_ST = ST_H + N_H
 
 
@@ -606,6 +607,7 @@ def _init_state(L0, pv0, lim0, price0, cp, gp, st, work, m, tp):
     st[ST_N_TP] = 1.0
     st[ST_WIN_LO_MW] = np.inf
     st[ST_WIN_HI_MW] = -np.inf
+    st[ST_UNNEEDED_SINCE] = -1.0
     tp[0] = mid
     st[ST_TP_CAND_MWH] = mid
     st[ST_TP_HYST_MWH] = cp[C_TP_HYST_MWH]
@@ -728,12 +730,20 @@ def _econ_capacity(gp, price):
 
 @njit(cache=True, inline="always", _nrt=False)
 def _unit_goals(cp, gp, connected, reconnecting, recovering, ph, N, e, dev, g_total, rc_cap, pk, pk_day, lim, lim_eff,
-                econ_cap):
+                econ_cap, t, unneeded_since, idle_steps):
     """(1)(3)(5) What generation is asked for: (want [MW] of committed capacity, target [MW] of
-    output, keep units at their minimum load, hold the commitment)."""
+    output, keep units at their minimum load, hold the commitment, the step since which running
+    units are not needed (-1: they are)).
+
+    In normal running a unit the import limit no longer needs hands its load back to the POI, then
+    idles at its minimum load for ``idle_steps`` (the longest start time of the site's units: a
+    need that comes back within it finds the unit running, as it would have waited that long for
+    a cold start), then unloads to zero at the hand-back rate and stops. Units running on
+    economics keep their minimum load while they are cheaper than the grid."""
     dt = cp[C_DT_S]
     r_hb = cp[C_HANDBACK_MW_PER_S]
     hold = False
+    needed = True
     if not connected:
         # every installed unit starts: the design's bridge to the island counts on all of them
         want = 0.0
@@ -765,16 +775,21 @@ def _unit_goals(cp, gp, connected, reconnecting, recovering, ph, N, e, dev, g_to
         keep_min = True
         hold = True
     else:
-        target = max(g_total - r_hb * dt, N - lim_eff)
+        need = N - lim_eff
         if (ph == 3 or recovering) and e < cp[C_OP_LO_MWH]:
             # after a call or a loss of grid: the refill of the reserves it drew (back to the operating
             # band, at the policy's recovery rate) that the import cap leaves no room for, from generation
-            refill = (cp[C_OP_LO_MWH] - e) / cp[C_ETA_CH] * 3600.0 / cp[C_RECOVERY_S]
-            target = max(target, N - lim_eff + refill)
+            need += (cp[C_OP_LO_MWH] - e) / cp[C_ETA_CH] * 3600.0 / cp[C_RECOVERY_S]
+        target = max(g_total - r_hb * dt, need)
         want = max(target, pk - lim, 0.0)
         if want <= 1e-9:
             want = 0.0
-        keep_min = want > 0.0
+        needed = max(need, pk - lim) > 1e-9
+        if not needed and unneeded_since < 0:
+            unneeded_since = t
+        # (the hand-back's target, output less r dt, never reaches zero at minimum load: without
+        # the idle time's end a unit would idle there for ever)
+        keep_min = want > 0.0 and (needed or t - unneeded_since < idle_steps)
     if econ_cap > 0.0:
         # cover the net load up to the cheap capacity, rising no faster than the POI can
         # follow down (the steady ramp rate); commit for the recent peak so swings do not
@@ -784,7 +799,10 @@ def _unit_goals(cp, gp, connected, reconnecting, recovering, ph, N, e, dev, g_to
             target = econ
         want = max(want, min(econ_cap, pk_day))
         keep_min = True
-    return want, target, keep_min, hold
+        needed = True
+    if needed:
+        unneeded_since = -1
+    return want, target, keep_min, hold, unneeded_since
 
 
 @njit(cache=True, _nrt=False)
@@ -1207,6 +1225,9 @@ def simulate_chunk(
     isl_shed_steps = cp[C_ISLAND_SHED_STEPS]
     rt_steps = cp[C_RT_STEPS]
     ng = gp.shape[0]
+    idle_steps = 0.0  # see _unit_goals
+    for k in range(ng):
+        idle_steps = max(idle_steps, gp[k, G_START_STEPS])
     state_copy, n_on, starting, orders, timer, g, win, ordered, ordered_at_outage = work
     Wn = win.shape[0] // 4  # the window's block: W steps (1 when W is 0, which gives the same values)
     n_rec = rec_start.shape[0]
@@ -1245,6 +1266,7 @@ def simulate_chunk(
     h_tp = st[ST_TP_HYST_MWH]
     w_rec = int(st[ST_W_REC])
     s_i = int(st[ST_STRESS_I])
+    unneeded_since = int(st[ST_UNNEEDED_SINCE])
     w_pos = int(st[ST_WIN_POS])
     w_lo = st[ST_WIN_LO_MW]
     w_hi = st[ST_WIN_HI_MW]
@@ -1359,8 +1381,10 @@ def simulate_chunk(
             if econ_cap > 0.0:
                 units_active = True
         if ng > 0 and units_active:
-            want, target, keep_min, hold = _unit_goals(cp, gp, connected, reconnecting, recovering, ph, N, e, dev,
-                                                       g_total, rc_cap, pk, pk_day, lim, lim_eff, econ_cap)
+            want, target, keep_min, hold, unneeded_since = _unit_goals(cp, gp, connected, reconnecting, recovering, ph,
+                                                                       N, e, dev, g_total, rc_cap, pk, pk_day, lim,
+                                                                       lim_eff, econ_cap, t, unneeded_since,
+                                                                       idle_steps)
             starts_before = m[M_STARTS]
             steady = want == commit_want and hold == commit_hold and not _any_starting(starting)
             g_total = _dispatch_units(gp, n_on, starting, orders, timer, ordered, g, want, target, keep_min, hold, dt,
@@ -1371,6 +1395,8 @@ def simulate_chunk(
                 outages[out_i, O_STARTS] += m[M_STARTS] - starts_before
             if g_total <= 0.0 and want <= 0.0:
                 units_active = _units_busy(n_on, starting)
+                if not units_active:
+                    unneeded_since = -1
 
         # (2) POI and battery
         Nn = N - g_total
@@ -1642,6 +1668,7 @@ def simulate_chunk(
     st[ST_TP_HYST_MWH] = h_tp
     st[ST_W_REC] = w_rec
     st[ST_STRESS_I] = s_i
+    st[ST_UNNEEDED_SINCE] = unneeded_since
     st[ST_WIN_POS] = w_pos
     st[ST_WIN_LO_MW] = w_lo
     st[ST_WIN_HI_MW] = w_hi

@@ -214,6 +214,37 @@ def test_cheap_engines_replace_import_within_the_ramp_rules():
     assert gen[899] == pytest.approx(50.0) and rec[899, K.R_POI] == pytest.approx(0.0, abs=1e-6)
     assert run.metric(K.M_STARTS) == 5  # ceil(50 / 10), started once
     assert gen[-1] < gen[899] and np.all(np.diff(gen[900:]) >= -1 / 3 - 1e-9)  # handed back steadily
+    # ...through their minimum load (nothing else needs them, and they idled there longer than their
+    # 60 s start time) to zero at t = 899 + 50 / (1/3) = 1049 s, and stop
+    np.testing.assert_allclose(gen[900:1049], 50.0 - (np.arange(900, 1049) - 899) / 3.0, atol=1e-6)
+    assert np.all(gen[1049:] <= 1e-9)
+
+
+def test_a_unit_no_longer_needed_idles_for_its_start_time_then_stops():
+    """50 MW flat load, import limit 45 MW until t = 600 s, then 1000 MW; fuel dearer than the
+    grid. One 10 MW engine (minimum load 3 MW, start time 60 s) carries the 5 MW gap from the
+    start. At t = 600 nothing needs it: it hands its load back at the POI's steady rate
+    r = min(2 MW/s, 20 MW/min / 60) = 1/3 MW/s, 5 - (t - 599) / 3, down to its minimum load at
+    t = 605; idles there while t - 600 < 60 (a need returning within its start time finds it
+    running); then unloads at r, 3 - (t - 659) / 3, to zero at t = 668, and stops. Before, it idled
+    at 3 MW for ever (the hand-back's target, output less r dt, never reached zero)."""
+    site = make_site(generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 12,
+                                  "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60,
+                                  "fuel_usd_per_mwh": 45}])
+    design = make_design(site, units=6)
+    n = 1200
+    limit = np.where(np.arange(n) < 600, 45.0, 1000.0)
+    run, rec, cp = replay(site, design, make_trace(np.full(n, 50.0), limit_mw=limit, price=40.0))
+    assert_invariants(site, design, run, rec, cp)
+    gen = rec[:, K.R_GEN]
+    assert np.all(gen[:600] == pytest.approx(5.0))
+    t = np.arange(600, 606)
+    np.testing.assert_allclose(gen[t], 5.0 - (t - 599) / 3.0, atol=1e-9)
+    np.testing.assert_allclose(gen[605:660], 3.0, atol=1e-9)
+    t = np.arange(660, 669)
+    np.testing.assert_allclose(gen[t], 3.0 - (t - 659) / 3.0, atol=1e-9)
+    assert np.all(gen[668:] <= 1e-9)
+    assert run.metric(K.M_STARTS) == 0 and run.metric(K.M_RAMP_VIOL_STEPS) == 0
 
 
 def test_cheap_engines_already_run_at_the_start():
