@@ -24,6 +24,11 @@ Priorities, checked in this order at every step:
    run instead of import, committed for the recent peak and raised no faster than the POI's
    steady ramp rate (so the POI can follow them down).
 
+In normal running, units the import limit no longer needs (and economics does not keep) hand their
+load back at the POI's steady rate down to their minimum load, idle there for the longest start
+time of the site's units (a need that returns within it finds them running), then unload at the
+same rate and stop.
+
 After an outage longer than a sag (a dip touches at most ``ceil(dip_max / dt) + 1`` steps),
 import returns at ``reconnect_ramp_mw_per_min`` (and never faster than the policy's ramp limits)
 while generation hands the load back at the POI's steady rate (never faster than the reconnection

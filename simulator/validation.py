@@ -204,6 +204,8 @@ class Validation:
                                "POI ramp and import limits through the shared POI policy",
                                "curtailment: pre-ramp within the notice, commit generation, draw the reserve",
                                "SoC recovery to the setpoint", "economics: setpoint with price, cheap units run"],
+                "units": "a unit no longer needed hands its load back at the POI's steady ramp rate, idles at its "
+                         "minimum load for the site's longest start time, then stops",
                 "restoration": "after a loss of grid, load the battery cannot carry is held back until import "
                                "returns at the reconnection ramp and the ride-through reserve is refilled",
                 "degradation_scope": "cycling (rainflow on every reversal of stored energy, sub-step swings' losses "
