@@ -18,6 +18,11 @@ from bess_size.simulator.controller import TraceArrays, replay_arrays, run_kerne
 from .helpers import make_design, make_site, make_trace
 
 
+# 10 MW gas engines, minimum load 3 MW, 0.5 MW/s, 60 s start, fuel 45 USD/MWh
+ENGINES_45_USD = {"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 12,
+                  "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60, "fuel_usd_per_mwh": 45}
+
+
 def replay(site, design, ds):
     """Run the kernel over the whole trace, recording every step."""
     trace = TraceArrays.from_dataset(ds, float(site.scenarios.transient_resolution_s))
@@ -198,9 +203,7 @@ def test_cheap_engines_replace_import_within_the_ramp_rules():
     step) and then rise no faster than the POI's steady rate (min(2 MW/s, 20 MW/min / 60) = 1/3
     MW/s), so import falls within the ramp rules and ends at ~0. When the price falls back below
     the fuel cost, they hand the load back at the same rate."""
-    site = make_site(generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 12,
-                                  "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60,
-                                  "fuel_usd_per_mwh": 45}])
+    site = make_site(generation=[ENGINES_45_USD])
     design = make_design(site, units=6)
     n = 1500
     price = np.where((np.arange(n) >= 100) & (np.arange(n) < 900), 80.0, 40.0)
@@ -228,9 +231,7 @@ def test_a_unit_no_longer_needed_idles_for_its_start_time_then_stops():
     t = 605; idles there while t - 600 < 60 (a need returning within its start time finds it
     running); then unloads at r, 3 - (t - 659) / 3, to zero at t = 668, and stops. Before, it idled
     at 3 MW for ever (the hand-back's target, output less r dt, never reached zero)."""
-    site = make_site(generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 12,
-                                  "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60,
-                                  "fuel_usd_per_mwh": 45}])
+    site = make_site(generation=[ENGINES_45_USD])
     design = make_design(site, units=6)
     n = 1200
     limit = np.where(np.arange(n) < 600, 45.0, 1000.0)
@@ -249,9 +250,7 @@ def test_a_unit_no_longer_needed_idles_for_its_start_time_then_stops():
 
 def test_cheap_engines_already_run_at_the_start():
     """A trace starts in steady state: engines cheaper than the first price already carry the load."""
-    site = make_site(generation=[{"kind": "gas_engine", "unit_mw": 10, "existing_units": 0, "max_new_units": 12,
-                                  "min_load_fraction": 0.3, "ramp_mw_per_s": 0.5, "start_time_s": 60,
-                                  "fuel_usd_per_mwh": 45}])
+    site = make_site(generation=[ENGINES_45_USD])
     run, rec, cp = replay(site, make_design(site, units=6), make_trace(np.full(300, 50.0)))
     assert np.all(rec[:, K.R_GEN] == pytest.approx(50.0)) and np.all(np.abs(rec[:, K.R_POI]) < 1e-9)
     assert run.metric(K.M_STARTS) == 0
